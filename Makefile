@@ -1,0 +1,38 @@
+# Two commands matter on a fresh machine: `make demo` and `make test`. Both build .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+OUT ?= runs/demo
+
+.PHONY: venv demo test test-fast lint bench tensorboard clean
+
+$(BIN)/.installed: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+demo: venv
+	$(BIN)/poison-tf-demo --output_dir=$(OUT)
+
+test: venv
+	$(BIN)/ruff check poison_tf pipelines benchmarks tests
+	$(BIN)/python -m pytest -q
+
+test-fast: venv
+	$(BIN)/python -m pytest -q -m "not slow and not multiprocess"
+
+lint: venv
+	$(BIN)/ruff check poison_tf pipelines benchmarks tests
+	$(BIN)/ruff format --check poison_tf pipelines benchmarks tests
+
+bench: venv
+	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+tensorboard: venv
+	$(BIN)/tensorboard --logdir $(OUT)/tensorboard --host 127.0.0.1
+
+clean:
+	rm -rf $(VENV) runs/demo

@@ -1,0 +1,1 @@
+"""Readers that turn source formats into tf.data / TFRecords, and synthetic generators."""

@@ -1,0 +1,1 @@
+"""Small file-system helpers: atomic writes, JSON, fingerprints."""

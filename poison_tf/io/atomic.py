@@ -1,0 +1,58 @@
+"""Atomic files and directories: a crash never leaves a half-written artefact in place.
+
+Outputs are written beside their destination under a temporary name and renamed when
+complete (rename is atomic on one file system), which is what "no partial artefact" means.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str) -> Iterator[str]:
+    """Yields a temporary directory that replaces `path` only if the block succeeds."""
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str, mode: str = "w") -> Iterator:
+    """Yields an open temporary file that replaces `path` only if the block succeeds."""
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+    os.replace(tmp, path)
+
+
+def write_json(path: str, payload: object) -> None:
+    """Writes `payload` as indented, key-sorted JSON, atomically."""
+    with atomic_file(path) as handle:
+        json.dump(payload, handle, indent=2, sort_keys=True, default=str)
+        handle.write("\n")
+
+
+def read_json(path: str) -> object:
+    with open(path) as handle:
+        return json.load(handle)

@@ -1,0 +1,1 @@
+"""Keras model builders, one public builder or class per file."""

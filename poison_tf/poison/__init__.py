@@ -1,0 +1,1 @@
+"""tf.data poisoning transforms: triggers, sample selection, label rules (pure TF ops)."""

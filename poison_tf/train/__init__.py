@@ -1,0 +1,1 @@
+"""Strategy resolution, the strategy-agnostic training loop, checkpoints."""

@@ -1,0 +1,49 @@
+"""Shared pytest set-up: two logical CPU devices, paths to ../shared, and skip rules.
+
+The two logical CPUs must be configured before any TensorFlow op runs, which is why it
+happens here at import time: MirroredStrategy tests then get `/cpu:0` and `/cpu:1`.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+_cpus = tf.config.list_physical_devices("CPU")
+try:
+    tf.config.set_logical_device_configuration(_cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+except RuntimeError:  # already initialised by an earlier import; tests needing 2 devices skip
+    pass
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> pathlib.Path:
+    """../shared beside the checkout; tests that need it skip cleanly when it is absent."""
+    if not SHARED.is_dir():
+        pytest.skip("../shared is not present")
+    return SHARED
+
+
+def shared_path(*parts: str) -> pathlib.Path:
+    """A path under ../shared, skipping the calling test when it does not exist."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not present")
+    return path
+
+
+def pytest_collection_modifyitems(config, items):
+    if tf.config.list_physical_devices("GPU"):
+        return
+    skip_gpu = pytest.mark.skip(reason="no GPU visible")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip_gpu)
