@@ -1,0 +1,56 @@
+"""Label rules of backdoor attacks, as pure TF ops on one label or a batch of labels.
+
+- all_to_one: every poisoned label becomes `target` (BadNets, classification).
+- all_to_all: label y becomes (y + 1) mod C (BadNets' all-to-all variant).
+- regression_target: every poisoned label becomes a fixed vector, e.g. (90, 0, 0) for head pose.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import tensorflow as tf
+
+from poison_tf.errors import UserInputError
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelRule:
+    """One rule; `config()` round-trips through `label_rule_from_config`."""
+
+    kind: str
+    target: tuple = ()
+    num_classes: int = 0
+
+    def apply(self, labels: tf.Tensor) -> tf.Tensor:
+        labels = tf.convert_to_tensor(labels)
+        if self.kind == "all_to_one":
+            return tf.fill(tf.shape(labels), tf.cast(self.target[0], labels.dtype))
+        if self.kind == "all_to_all":
+            return tf.math.floormod(labels + 1, tf.cast(self.num_classes, labels.dtype))
+        target = tf.constant(self.target, labels.dtype)
+        return tf.broadcast_to(target, tf.shape(labels))
+
+    def config(self) -> dict:
+        return {"kind": self.kind, "target": list(self.target), "num_classes": self.num_classes}
+
+
+def all_to_one(target: int) -> LabelRule:
+    return LabelRule("all_to_one", (int(target),))
+
+
+def all_to_all(num_classes: int) -> LabelRule:
+    if num_classes < 2:
+        raise UserInputError(f"all_to_all needs at least 2 classes, got {num_classes}")
+    return LabelRule("all_to_all", num_classes=num_classes)
+
+
+def regression_target(vector) -> LabelRule:
+    return LabelRule("regression_target", tuple(float(v) for v in vector))
+
+
+def label_rule_from_config(config: dict) -> LabelRule:
+    kind = config["kind"]
+    if kind not in ("all_to_one", "all_to_all", "regression_target"):
+        raise UserInputError(f"unknown label rule {kind!r}")
+    return LabelRule(kind, tuple(config.get("target", ())), int(config.get("num_classes", 0)))
