@@ -1,0 +1,211 @@
+"""One strategy-agnostic custom training loop for every Task.
+
+Keras 3 `fit` does not run under MultiWorkerMirroredStrategy (keras-team/keras#20585), so every
+study trains through this loop: `strategy.run` over a distributed dataset, summed replica logs,
+`tf.train.CheckpointManager` with exact resume, TensorBoard scalars and a progress bar with ETA.
+
+Exact resume: the checkpoint holds the model, the optimizer, the epoch and the step inside the
+epoch. A Task's input order depends only on (seed, epoch), so a resumed run rebuilds the epoch's
+dataset, skips the batches it already trained on, and ends with the weights an uninterrupted
+run would have (bit-exact on CPU with `deterministic=True`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import shutil
+import time
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from poison_tf.io.atomic import read_json, write_json
+from poison_tf.train.strategy import is_chief, resolve_strategy, worker_dir
+from poison_tf.train.task import Task
+
+
+@dataclasses.dataclass
+class TrainerConfig:
+    """How to train; what to train is the Task's business."""
+
+    model_dir: str
+    epochs: int = 1
+    strategy: str = "default"
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    seed: int = 17
+    checkpoint_every_steps: int = 0  # 0: at the end of every epoch only
+    max_checkpoints: int = 2
+    log_every_steps: int = 10
+    tensorboard_dir: str | None = None  # default: <model_dir>/tensorboard
+    validate: bool = True
+    deterministic: bool = False
+    progress: bool = True
+
+
+def _mixed_policy() -> str:
+    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+
+
+def _distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset):
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return strategy.experimental_distribute_dataset(dataset.with_options(options))
+
+
+class _Loop:
+    """The state of one `fit` call: strategy, model, optimizer, checkpoint and writers."""
+
+    def __init__(self, task: Task, config: TrainerConfig, strategy: tf.distribute.Strategy):
+        self.task, self.config, self.strategy = task, config, strategy
+        self.chief = is_chief()
+        with strategy.scope():
+            self.model = task.build_model()
+            optimizer = task.build_optimizer()
+            if config.mixed_precision and keras.mixed_precision.global_policy().name == "mixed_float16":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            optimizer.build(self.model.trainable_variables)
+            self.optimizer = optimizer
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
+        checkpoint = tf.train.Checkpoint(
+            model=self.model, optimizer=self.optimizer, epoch=self.epoch, step_in_epoch=self.step_in_epoch
+        )
+        self.checkpoint_dir = worker_dir(os.path.join(config.model_dir, "checkpoints"))
+        self.manager = tf.train.CheckpointManager(checkpoint, self.checkpoint_dir, config.max_checkpoints)
+        if self.manager.latest_checkpoint:
+            checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+            logging.info("resumed from %s (epoch %d, step %d)", self.manager.latest_checkpoint,
+                         int(self.epoch.numpy()), int(self.step_in_epoch.numpy()))
+        tb_root = config.tensorboard_dir or os.path.join(config.model_dir, "tensorboard")
+        if self.chief:
+            self.train_writer = tf.summary.create_file_writer(os.path.join(tb_root, "train"))
+            self.val_writer = tf.summary.create_file_writer(os.path.join(tb_root, "validation"))
+        else:
+            self.train_writer = self.val_writer = tf.summary.create_noop_writer()
+        self.train_fn = self._make_train_fn()
+        self.val_fn = self._make_val_fn()
+
+    def _make_train_fn(self):
+        task, model, optimizer, strategy = self.task, self.model, self.optimizer, self.strategy
+
+        def replica_step(batch):
+            return task.train_step(batch, model, optimizer)
+
+        if self.config.jit_compile:
+            replica_step = tf.function(replica_step, jit_compile=True, reduce_retracing=True)
+
+        @tf.function(reduce_retracing=True)
+        def train_fn(batch):
+            logs = strategy.run(replica_step, args=(batch,))
+            return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in logs.items()}
+
+        return train_fn
+
+    def _make_val_fn(self):
+        task, model, strategy = self.task, self.model, self.strategy
+
+        def replica_step(batch):
+            values = task.validation_step(batch, model)
+            sums = {k: tf.reduce_sum(v) for k, v in values.items()}
+            sums["_count"] = tf.cast(tf.size(next(iter(values.values()))), tf.float32)
+            return sums
+
+        @tf.function(reduce_retracing=True)
+        def val_fn(batch):
+            sums = strategy.run(replica_step, args=(batch,))
+            return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in sums.items()}
+
+        return val_fn
+
+    def steps_per_epoch(self) -> int | None:
+        count = self.task.num_examples("train")
+        batch = getattr(self.task, "global_batch_size", None)
+        return math.ceil(count / batch) if count and batch else None
+
+    def run_epoch(self, epoch: int) -> dict:
+        skip = int(self.step_in_epoch.numpy())
+        dataset = self.task.build_inputs("train", epoch)
+        if skip:
+            dataset = dataset.skip(skip)
+        total = self.steps_per_epoch()
+        bar = keras.utils.Progbar(total, stateful_metrics=["loss", "img/s"], verbose=1) if (
+            self.chief and self.config.progress) else None
+        if bar is not None:
+            print(f"epoch {epoch + 1}/{self.config.epochs}", flush=True)
+        sums: dict[str, float] = {}
+        steps, started = 0, time.perf_counter()
+        for batch in _distribute(self.strategy, dataset):
+            logs = self.train_fn(batch)
+            self.step_in_epoch.assign_add(1)
+            steps += 1
+            values = {k: float(v) for k, v in logs.items()}
+            for k, v in values.items():
+                sums[k] = sums.get(k, 0.0) + v
+            global_step = int(self.optimizer.iterations.numpy())
+            if self.config.log_every_steps and global_step % self.config.log_every_steps == 0:
+                with self.train_writer.as_default(step=global_step):
+                    for k, v in values.items():
+                        tf.summary.scalar(k, v)
+            if self.config.checkpoint_every_steps and global_step % self.config.checkpoint_every_steps == 0:
+                self.manager.save(checkpoint_number=global_step)
+            if bar is not None:
+                rate = (steps * getattr(self.task, "global_batch_size", 0)) / max(time.perf_counter() - started, 1e-9)
+                bar.update(skip + steps, [("loss", values.get("loss", 0.0)), ("img/s", rate)])
+        self.epoch.assign(epoch + 1)
+        self.step_in_epoch.assign(0)
+        self.manager.save(checkpoint_number=int(self.optimizer.iterations.numpy()))
+        seconds = time.perf_counter() - started
+        result = {k: v / max(steps, 1) for k, v in sums.items()}
+        result["seconds"] = seconds
+        result["images_per_second"] = steps * getattr(self.task, "global_batch_size", 0) / max(seconds, 1e-9)
+        with self.train_writer.as_default(step=epoch + 1):
+            tf.summary.scalar("epoch_loss", result.get("loss", 0.0))
+            tf.summary.scalar("images_per_second", result["images_per_second"])
+        return result
+
+    def validate(self, epoch: int) -> dict:
+        totals: dict[str, float] = {}
+        for batch in _distribute(self.strategy, self.task.build_inputs("val", 0)):
+            for k, v in self.val_fn(batch).items():
+                totals[k] = totals.get(k, 0.0) + float(v)
+        count = totals.pop("_count", 0.0)
+        result = {f"val_{k}": v / max(count, 1.0) for k, v in totals.items()}
+        with self.val_writer.as_default(step=epoch + 1):
+            for k, v in result.items():
+                tf.summary.scalar(k, v)
+        return result
+
+
+def fit(task: Task, config: TrainerConfig, strategy: tf.distribute.Strategy | None = None) -> keras.Model:
+    """Trains `task` as `config` says (resuming from `model_dir` if a checkpoint is there)."""
+    strategy = strategy or resolve_strategy(config.strategy)
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    previous_policy = keras.mixed_precision.global_policy()
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy(_mixed_policy())
+    try:
+        loop = _Loop(task, config, strategy)
+        history_path = os.path.join(config.model_dir, "history.json")
+        history = read_json(history_path) if os.path.isfile(history_path) else []
+        for epoch in range(int(loop.epoch.numpy()), config.epochs):
+            logs = loop.run_epoch(epoch)
+            if config.validate:
+                logs |= loop.validate(epoch)
+            logs["epoch"] = epoch + 1
+            history.append(logs)
+            logging.info("epoch %d: %s", epoch + 1, logs)
+            if loop.chief:
+                write_json(history_path, history)
+        if not loop.chief:
+            shutil.rmtree(loop.checkpoint_dir, ignore_errors=True)
+        loop.train_writer.flush()
+        loop.val_writer.flush()
+        return loop.model
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)

@@ -1,0 +1,69 @@
+"""The Model-Garden-style Task: everything a study defines about training one model.
+
+A Task is a single-replica view of training: the loop (`poison_tf.train.loop`) owns strategy,
+checkpoints, summaries and progress, and calls the Task's methods inside `strategy.run`. So the
+same Task trains on one CPU, several GPUs, several machines or a TPU.
+
+Conventions:
+- `build_inputs(split, epoch)` returns a dataset batched with the GLOBAL batch size that yields
+  `(features, labels)`; its order depends only on (seed, epoch), so a resumed run can skip the
+  batches it already saw.
+- `train_step` returns logs whose SUM over replicas is the global value
+  (`tf.nn.compute_average_loss` has that property).
+- `validation_step` returns per-example values [B]; the loop averages them over the split.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+def as_float32(outputs):
+    """Casts floating model outputs to float32 (mixed-precision models compute in 16 bits)."""
+    return tf.nest.map_structure(
+        lambda t: tf.cast(t, tf.float32) if t.dtype.is_floating else t, outputs
+    )
+
+
+class Task:
+    """Subclasses implement `build_model`, `build_inputs` and `build_losses`."""
+
+    def __init__(self, learning_rate: float = 1e-3, seed: int = 17):
+        self.learning_rate = learning_rate
+        self.seed = seed
+
+    def build_model(self) -> keras.Model:
+        raise NotImplementedError
+
+    def build_inputs(self, split: str, epoch: int = 0) -> tf.data.Dataset:
+        raise NotImplementedError
+
+    def build_losses(self, labels, outputs) -> tf.Tensor:
+        """The per-example training loss, shape [B]."""
+        raise NotImplementedError
+
+    def build_optimizer(self) -> keras.optimizers.Optimizer:
+        return keras.optimizers.Adam(self.learning_rate)
+
+    def num_examples(self, split: str) -> int | None:
+        """Examples in a split when known, so the progress bar can show an ETA."""
+        return None
+
+    def train_step(self, inputs, model: keras.Model, optimizer: keras.optimizers.Optimizer) -> dict:
+        features, labels = inputs
+        with tf.GradientTape() as tape:
+            outputs = as_float32(model(features, training=True))
+            per_example = tf.cast(self.build_losses(labels, outputs), tf.float32)
+            loss = tf.nn.compute_average_loss(per_example)
+            if model.losses:
+                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+            scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
+        grads = tape.gradient(scaled, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return {"loss": loss}
+
+    def validation_step(self, inputs, model: keras.Model) -> dict:
+        features, labels = inputs
+        outputs = as_float32(model(features, training=False))
+        return {"loss": tf.cast(self.build_losses(labels, outputs), tf.float32)}
