@@ -46,18 +46,20 @@ class BaseComponent:
     def __init__(self, instance_name: str | None = None, **kwargs: Any):
         self.id = type(self).__name__ + (f".{instance_name}" if instance_name else "")
         spec = self.SPEC_CLASS
-        self.inputs: dict[str, Channel] = {}
+        self.inputs: dict[str, list[Channel]] = {}
         params = {}
         for name, value in kwargs.items():
-            if name in spec.INPUTS:
-                if not isinstance(value, Channel):
-                    raise TypeError(f"{self.id}: input {name!r} must be a Channel")
-                expected = spec.INPUTS[name].type_name
-                if value.type_name != expected:
-                    raise TypeError(f"{self.id}: input {name!r} is {value.type_name}, not {expected}")
-                self.inputs[name] = value
-            else:
+            if name not in spec.INPUTS:
                 params[name] = value
+                continue
+            if value is None:
+                continue
+            channels = list(value) if isinstance(value, list | tuple) else [value]
+            expected = spec.INPUTS[name].type_name
+            for channel in channels:
+                if not isinstance(channel, Channel) or channel.type_name != expected:
+                    raise TypeError(f"{self.id}: input {name!r} takes {expected} channels, got {channel!r}")
+            self.inputs[name] = channels
         missing = [k for k, c in spec.INPUTS.items() if not c.optional and k not in self.inputs]
         if missing:
             raise TypeError(f"{self.id}: missing input channel(s) {missing}")
@@ -67,15 +69,20 @@ class BaseComponent:
         }
 
     def upstream_ids(self) -> list[str]:
-        return sorted({channel.producer_id for channel in self.inputs.values()})
+        return sorted({c.producer_id for channels in self.inputs.values() for c in channels})
 
-    def run_standalone(self, inputs: dict[str, str], output_root: str) -> dict[str, Artifact]:
-        """Runs this component alone on artefact URIs, as `poison-tf-<stage>` does."""
+    @classmethod
+    def run_standalone(
+        cls, inputs: dict[str, list[str]], params: dict[str, Any], output_root: str
+    ) -> dict[str, Artifact]:
+        """Runs the component alone on artefact URIs, as its `poison-tf-<stage>` program does."""
         from poison_tf.components.runner import execute_component
 
-        input_artifacts = {}
-        for key, uri in inputs.items():
-            if key not in self.SPEC_CLASS.INPUTS:
-                raise UserInputError(f"{self.id}: unknown input {key!r}")
-            input_artifacts[key] = Artifact.load(uri, self.SPEC_CLASS.INPUTS[key].type_name)
-        return execute_component(self, input_artifacts, output_root, use_cache=True)[0]
+        artifacts: dict[str, list[Artifact]] = {}
+        for key, uris in inputs.items():
+            if key not in cls.SPEC_CLASS.INPUTS:
+                raise UserInputError(f"{cls.__name__}: unknown input {key!r}")
+            artifacts[key] = [Artifact.load(u, cls.SPEC_CLASS.INPUTS[key].type_name) for u in uris]
+        channels = {k: [Channel("external", k, a.type_name) for a in v] for k, v in artifacts.items()}
+        component = cls(**channels, **params)
+        return execute_component(component, artifacts, output_root, use_cache=True)[0]

@@ -26,6 +26,9 @@ from poison_tf.components.fingerprint import fingerprint, path_stamp
 from poison_tf.io.atomic import read_json, write_json
 
 EXECUTION_FILE = "execution.json"
+# exec_properties key of a folder that survives a crashed execution (checkpoints of a trainer),
+# stable for a given fingerprint and removed once the execution succeeds.
+WORK_DIR_KEY = "__work_dir__"
 
 
 def _versions() -> dict[str, str]:
@@ -38,7 +41,7 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def execution_fingerprint(component: BaseComponent, inputs: dict[str, Artifact]) -> str:
+def execution_fingerprint(component: BaseComponent, inputs: dict[str, list[Artifact]]) -> str:
     spec = component.SPEC_CLASS
     params = {}
     for name, value in component.exec_properties.items():
@@ -52,7 +55,7 @@ def execution_fingerprint(component: BaseComponent, inputs: dict[str, Artifact])
             "component": f"{cls.__module__}.{cls.__qualname__}",
             "version": cls.VERSION,
             "parameters": params,
-            "inputs": {key: artifact.fingerprint for key, artifact in sorted(inputs.items())},
+            "inputs": {key: [a.fingerprint for a in group] for key, group in sorted(inputs.items())},
         }
     )
 
@@ -66,7 +69,7 @@ def _load_outputs(component: BaseComponent, folder: str) -> dict[str, Artifact]:
 
 def execute_component(
     component: BaseComponent,
-    inputs: dict[str, Artifact],
+    inputs: dict[str, list[Artifact]],
     root: str,
     use_cache: bool = True,
 ) -> tuple[dict[str, Artifact], bool]:
@@ -88,11 +91,12 @@ def execute_component(
         os.makedirs(artifact.uri)
     started = time.time()
     logging.info("%s: running", component.id)
+    work_dir = os.path.join(home, ".work", fp[:16])
     try:
         component.EXECUTOR_CLASS().Do(
-            {key: [artifact] for key, artifact in inputs.items()},
+            {key: list(group) for key, group in inputs.items()},
             {key: [artifact] for key, artifact in outputs.items()},
-            dict(component.exec_properties),
+            dict(component.exec_properties, **{WORK_DIR_KEY: work_dir}),
         )
         for artifact in outputs.values():
             artifact.save_metadata()
@@ -104,7 +108,7 @@ def execute_component(
                 "version": type(component).VERSION,
                 "fingerprint": fp,
                 "exec_properties": component.exec_properties,
-                "inputs": {k: {"uri": a.uri, "fingerprint": a.fingerprint} for k, a in inputs.items()},
+                "inputs": {k: [{"uri": a.uri, "fingerprint": a.fingerprint} for a in group] for k, group in inputs.items()},
                 "outputs": {k: dataclasses.asdict(a) | {"uri": os.path.join(final, k)} for k, a in outputs.items()},
                 "started": started,
                 "duration_s": round(time.time() - started, 3),
@@ -118,6 +122,7 @@ def execute_component(
     if os.path.isdir(final):  # an older, incomplete copy (no execution.json) is replaced
         shutil.rmtree(final)
     os.replace(tmp, final)
+    shutil.rmtree(work_dir, ignore_errors=True)
     return _load_outputs(component, final), False
 
 
@@ -161,8 +166,8 @@ class LocalDagRunner:
         log_path = os.path.join(pipeline.root, "executions.jsonl")
         for component in pipeline.ordered():
             inputs = {
-                key: produced[channel.producer_id][channel.key]
-                for key, channel in component.inputs.items()
+                key: [produced[c.producer_id][c.key] for c in channels]
+                for key, channels in component.inputs.items()
             }
             started = time.time()
             outputs, cached = execute_component(component, inputs, pipeline.root, self.use_cache)

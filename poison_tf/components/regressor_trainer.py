@@ -1,0 +1,74 @@
+"""RegressorTrainer: examples (+ optional poison plan) → a trained ResNet18 head-pose model.
+
+The strategy is resolved by the program (`--strategy`), so the same component trains on a
+laptop, several GPUs or several machines. Checkpoints live in a stable folder keyed by the
+execution fingerprint (the runner's work dir), so a killed run resumes where it stopped when
+the pipeline is started again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from poison_tf.components.base import BaseComponent, BaseExecutor
+from poison_tf.components.poison_planner import load_plan
+from poison_tf.components.runner import WORK_DIR_KEY
+from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.tasks.headpose_regression import HeadPoseRegressionTask
+from poison_tf.train.loop import TrainerConfig, fit
+from poison_tf.train.strategy import is_chief
+
+MODEL_FILE = "model.keras"
+
+
+class RegressorTrainerSpec(ComponentSpec):
+    INPUTS = {"examples": ChannelParameter("Examples"), "plan": ChannelParameter("PoisonPlan", optional=True)}
+    OUTPUTS = {"model": ChannelParameter("Model")}
+    PARAMETERS = {
+        "width": ExecutionParameter(float, default=1.0, help="ResNet18 width multiplier (stages 2-4)"),
+        "epochs": ExecutionParameter(int, default=30),
+        "global_batch_size": ExecutionParameter(int, default=64),
+        "learning_rate": ExecutionParameter(float, default=1e-3),
+        "seed": ExecutionParameter(int, default=17),
+        "strategy": ExecutionParameter(str, default="default"),
+        "mixed_precision": ExecutionParameter(bool, default=False),
+        "jit_compile": ExecutionParameter(bool, default=False),
+        "checkpoint_every_steps": ExecutionParameter(int, default=0),
+    }
+
+
+class RegressorTrainerExecutor(BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
+        plan = load_plan(input_dict["plan"][0]) if input_dict.get("plan") else None
+        task = HeadPoseRegressionTask(
+            input_dict["examples"][0].uri,
+            plan=plan,
+            width=exec_properties["width"],
+            global_batch_size=exec_properties["global_batch_size"],
+            learning_rate=exec_properties["learning_rate"],
+            seed=exec_properties["seed"],
+        )
+        out = output_dict["model"][0]
+        work = exec_properties[WORK_DIR_KEY]
+        config = TrainerConfig(
+            model_dir=work,
+            epochs=exec_properties["epochs"],
+            strategy=exec_properties["strategy"],
+            mixed_precision=exec_properties["mixed_precision"],
+            jit_compile=exec_properties["jit_compile"],
+            seed=exec_properties["seed"],
+            checkpoint_every_steps=exec_properties["checkpoint_every_steps"],
+            tensorboard_dir=os.path.join(work, "tensorboard"),
+        )
+        model = fit(task, config)
+        if is_chief():
+            model.save(out.path(MODEL_FILE))
+            shutil.copy(os.path.join(work, "history.json"), out.path("history.json"))
+            shutil.copytree(os.path.join(work, "tensorboard"), out.path("tensorboard"))
+        out.properties["input_size"] = task.input_size
+
+
+class RegressorTrainer(BaseComponent):
+    SPEC_CLASS = RegressorTrainerSpec
+    EXECUTOR_CLASS = RegressorTrainerExecutor

@@ -1,0 +1,46 @@
+"""ResNet18 head-pose regressor: keras-cv ResNetBackbone (basic blocks 2-2-2-2) + GAP + Dense(3).
+
+The backbone is built from an explicit config (no preset download). `width` scales the filters
+of stages 2-4 (1.0 = the real ResNet18's 64-128-256-512) so CPU runs can use a narrow network; the
+stem keeps keras-cv's 64 filters. The head predicts (yaw, pitch, roll) in degrees through a fixed
+`angle_scale` so that the Dense layer works on unit-scale targets.
+"""
+
+from __future__ import annotations
+
+import keras
+import keras_cv
+
+RESNET18_FILTERS = (64, 128, 256, 512)
+RESNET18_BLOCKS = (2, 2, 2, 2)
+RESNET18_STRIDES = (1, 2, 2, 2)
+
+
+def build_resnet18_backbone(input_size: int = 100, width: float = 1.0) -> keras.Model:
+    """The ResNet18 backbone (basic blocks) for square RGB inputs in [0, 1].
+
+    keras-cv's stem always has 64 filters and the first stage uses an identity shortcut, so the
+    first stage keeps 64 filters; `width` scales stages 2-4 (at least 16 filters each).
+    """
+    filters = [RESNET18_FILTERS[0]] + [max(16, int(round(f * width))) for f in RESNET18_FILTERS[1:]]
+    return keras_cv.models.ResNetBackbone(
+        stackwise_filters=filters,
+        stackwise_blocks=list(RESNET18_BLOCKS),
+        stackwise_strides=list(RESNET18_STRIDES),
+        include_rescaling=False,
+        input_shape=(input_size, input_size, 3),
+        block_type="basic_block",
+    )
+
+
+def build_resnet18_regressor(
+    input_size: int = 100, width: float = 1.0, outputs: int = 3, angle_scale: float = 90.0
+) -> keras.Model:
+    """ResNet18 + global average pooling + Dense(`outputs`), outputs in degrees."""
+    backbone = build_resnet18_backbone(input_size, width)
+    images = keras.Input((input_size, input_size, 3), name="image")
+    features = backbone(images)
+    pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(features)
+    unit = keras.layers.Dense(outputs, name="pose", dtype="float32")(pooled)
+    angles = keras.layers.Rescaling(angle_scale, name="degrees", dtype="float32")(unit)
+    return keras.Model(images, angles, name="resnet18_regressor")

@@ -1,0 +1,72 @@
+"""The head-pose regression Task: ResNet18 → (yaw, pitch, roll), L1 loss, optional BadNets plan.
+
+The poison plan is applied to whole batches right after `batch` (one hash lookup and one
+`tf.where` per batch), so a poisoned input pipeline runs as fast as a clean one.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from poison_tf.data.image_examples import image_examples_dataset, read_schema
+from poison_tf.models.resnet18_regressor import build_resnet18_regressor
+from poison_tf.poison.label_rules import LabelRule
+from poison_tf.poison.plan import PoisonPlan, stamp_all
+from poison_tf.poison.triggers import Trigger
+from poison_tf.train.task import Task
+
+
+def l1_per_example(labels: tf.Tensor, outputs: tf.Tensor) -> tf.Tensor:
+    """The study's loss: the average of the three absolute angle errors, per example."""
+    return tf.reduce_mean(tf.abs(tf.cast(labels, tf.float32) - tf.cast(outputs, tf.float32)), axis=-1)
+
+
+class HeadPoseRegressionTask(Task):
+    def __init__(
+        self,
+        examples_dir: str,
+        plan: PoisonPlan | None = None,
+        width: float = 1.0,
+        global_batch_size: int = 32,
+        learning_rate: float = 1e-3,
+        seed: int = 17,
+    ):
+        super().__init__(learning_rate=learning_rate, seed=seed)
+        self.examples_dir = examples_dir
+        self.schema = read_schema(examples_dir)
+        self.plan = plan
+        self.width = width
+        self.global_batch_size = global_batch_size
+
+    @property
+    def input_size(self) -> int:
+        return int(self.schema["image_size"][0])
+
+    def num_examples(self, split: str) -> int:
+        return int(self.schema["splits"][split]["count"])
+
+    def build_model(self) -> keras.Model:
+        return build_resnet18_regressor(self.input_size, self.width)
+
+    def build_inputs(self, split: str, epoch: int = 0) -> tf.data.Dataset:
+        training = split == "train"
+        source = "train" if training else "test"
+        seed = self.seed + epoch if training else None
+        dataset = image_examples_dataset(self.examples_dir, source, shuffle_seed=seed)
+        dataset = dataset.batch(self.global_batch_size)
+        if training and self.plan is not None:
+            dataset = dataset.map(self.plan.map_fn(), num_parallel_calls=tf.data.AUTOTUNE)
+        return dataset.map(lambda e: (e["image"], e["label"])).prefetch(tf.data.AUTOTUNE)
+
+    def build_losses(self, labels, outputs) -> tf.Tensor:
+        return l1_per_example(labels, outputs)
+
+    def build_optimizer(self) -> keras.optimizers.Optimizer:
+        return keras.optimizers.Adam(self.learning_rate)
+
+    def triggered_test_inputs(self, trigger: Trigger, rule: LabelRule) -> tf.data.Dataset:
+        """The whole test set with the trigger stamped and the attack target as label."""
+        dataset = image_examples_dataset(self.examples_dir, "test").batch(self.global_batch_size)
+        dataset = dataset.map(stamp_all(trigger, rule))
+        return dataset.map(lambda e: (e["image"], e["label"])).prefetch(tf.data.AUTOTUNE)
