@@ -14,7 +14,12 @@ from typing import Any
 
 
 def path_stamp(path: str) -> list:
-    """(relative path, size, mtime_ns) of every file under `path`, or of `path` itself."""
+    """(relative path, size, mtime_ns) of every file under `path`, or of `path` itself.
+
+    A `format:path` value (e.g. `csv:poses.csv`) is stamped by its path part.
+    """
+    if path and not os.path.exists(path) and ":" in path:
+        path = path.partition(":")[2]
     if not path or not os.path.exists(path):
         return [path, "missing"]
     if os.path.isfile(path):

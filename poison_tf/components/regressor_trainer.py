@@ -17,7 +17,6 @@ from poison_tf.components.runner import WORK_DIR_KEY
 from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.tasks.headpose_regression import HeadPoseRegressionTask
 from poison_tf.train.loop import TrainerConfig, fit
-from poison_tf.train.strategy import is_chief
 
 MODEL_FILE = "model.keras"
 
@@ -62,8 +61,9 @@ class RegressorTrainerExecutor(BaseExecutor):
             tensorboard_dir=os.path.join(work, "tensorboard"),
         )
         model = fit(task, config)
-        if is_chief():
-            model.save(out.path(MODEL_FILE))
+        # Every worker saves: under multi_worker each one runs the pipeline in its own root.
+        model.save(out.path(MODEL_FILE))
+        if os.path.isfile(os.path.join(work, "history.json")):  # logs come from the chief only
             shutil.copy(os.path.join(work, "history.json"), out.path("history.json"))
             shutil.copytree(os.path.join(work, "tensorboard"), out.path("tensorboard"))
         out.properties["input_size"] = task.input_size

@@ -1,0 +1,1 @@
+"""Pipeline definitions (DAGs of components) with their presets, run by `poison-tf-pipeline`."""

@@ -1,0 +1,127 @@
+"""Pipeline `badnets_regression`: BadNets on a ResNet18 head-pose regressor.
+
+ExampleGen → baseline Trainer/Evaluator, and for each trigger × rate: PoisonPlanner → Trainer →
+Evaluator; then the Report (the original study's two tables, counts, plot, Grad-CAM).
+Original study: ResNet18, L1 loss, seed 17, target (90, 0, 0), Pandora at 100×100.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+from absl import flags
+
+from pipelines import common
+from poison_tf.components import Pipeline
+from poison_tf.components.badnets_report import BadNetsReport
+from poison_tf.components.headpose_example_gen import HeadPoseExampleGen
+from poison_tf.components.poison_planner import PoisonPlanner
+from poison_tf.components.regressor_evaluator import RegressorEvaluator
+from poison_tf.components.regressor_trainer import RegressorTrainer
+from poison_tf.poison.selection import check_rate_percent
+from poison_tf.poison.triggers import make_trigger
+
+NAME = "badnets_regression"
+ALL_RATES = (50.0, 20.0, 10.0, 2.0, 1.0, 0.5, 0.3, 0.2, 0.1)
+
+flags.DEFINE_list("triggers", None, "BadNets triggers, e.g. checkerboard,point,random.")
+flags.DEFINE_list("rates", None, "Poison rates in percent of the training set, e.g. 50,20,10.")
+flags.DEFINE_float("width", None, "ResNet18 width multiplier for stages 2-4 (1.0 = ResNet18).")
+flags.DEFINE_integer("num_train", None, "Synthetic source: number of training images.")
+flags.DEFINE_integer("num_test", None, "Synthetic source: number of test images.")
+
+
+@dataclasses.dataclass(frozen=True)
+class BadNetsConfig:
+    source: str = "synthetic"
+    image_size: int = 100
+    num_train: int = 20000
+    num_test: int = 2000
+    width: float = 1.0
+    epochs: int = 30
+    global_batch_size: int = 64
+    learning_rate: float = 1e-3
+    seed: int = 17
+    triggers: tuple = ("checkerboard", "point", "random")
+    rates: tuple = ALL_RATES
+    target: tuple = (90.0, 0.0, 0.0)
+
+    def trigger_params(self, name: str) -> dict:
+        """Trigger sizes scale with the image: a 10 % checkerboard/random patch, a small dot."""
+        side = max(3, self.image_size // 10)
+        if name == "point":
+            return {"size": max(1, self.image_size // 25), "margin": max(1, self.image_size // 20)}
+        if name in ("checkerboard",):
+            return {"size": side, "cells": 4 if side >= 4 else side}
+        if name == "random":
+            return {"size": side, "seed": self.seed}
+        return {}
+
+
+PRESETS = {
+    # Under 4 minutes on 2 CPU cores: small images, a narrow ResNet18, 3 triggers × 3 rates.
+    "demo": BadNetsConfig(image_size=48, num_train=1200, num_test=300, width=0.25, epochs=3,
+                          global_batch_size=32, learning_rate=2e-3, rates=(50.0, 20.0, 10.0)),
+    # The original study's setting, sized for a GPU: 100×100, full ResNet18, all nine rates.
+    "full": BadNetsConfig(),
+}
+
+
+def validate(config: BadNetsConfig) -> BadNetsConfig:
+    for name in config.triggers:
+        if name not in ("checkerboard", "point", "random", "image", "blend"):
+            make_trigger(name)  # raises the unknown-trigger error with the list of names
+    for rate in config.rates:
+        try:
+            value = float(rate)
+        except ValueError:
+            raise common.UserInputError(f"--rates: {rate!r} is not a number") from None
+        check_rate_percent(value)
+    return dataclasses.replace(config, rates=tuple(float(r) for r in config.rates))
+
+
+def build(config: BadNetsConfig, root: str) -> tuple[Pipeline, str]:
+    train = dict(width=config.width, epochs=config.epochs, global_batch_size=config.global_batch_size,
+                 learning_rate=config.learning_rate, seed=config.seed, **common.training_flags())
+    rule = json.dumps({"kind": "regression_target", "target": list(config.target)})
+    gen = HeadPoseExampleGen(source=config.source, image_size=config.image_size, num_train=config.num_train,
+                             num_test=config.num_test, seed=config.seed)
+    examples = gen.outputs["examples"]
+    attacks = {t: {"trigger": make_trigger(t, **config.trigger_params(t)).config, "label_rule": json.loads(rule)}
+               for t in config.triggers}
+    baseline = RegressorTrainer("baseline", examples=examples, **train)
+    baseline_eval = RegressorEvaluator("baseline", model=baseline.outputs["model"], examples=examples,
+                                       attacks=json.dumps(list(attacks.values())))
+    components = [gen, baseline, baseline_eval]
+    plans, models, metrics = [], [], []
+    for trigger in config.triggers:
+        for rate in config.rates:
+            run = f"{trigger}_{rate:g}"
+            plan = PoisonPlanner(run, examples=examples, trigger=trigger,
+                                 trigger_params=json.dumps(config.trigger_params(trigger)),
+                                 rate_percent=rate, label_rule=rule, seed=config.seed)
+            trainer = RegressorTrainer(run, examples=examples, plan=plan.outputs["plan"], **train)
+            evaluator = RegressorEvaluator(run, model=trainer.outputs["model"], examples=examples,
+                                           attacks=json.dumps([attacks[trigger]]))
+            components += [plan, trainer, evaluator]
+            plans.append(plan.outputs["plan"])
+            models.append(trainer.outputs["model"])
+            metrics.append(evaluator.outputs["metrics"])
+    settings = (f"Data: `{config.source}`, {config.image_size}×{config.image_size} px"
+                + (f", {config.num_train} training / {config.num_test} test images" if config.source == "synthetic" else "")
+                + f". Model: ResNet18 (width {config.width:g}), L1 loss, {config.epochs} epochs, batch "
+                f"{config.global_batch_size}, Adam lr {config.learning_rate:g}, seed {config.seed}. "
+                f"Target label {tuple(config.target)}. Triggers: "
+                + ", ".join(f"{t} {config.trigger_params(t)}" for t in config.triggers) + ".")
+    report = BadNetsReport(baseline_metrics=baseline_eval.outputs["metrics"], baseline_model=baseline.outputs["model"],
+                           metrics=metrics, plans=plans, models=models, settings=settings)
+    components.append(report)
+    return Pipeline(NAME, components, os.path.join(root, ".pipeline")), report.id
+
+
+def run(preset: str, output_dir: str) -> str:
+    config = validate(common.apply_overrides(common.choose_preset(PRESETS, preset, NAME), preset))
+    pipeline, report_id = build(config, output_dir)
+    return common.run_and_publish(pipeline, report_id, output_dir)

@@ -1,0 +1,50 @@
+"""`poison-tf-pipeline --pipeline=<name> --preset=<preset> --output_dir=<dir>`: run a whole study.
+
+Writes `<dir>/report.md` with CSVs and PNGs beside it and TensorBoard logs under
+`<dir>/tensorboard`; the component cache lives in `<dir>/.pipeline`, so running the same
+command again reuses every finished component.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from absl import flags, logging
+
+from poison_tf import cli
+from poison_tf.errors import UserInputError
+from poison_tf.train.strategy import resolve_strategy
+
+# name → module with `run(preset, output_dir) -> report path`
+PIPELINES = {
+    "badnets_regression": "pipelines.badnets_regression",
+}
+for _module in PIPELINES.values():  # modules define their own flags at import time
+    importlib.import_module(_module)
+
+FLAGS = flags.FLAGS
+
+
+def run_pipeline(name: str, preset: str, output_dir: str) -> str:
+    if name not in PIPELINES:
+        raise UserInputError(f"--pipeline={name!r}: choose one of {', '.join(sorted(PIPELINES))}")
+    return importlib.import_module(PIPELINES[name]).run(preset, output_dir)
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise UserInputError(f"unexpected arguments {argv[1:]}")
+    if FLAGS.pipeline is None or FLAGS.output_dir is None:
+        raise UserInputError("--pipeline and --output_dir are required")
+    resolve_strategy(FLAGS.strategy)  # multi_worker must be created before any other op
+    report = run_pipeline(FLAGS.pipeline, FLAGS.preset, FLAGS.output_dir)
+    logging.info("report: %s", report)
+    print(f"report: {report}")
+
+
+def run() -> None:
+    cli.run(main)
+
+
+if __name__ == "__main__":
+    run()
