@@ -31,8 +31,10 @@ lint: venv
 bench: venv
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
 
+# One TensorBoard for every study of $(OUT): each study's tensorboard/ folder as a named run group.
 tensorboard: venv
-	$(BIN)/tensorboard --logdir $(OUT)/tensorboard --host 127.0.0.1
+	$(BIN)/tensorboard --host 127.0.0.1 --logdir_spec $$(for d in $(OUT)/*/tensorboard; do \
+	  n=$${d%/tensorboard}; printf '%s:%s,' "$${n##*/}" "$$d"; done | sed 's/,$$//')
 
 clean:
 	rm -rf $(VENV) runs/demo

@@ -33,6 +33,7 @@ CONSOLE_SCRIPTS = [
     "poison-tf-poison=poison_tf.components.stages:poison",
     "poison-tf-train=poison_tf.components.stages:train",
     "poison-tf-evaluate=poison_tf.components.stages:evaluate",
+    "poison-tf-explain=poison_tf.components.stages:explain",
     "poison-tf-report=poison_tf.components.stages:report",
 ]
 

@@ -19,6 +19,7 @@ from poison_tf.components.badnets_report import BadNetsReport
 from poison_tf.components.headpose_example_gen import HeadPoseExampleGen
 from poison_tf.components.poison_planner import PoisonPlanner
 from poison_tf.components.regressor_evaluator import RegressorEvaluator
+from poison_tf.components.regressor_explainer import RegressorExplainer
 from poison_tf.components.regressor_trainer import RegressorTrainer
 from poison_tf.poison.selection import check_rate_percent
 from poison_tf.poison.triggers import make_trigger
@@ -49,30 +50,36 @@ class BadNetsConfig:
     target: tuple = (90.0, 0.0, 0.0)
 
     def trigger_params(self, name: str) -> dict:
-        """Trigger sizes scale with the image: a 10 % checkerboard/random patch, a small dot."""
-        side = max(3, self.image_size // 10)
+        """Trigger sizes scale with the image: a 1/8-side checkerboard or random patch, a 1/16-side dot.
+
+        Checkerboard cells stay at least 2 px wide: 1-px cells alias away in the 7×7 stride-2
+        stem, and the network then barely sees the trigger at demo sizes.
+        """
+        side = max(4, round(self.image_size / 8))
         if name == "point":
-            return {"size": max(1, self.image_size // 25), "margin": max(1, self.image_size // 20)}
-        if name in ("checkerboard",):
-            return {"size": side, "cells": 4 if side >= 4 else side}
+            return {"size": max(2, self.image_size // 16), "margin": max(1, self.image_size // 20)}
+        if name == "checkerboard":
+            return {"size": side, "cells": 3 if side < 8 else 4}
         if name == "random":
             return {"size": side, "seed": self.seed}
         return {}
 
 
 PRESETS = {
-    # Under 4 minutes on 2 CPU cores: small images, a narrow ResNet18, 3 triggers × 3 rates.
-    "demo": BadNetsConfig(image_size=48, num_train=1200, num_test=300, width=0.25, epochs=3,
-                          global_batch_size=32, learning_rate=2e-3, rates=(50.0, 20.0, 10.0)),
+    # Under 4 minutes on 2 CPU cores: 48-px images, a narrow ResNet18, 3 triggers × 3 rates.
+    # Measured with these values: clean MAE ≈ 24° (a constant predictor scores ≈ 32°), and at
+    # 10 % checkerboard poison an attack MAE of ≈ 17° against ≈ 52° for the unpoisoned model.
+    "demo": BadNetsConfig(image_size=48, num_train=2400, num_test=300, width=0.25, epochs=4,
+                          global_batch_size=32, learning_rate=3e-3, rates=(50.0, 20.0, 10.0)),
     # The original study's setting, sized for a GPU: 100×100, full ResNet18, all nine rates.
     "full": BadNetsConfig(),
 }
 
 
 def validate(config: BadNetsConfig) -> BadNetsConfig:
-    for name in config.triggers:
-        if name not in ("checkerboard", "point", "random", "image", "blend"):
-            make_trigger(name)  # raises the unknown-trigger error with the list of names
+    for name in config.triggers:  # before anything runs: unknown names, triggers larger than images
+        make_trigger(name, **config.trigger_params(name)).check_fits(
+            config.image_size, config.image_size, where=f"--triggers={name} on --image_size")
     for rate in config.rates:
         try:
             value = float(rate)
@@ -96,6 +103,7 @@ def build(config: BadNetsConfig, root: str) -> tuple[Pipeline, str]:
                                        attacks=json.dumps(list(attacks.values())))
     components = [gen, baseline, baseline_eval]
     plans, models, metrics = [], [], []
+    explained = None  # the first trigger at the highest rate: the clearest backdoor to explain
     for trigger in config.triggers:
         for rate in config.rates:
             run = f"{trigger}_{rate:g}"
@@ -109,14 +117,23 @@ def build(config: BadNetsConfig, root: str) -> tuple[Pipeline, str]:
             plans.append(plan.outputs["plan"])
             models.append(trainer.outputs["model"])
             metrics.append(evaluator.outputs["metrics"])
+            if trigger == config.triggers[0] and rate == max(config.rates):
+                explained = (run, trainer)
     settings = (f"Data: `{config.source}`, {config.image_size}×{config.image_size} px"
                 + (f", {config.num_train} training / {config.num_test} test images" if config.source == "synthetic" else "")
                 + f". Model: ResNet18 (width {config.width:g}), L1 loss, {config.epochs} epochs, batch "
                 f"{config.global_batch_size}, Adam lr {config.learning_rate:g}, seed {config.seed}. "
                 f"Target label {tuple(config.target)}. Triggers: "
                 + ", ".join(f"{t} {config.trigger_params(t)}" for t in config.triggers) + ".")
+    explanation = None
+    if explained is not None:
+        run, trainer = explained
+        explainer = RegressorExplainer(run, model=trainer.outputs["model"], baseline_model=baseline.outputs["model"],
+                                       examples=examples, trigger=json.dumps(attacks[config.triggers[0]]["trigger"]))
+        components.append(explainer)
+        explanation = explainer.outputs["explanation"]
     report = BadNetsReport(baseline_metrics=baseline_eval.outputs["metrics"], baseline_model=baseline.outputs["model"],
-                           metrics=metrics, plans=plans, models=models, settings=settings)
+                           metrics=metrics, plans=plans, models=models, settings=settings, explanation=explanation)
     components.append(report)
     return Pipeline(NAME, components, os.path.join(root, ".pipeline")), report.id
 

@@ -10,7 +10,8 @@ import tensorflow as tf
 def mean_absolute_error(model: keras.Model, dataset: tf.data.Dataset) -> np.ndarray:
     """Mean |prediction − label| per output column over a dataset of (images, labels) batches."""
 
-    @tf.function(reduce_retracing=True)
+    # One trace for every batch, the short last one included (batched specs have a None batch dim).
+    @tf.function(input_signature=list(dataset.element_spec))
     def batch_errors(images, labels):
         predictions = tf.cast(model(images, training=False), tf.float32)
         return tf.reduce_sum(tf.abs(predictions - tf.cast(labels, tf.float32)), axis=0), tf.shape(labels)[0]

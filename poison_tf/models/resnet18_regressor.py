@@ -16,14 +16,19 @@ RESNET18_BLOCKS = (2, 2, 2, 2)
 RESNET18_STRIDES = (1, 2, 2, 2)
 
 
-def build_resnet18_backbone(input_size: int = 100, width: float = 1.0) -> keras.Model:
+def build_resnet18_backbone(input_size: int = 100, width: float = 1.0, bn_momentum: float = 0.9) -> keras.Model:
     """The ResNet18 backbone (basic blocks) for square RGB inputs in [0, 1].
 
     keras-cv's stem always has 64 filters and the first stage uses an identity shortcut, so the
     first stage keeps 64 filters; `width` scales stages 2-4 (at least 16 filters each).
+
+    `bn_momentum` defaults to 0.9, torchvision's ResNet18 setting (its `momentum=0.1` counts the
+    other way), not keras-cv's 0.99: with 0.99 the moving statistics of a short CPU run are still
+    mostly their initial values, and a model that trains well scores like a constant in
+    inference mode (measured: demo clean MAE 37.3 with 0.99 vs 32.6 with 0.9 after 3 epochs).
     """
     filters = [RESNET18_FILTERS[0]] + [max(16, int(round(f * width))) for f in RESNET18_FILTERS[1:]]
-    return keras_cv.models.ResNetBackbone(
+    backbone = keras_cv.models.ResNetBackbone(
         stackwise_filters=filters,
         stackwise_blocks=list(RESNET18_BLOCKS),
         stackwise_strides=list(RESNET18_STRIDES),
@@ -31,13 +36,21 @@ def build_resnet18_backbone(input_size: int = 100, width: float = 1.0) -> keras.
         input_shape=(input_size, input_size, 3),
         block_type="basic_block",
     )
+    for layer in backbone.layers:  # keras-cv takes no momentum argument; set it before training
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = bn_momentum
+    return backbone
 
 
 def build_resnet18_regressor(
-    input_size: int = 100, width: float = 1.0, outputs: int = 3, angle_scale: float = 90.0
+    input_size: int = 100,
+    width: float = 1.0,
+    outputs: int = 3,
+    angle_scale: float = 90.0,
+    bn_momentum: float = 0.9,
 ) -> keras.Model:
     """ResNet18 + global average pooling + Dense(`outputs`), outputs in degrees."""
-    backbone = build_resnet18_backbone(input_size, width)
+    backbone = build_resnet18_backbone(input_size, width, bn_momentum)
     images = keras.Input((input_size, input_size, 3), name="image")
     features = backbone(images)
     pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(features)

@@ -1,0 +1,115 @@
+"""The BadNets-on-regression pipeline end to end (tiny sizes) and its command-line contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from absl import flags
+from absl.testing import flagsaver
+
+from pipelines import main as pipeline_main
+from poison_tf import cli
+
+TINY = ["--pipeline=badnets_regression", "--preset=demo", "--num_train=64", "--num_test=16",
+        "--image_size=32", "--width=0.25", "--epochs=1", "--global_batch_size=16",
+        "--triggers=checkerboard,point", "--rates=50,10"]
+
+
+def run_cli(argv: list[str]) -> int:
+    """Runs `poison-tf-pipeline` in this process; returns its exit status."""
+    with flagsaver.flagsaver():
+        try:
+            cli.run(pipeline_main.main, argv=["poison-tf-pipeline", *argv])
+        except SystemExit as exit_:
+            return int(exit_.code or 0)
+        finally:
+            flags.FLAGS.unparse_flags()
+    return 0
+
+
+@pytest.mark.slow
+def test_tiny_sweep_writes_the_report_and_reuses_the_cache(tmp_path):
+    out = tmp_path / "run"
+    assert run_cli([*TINY, f"--output_dir={out}"]) == 0
+    report = (out / "report.md").read_text()
+    assert "## Clean MAE" in report and "## Attack MAE" in report and "baseline (0)" in report
+    attack = pd.read_csv(out / "attack_mae.csv", index_col=0)
+    assert list(attack.columns) == ["Checkerboard", "Point"]
+    assert list(attack.index.astype(str)) == ["50", "10", "baseline (0)"]
+    counts = pd.read_csv(out / "poison_counts.csv", index_col=0)
+    assert counts.loc[50, "checkerboard"] == 32 and counts.loc[10, "point"] == round(0.1 * 64)
+    assert (out / "mae_vs_rate.png").stat().st_size > 1000
+    runs = sorted(os.listdir(out / "tensorboard"))
+    assert runs == ["baseline", "checkerboard_10pct", "checkerboard_50pct", "point_10pct", "point_50pct"]
+
+    log = out / ".pipeline" / "executions.jsonl"
+    first = len(log.read_text().splitlines())
+    assert run_cli([*TINY, f"--output_dir={out}"]) == 0
+    second = [json.loads(line) for line in log.read_text().splitlines()[first:]]
+    assert second and all(entry["cached"] for entry in second)
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--rates=0", "(0, 100]"),
+        ("--rates=101", "(0, 100]"),
+        ("--rates=ten", "not a number"),
+        ("--triggers=star", "star"),
+        ("--preset=huge", "presets"),
+    ],
+)
+def test_bad_flags_exit_2_with_one_message_and_write_nothing(tmp_path, capsys, flag, message):
+    out = tmp_path / "run"
+    assert run_cli([*TINY, flag, f"--output_dir={out}"]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0]
+    assert not out.exists()
+
+
+def test_unknown_strategy_is_a_flag_error(tmp_path):
+    assert run_cli([*TINY, "--strategy=cluster", f"--output_dir={tmp_path}"]) == 2
+
+
+def test_stage_program_rejects_a_trigger_larger_than_the_images(tmp_path):
+    """`poison-tf-poison` on a 32×32 examples artefact with a 40-pixel checkerboard."""
+    from poison_tf.components.headpose_example_gen import HeadPoseExampleGen
+
+    examples = HeadPoseExampleGen.run_standalone(
+        {}, {"num_train": 8, "num_test": 4, "image_size": 32}, str(tmp_path / "gen"))["examples"]
+    out = tmp_path / "poison"
+    result = subprocess.run(
+        [sys.executable, "-c", "from poison_tf.components.stages import poison; poison()",
+         f"--examples={examples.uri}", "--trigger=checkerboard", '--trigger_params={"size": 40}',
+         "--rate_percent=10", '--label_rule={"kind": "regression_target", "target": [90, 0, 0]}',
+         f"--output_dir={out}"],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "smaller than the checkerboard trigger" in result.stderr
+    assert examples.uri in result.stderr
+    completed = [d for d in os.listdir(out / "PoisonPlanner")] if (out / "PoisonPlanner").exists() else []
+    assert all(name.startswith(".") for name in completed)  # only temporary/work folders, no artefact
+
+
+def test_stage_program_writes_a_plan_from_a_flagfile(tmp_path):
+    from poison_tf.components.headpose_example_gen import HeadPoseExampleGen
+
+    examples = HeadPoseExampleGen.run_standalone(
+        {}, {"num_train": 20, "num_test": 4, "image_size": 32}, str(tmp_path / "gen"))["examples"]
+    flagfile = tmp_path / "poison.flags"
+    flagfile.write_text("\n".join([
+        f"--examples={examples.uri}", "--trigger=point", "--rate_percent=25",
+        '--label_rule={"kind": "regression_target", "target": [90, 0, 0]}',
+        f"--output_dir={tmp_path / 'poison'}"]) + "\n")
+    result = subprocess.run(
+        [sys.executable, "-c", "from poison_tf.components.stages import poison; poison()",
+         f"--flagfile={flagfile}"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    plan_dir = json.loads(result.stdout)["plan"]
+    plan = json.loads(open(os.path.join(plan_dir, "plan.json")).read())
+    assert plan["count"] == 5 and len(set(plan["poisoned_ids"])) == 5
