@@ -10,12 +10,14 @@ The flags of a stage are made from its components' specs: one flag per input cha
 artefact URIs) and one per parameter (only the flags given are passed; the rest keep the
 spec's default). They are defined when the program starts rather than at import time because
 each program carries the flags of its own stage only. `--flagfile` works as in every absl
-program. The program prints the output artefacts as JSON; re-running it with the same inputs
-and parameters reuses the finished execution under `--output_dir`.
+program. The program prints the output artefacts as JSON on stdout (progress goes to
+stderr); re-running it with the same inputs and parameters reuses the finished execution
+under `--output_dir`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
@@ -96,7 +98,9 @@ def _program(stage: str) -> None:
     def main(argv: list[str]) -> None:
         if len(argv) > 1:
             raise UserInputError(f"unexpected arguments {argv[1:]}")
-        print(json.dumps(run_stage(stage), indent=2))
+        with contextlib.redirect_stdout(sys.stderr):  # progress bars must not mix with the JSON
+            outputs = run_stage(stage)
+        print(json.dumps(outputs, indent=2))
 
     cli.run(main, argv=sys.argv)
 
