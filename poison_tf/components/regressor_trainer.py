@@ -47,6 +47,7 @@ class RegressorTrainerExecutor(BaseExecutor):
             global_batch_size=exec_properties["global_batch_size"],
             learning_rate=exec_properties["learning_rate"],
             seed=exec_properties["seed"],
+            epochs=exec_properties["epochs"],
         )
         out = output_dict["model"][0]
         work = exec_properties[WORK_DIR_KEY]
@@ -70,5 +71,6 @@ class RegressorTrainerExecutor(BaseExecutor):
 
 
 class RegressorTrainer(BaseComponent):
+    VERSION = "2"  # cosine learning-rate decay over the run
     SPEC_CLASS = RegressorTrainerSpec
     EXECUTOR_CLASS = RegressorTrainerExecutor

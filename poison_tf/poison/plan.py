@@ -25,6 +25,7 @@ class PoisonPlan:
     num_examples: int
     rate: float
     seed: int
+    _table: tf.lookup.StaticHashTable | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     @property
     def count(self) -> int:
@@ -57,15 +58,24 @@ class PoisonPlan:
         )
 
     def membership(self) -> tf.lookup.StaticHashTable:
-        """id → 1 if poisoned (0 otherwise), a TF resource usable inside Dataset.map."""
-        keys = tf.constant(self.poisoned_ids, tf.int64)
-        values = tf.ones_like(keys, tf.int32)
-        return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), 0)
+        """id → 1 if poisoned (0 otherwise), a TF resource usable inside Dataset.map.
+
+        Built once per plan: a trainer rebuilds its input pipeline every epoch, and a fresh
+        table for a Pandora-sized plan would cost its initialisation each time.
+        """
+        if self._table is None:
+            keys = tf.constant(self.poisoned_ids, tf.int64)
+            values = tf.ones_like(keys, tf.int32)
+            self._table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), 0)
+        return self._table
 
     def map_fn(self, image_key: str = "image", label_key: str = "label", id_key: str = "id"):
         """A Dataset.map function stamping the trigger and rewriting the label of planned ids.
 
         Works on single examples and on batches (map it after `batch` for the lowest cost).
+        On a batch only the poisoned rows are gathered, stamped and scattered back: stamping
+        the whole batch and selecting with a broadcast `tf.where` cost 5× more per batch
+        (benchmarks/poison_overhead.py: ratio 0.62 → 0.9 against the clean pipeline).
         """
         table = self.membership()
         trigger = self.trigger
@@ -73,16 +83,17 @@ class PoisonPlan:
 
         def poison(example: dict) -> dict:
             example = dict(example)
-            is_poisoned = table.lookup(tf.cast(example[id_key], tf.int64)) > 0
-            image = example[image_key]
-            label = example[label_key]
-            image_mask = tf.reshape(is_poisoned, tf.concat([tf.shape(is_poisoned), [1, 1, 1]], 0))
-            example[image_key] = tf.where(image_mask, trigger.apply(image), image)
-            extra_dims = tf.rank(label) - tf.rank(is_poisoned)
-            label_mask = tf.reshape(
-                is_poisoned, tf.concat([tf.shape(is_poisoned), tf.ones([extra_dims], tf.int32)], 0)
-            )
-            example[label_key] = tf.where(label_mask, rule.apply(label), label)
+            ids = tf.cast(example[id_key], tf.int64)
+            is_poisoned = table.lookup(ids) > 0
+            image, label = example[image_key], example[label_key]
+            if ids.shape.rank == 0:
+                image = tf.cond(is_poisoned, lambda: trigger.apply(image), lambda: image)
+                label = tf.cond(is_poisoned, lambda: rule.apply(label), lambda: label)
+            else:
+                rows = tf.where(is_poisoned)  # [K, 1] positions in the batch
+                image = tf.tensor_scatter_nd_update(image, rows, trigger.apply(tf.gather_nd(image, rows)))
+                label = tf.tensor_scatter_nd_update(label, rows, rule.apply(tf.gather_nd(label, rows)))
+            example[image_key], example[label_key] = image, label
             example["poisoned"] = is_poisoned
             return example
 

@@ -31,8 +31,10 @@ class HeadPoseRegressionTask(Task):
         global_batch_size: int = 32,
         learning_rate: float = 1e-3,
         seed: int = 17,
+        epochs: int = 0,
     ):
         super().__init__(learning_rate=learning_rate, seed=seed)
+        self.epochs = epochs
         self.examples_dir = examples_dir
         self.schema = read_schema(examples_dir)
         self.plan = plan
@@ -63,7 +65,17 @@ class HeadPoseRegressionTask(Task):
         return l1_per_example(labels, outputs)
 
     def build_optimizer(self) -> keras.optimizers.Optimizer:
-        return keras.optimizers.Adam(self.learning_rate)
+        """Adam; with `epochs` known, its rate follows a cosine decay to 5 % over the run.
+
+        A constant rate left the final-epoch validation MAE of a full ResNet18 jumping between
+        8.6 and 19 degrees from one epoch to the next (64-px synthetic heads, 8 epochs); the
+        evaluated model is the last one, so the schedule makes the tables reproducible.
+        """
+        if not self.epochs:
+            return keras.optimizers.Adam(self.learning_rate)
+        steps = self.epochs * -(-self.num_examples("train") // self.global_batch_size)
+        schedule = keras.optimizers.schedules.CosineDecay(self.learning_rate, steps, alpha=0.05)
+        return keras.optimizers.Adam(schedule)
 
     def triggered_test_inputs(self, trigger: Trigger, rule: LabelRule) -> tf.data.Dataset:
         """The whole test set with the trigger stamped and the attack target as label."""
