@@ -43,20 +43,13 @@ flags.DEFINE_integer("seed", 17, "Seed of the data and of both models.")
 
 FLAGS = flags.FLAGS
 
-LABEL = {"kind": "regression", "dim": 3, "names": ["yaw", "pitch", "roll"]}
-
-
 def make_examples(folder: str, num: int, size: int, seed: int) -> None:
-    from poison_tf.data.image_examples import write_schema, write_split
+    """Writes a train split of `num` rendered heads and a small test split."""
+    from poison_tf.components.headpose_example_gen import write_headpose_examples
     from poison_tf.data.synthetic_heads import render_heads
 
-    images, angles = render_heads(num, size, seed)
-    test_images, test_angles = render_heads(16, size, seed + 1)
-    splits = {
-        "train": write_split(folder, "train", images, angles),
-        "test": write_split(folder, "test", test_images, test_angles),
-    }
-    write_schema(folder, splits, (size, size), LABEL, source="synthetic_heads")
+    train = render_heads(num, size, seed)
+    write_headpose_examples(folder, train, render_heads(16, size, seed + 1), "synthetic_heads", 2)
 
 
 class Clock:

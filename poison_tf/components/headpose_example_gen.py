@@ -55,6 +55,15 @@ def load_source(source: str, image_size: int, exec_properties: dict):
     return images[train], angles[train], images[test], angles[test]
 
 
+def write_headpose_examples(folder: str, train: tuple, test: tuple, source: str, num_shards: int = 4) -> dict:
+    """Writes (images uint8 [N,S,S,3], angles [N,3]) train and test splits + the schema."""
+    splits = {name: image_examples.write_split(folder, name, images, angles.astype(np.float32), num_shards)
+              for name, (images, angles) in (("train", train), ("test", test))}
+    size = int(train[0].shape[1])
+    image_examples.write_schema(folder, splits, (size, size), LABEL, source)
+    return splits
+
+
 class HeadPoseExampleGenExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         size = exec_properties["image_size"]
@@ -62,12 +71,8 @@ class HeadPoseExampleGenExecutor(BaseExecutor):
             raise UserInputError(f"--image_size={size}: at least 16 pixels are needed")
         train_x, train_y, test_x, test_y = load_source(exec_properties["source"], size, exec_properties)
         out = output_dict["examples"][0]
-        shards = exec_properties["num_shards"]
-        splits = {
-            "train": image_examples.write_split(out.uri, "train", train_x, train_y.astype(np.float32), shards),
-            "test": image_examples.write_split(out.uri, "test", test_x, test_y.astype(np.float32), shards),
-        }
-        image_examples.write_schema(out.uri, splits, (size, size), LABEL, exec_properties["source"])
+        splits = write_headpose_examples(out.uri, (train_x, train_y), (test_x, test_y),
+                                         exec_properties["source"], exec_properties["num_shards"])
         out.properties.update({k: v["count"] for k, v in splits.items()})
         out.properties["angle_std"] = [float(s) for s in train_y.std(axis=0)]
 
