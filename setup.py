@@ -35,6 +35,7 @@ CONSOLE_SCRIPTS = [
     "poison-tf-evaluate=poison_tf.components.stages:evaluate",
     "poison-tf-explain=poison_tf.components.stages:explain",
     "poison-tf-report=poison_tf.components.stages:report",
+    "poison-tf-eval=poison_tf.hackml_eval:run",
 ]
 
 setup(

@@ -1,0 +1,92 @@
+"""Keras models and arrays inside a detector's single HDF5 file.
+
+A detector that needs the classifier (STRIP, fine-pruning, feature-space) must stay usable
+when only its file travels, so the classifier goes into the same file: its Keras
+architecture config as JSON (a uint8 dataset) plus one dataset per weight variable, in
+`model.weights` order. Storing datasets directly (rather than `save_weights` to a temporary
+`.weights.h5` and copying groups) keeps the layout independent of Keras' own weight-file
+layout, which has changed between Keras versions.
+
+A stored classifier is untrusted input when it comes back: it is rebuilt with
+`keras.saving.deserialize_keras_object(..., safe_mode=True)`, so Lambda layers (arbitrary
+bytecode) are refused and unknown custom layers fail with a message naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import keras
+import numpy as np
+
+from poison_tf.errors import UserInputError, require
+
+
+def write_arrays(root: h5py.Group, name: str, arrays: dict[str, np.ndarray]) -> None:
+    """Stores named arrays as datasets of group `name`."""
+    group = root.create_group(name)
+    for key, value in arrays.items():
+        group.create_dataset(key, data=np.asarray(value))
+
+
+def read_arrays(root: h5py.Group, name: str) -> dict[str, np.ndarray]:
+    """The arrays `write_arrays` stored, fully read into memory."""
+    group = root[name]
+    return {key: np.asarray(group[key][()]) for key in group}
+
+
+def write_model(root: h5py.Group, name: str, model: keras.Model) -> None:
+    """Stores a Keras model (architecture config + every weight variable) in group `name`."""
+    try:
+        config = keras.saving.serialize_keras_object(model)
+    except (NotImplementedError, TypeError, ValueError) as exc:
+        raise UserInputError(
+            f"model {model.name!r} cannot be serialised for the detector file ({exc}); "
+            "subclassed models need get_config()"
+        ) from exc
+    # The compile state is not needed to score, and old losses/metrics may not round-trip.
+    config.pop("compile_config", None)
+    group = root.create_group(name)
+    # A dataset, not an attribute: HDF5 attributes are limited to 64 KiB, and the config of a
+    # ResNet-sized model is larger.
+    group.create_dataset("config", data=np.frombuffer(json.dumps(config).encode(), np.uint8))
+    group.attrs["keras_version"] = keras.__version__
+    weights = group.create_group("weights")
+    for index, variable in enumerate(model.weights):
+        dataset = weights.create_dataset(f"{index:05d}", data=np.asarray(variable.numpy()))
+        dataset.attrs["path"] = variable.path
+    group.attrs["n_weights"] = len(model.weights)
+
+
+def read_model(
+    root: h5py.Group, name: str, path: str, custom_objects: dict | None = None
+) -> keras.Model:
+    """Rebuilds the model `write_model` stored, in safe mode; problems name `path`."""
+    group = root[name]
+    config = json.loads(bytes(np.asarray(group["config"][()], dtype=np.uint8)).decode())
+    try:
+        model = keras.saving.deserialize_keras_object(
+            config, custom_objects=custom_objects, safe_mode=True
+        )
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise UserInputError(
+            f"{path}: the model stored under '{name}' cannot be rebuilt safely ({exc}); "
+            "custom layers need custom_objects, Lambda layers are refused"
+        ) from exc
+    stored = group["weights"]
+    n_weights = int(group.attrs["n_weights"])
+    require(
+        len(model.weights) == n_weights == len(stored),
+        f"{path}: model '{name}' has {len(model.weights)} weights, the file stores "
+        f"{len(stored)} of {n_weights}",
+    )
+    for index, variable in enumerate(model.weights):
+        value = np.asarray(stored[f"{index:05d}"][()])
+        require(
+            tuple(value.shape) == tuple(variable.shape),
+            f"{path}: weight {index} of '{name}' ({variable.path}) has shape {value.shape}, "
+            f"the model expects {tuple(variable.shape)}",
+        )
+        variable.assign(value)
+    return model
