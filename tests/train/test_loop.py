@@ -62,3 +62,9 @@ def test_mixed_precision_trains(tmp_path):
 def test_unknown_strategy_is_a_user_error():
     with pytest.raises(UserInputError, match="--strategy='gpu'"):
         resolve_strategy("gpu")
+
+
+def test_jit_compiled_steps_learn_like_the_plain_ones(tmp_path):
+    task = TinyRegressionTask()
+    model = fit(task, TrainerConfig(model_dir=str(tmp_path), epochs=6, jit_compile=True, progress=False))
+    assert _mae(model, task) < 0.5 * float(np.mean(np.abs(task.y)))
