@@ -18,6 +18,8 @@ from poison_tf.train.strategy import resolve_strategy
 # name → module with `run(preset, output_dir) -> report path`
 PIPELINES = {
     "badnets_regression": "pipelines.badnets_regression",
+    "backdoor_detection": "pipelines.backdoor_detection",
+    "adversarial_patch": "pipelines.adversarial_patch",
 }
 for _module in PIPELINES.values():  # modules define their own flags at import time
     importlib.import_module(_module)

@@ -26,11 +26,23 @@ from absl import flags
 from poison_tf import cli
 from poison_tf.components.badnets_report import BadNetsReport
 from poison_tf.components.base import BaseComponent
+from poison_tf.components.classifier_example_gen import ClassifierExampleGen
+from poison_tf.components.classifier_explainer import ClassifierExplainer
+from poison_tf.components.classifier_importer import ClassifierImporter
+from poison_tf.components.classifier_trainer import ClassifierTrainer
+from poison_tf.components.detection_evaluator import DetectionEvaluator
+from poison_tf.components.detection_report import DetectionReport
+from poison_tf.components.detector_fitter import DetectorFitter
+from poison_tf.components.face_example_gen import FaceExampleGen
 from poison_tf.components.headpose_example_gen import HeadPoseExampleGen
+from poison_tf.components.patch_evaluator import PatchEvaluator
+from poison_tf.components.patch_optimizer import PatchOptimizer
+from poison_tf.components.patch_report import PatchReport
 from poison_tf.components.poison_planner import PoisonPlanner
 from poison_tf.components.regressor_evaluator import RegressorEvaluator
 from poison_tf.components.regressor_explainer import RegressorExplainer
 from poison_tf.components.regressor_trainer import RegressorTrainer
+from poison_tf.components.victim_trainer import VictimTrainer
 from poison_tf.errors import UserInputError
 from poison_tf.train.strategy import resolve_strategy
 
@@ -38,12 +50,13 @@ FLAGS = flags.FLAGS
 
 # stage → {component name for --component: class}; the first entry is the default.
 STAGES: dict[str, dict[str, type[BaseComponent]]] = {
-    "example_gen": {"headpose": HeadPoseExampleGen},
-    "poison": {"planner": PoisonPlanner},
-    "train": {"regressor": RegressorTrainer},
-    "evaluate": {"regressor": RegressorEvaluator},
-    "explain": {"regressor": RegressorExplainer},
-    "report": {"badnets": BadNetsReport},
+    "example_gen": {"headpose": HeadPoseExampleGen, "classifier": ClassifierExampleGen, "face": FaceExampleGen},
+    "poison": {"planner": PoisonPlanner, "patch": PatchOptimizer},
+    "train": {"regressor": RegressorTrainer, "victim": VictimTrainer, "import_classifier": ClassifierImporter,
+              "classifier": ClassifierTrainer, "detector": DetectorFitter},
+    "evaluate": {"regressor": RegressorEvaluator, "patch": PatchEvaluator, "detection": DetectionEvaluator},
+    "explain": {"regressor": RegressorExplainer, "classifier": ClassifierExplainer},
+    "report": {"badnets": BadNetsReport, "patch": PatchReport, "detection": DetectionReport},
 }
 
 _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string}

@@ -1,0 +1,34 @@
+"""ClassifierImporter: a user's Keras classifier file (`--model=path.h5|.keras`) → a Model artefact.
+
+The file is untrusted input: it is loaded through `poison_tf.io.model_loading` (safe mode on,
+Lambda and unknown custom layers refused unless `unsafe` is set) and re-saved as
+`model.keras`, so every later stage reads one format.
+"""
+
+from __future__ import annotations
+
+from poison_tf.components.base import BaseComponent, BaseExecutor
+from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.components.victim_trainer import MODEL_FILE
+from poison_tf.io.model_loading import load_hackml_model
+
+
+class ClassifierImporterSpec(ComponentSpec):
+    OUTPUTS = {"model": ChannelParameter("Model")}
+    PARAMETERS = {
+        "model_file": ExecutionParameter(str, is_path=True, help="a Keras classifier (.h5 or .keras)"),
+        "unsafe": ExecutionParameter(bool, default=False, help="allow Lambda / custom layers (trusted files only)"),
+    }
+
+
+class ClassifierImporterExecutor(BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
+        model = load_hackml_model(exec_properties["model_file"], unsafe=exec_properties["unsafe"])
+        out = output_dict["model"][0]
+        model.save(out.path(MODEL_FILE))
+        out.properties["source"] = exec_properties["model_file"]
+
+
+class ClassifierImporter(BaseComponent):
+    SPEC_CLASS = ClassifierImporterSpec
+    EXECUTOR_CLASS = ClassifierImporterExecutor

@@ -1,0 +1,71 @@
+"""ClassifierTrainer: face examples (+ optional poison plan) → a trained DeepID BadNet classifier.
+
+Follows RegressorTrainer: the project's strategy-agnostic loop, checkpoints in the runner's
+stable work dir (a killed run resumes), TensorBoard logs and history copied into the artefact.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from poison_tf.components.base import BaseComponent, BaseExecutor
+from poison_tf.components.poison_planner import load_plan
+from poison_tf.components.runner import WORK_DIR_KEY
+from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.tasks.face_classification import FaceClassificationTask
+from poison_tf.train.loop import TrainerConfig, fit
+
+MODEL_FILE = "model.keras"
+
+
+class ClassifierTrainerSpec(ComponentSpec):
+    INPUTS = {
+        "examples": ChannelParameter("Examples"),
+        "plan": ChannelParameter("PoisonPlan", optional=True),
+    }
+    OUTPUTS = {"model": ChannelParameter("Model")}
+    PARAMETERS = {
+        "epochs": ExecutionParameter(int, default=10),
+        "global_batch_size": ExecutionParameter(int, default=64),
+        "learning_rate": ExecutionParameter(float, default=1e-3),
+        "seed": ExecutionParameter(int, default=17),
+        "strategy": ExecutionParameter(str, default="default"),
+        "mixed_precision": ExecutionParameter(bool, default=False),
+        "jit_compile": ExecutionParameter(bool, default=False),
+    }
+
+
+class ClassifierTrainerExecutor(BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
+        plan = load_plan(input_dict["plan"][0]) if input_dict.get("plan") else None
+        task = FaceClassificationTask(
+            input_dict["examples"][0].uri,
+            plan=plan,
+            global_batch_size=exec_properties["global_batch_size"],
+            learning_rate=exec_properties["learning_rate"],
+            seed=exec_properties["seed"],
+        )
+        work = exec_properties[WORK_DIR_KEY]
+        config = TrainerConfig(
+            model_dir=work,
+            epochs=exec_properties["epochs"],
+            strategy=exec_properties["strategy"],
+            mixed_precision=exec_properties["mixed_precision"],
+            jit_compile=exec_properties["jit_compile"],
+            seed=exec_properties["seed"],
+            tensorboard_dir=os.path.join(work, "tensorboard"),
+            progress=False,
+        )
+        model = fit(task, config)
+        out = output_dict["model"][0]
+        model.save(out.path(MODEL_FILE))
+        if os.path.isfile(os.path.join(work, "history.json")):
+            shutil.copy(os.path.join(work, "history.json"), out.path("history.json"))
+            shutil.copytree(os.path.join(work, "tensorboard"), out.path("tensorboard"))
+        out.properties["num_classes"] = task.num_classes
+
+
+class ClassifierTrainer(BaseComponent):
+    SPEC_CLASS = ClassifierTrainerSpec
+    EXECUTOR_CLASS = ClassifierTrainerExecutor

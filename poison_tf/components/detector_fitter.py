@@ -1,0 +1,94 @@
+"""DetectorFitter: fits one backdoor input detector on the CLEAN validation split only.
+
+Kinds: `vae` (needs no model; saved as `VAE.h5`, the CSAW-HackML name), `strip`,
+`fine_pruning` and `mahalanobis` (all three wrap the trained classifier; saved as
+`<kind>.h5`). The defender never sees a trigger: only `val` images (and, for fine-pruning,
+their labels) reach `fit`, which also calibrates the detector's threshold.
+"""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+
+from poison_tf.components.base import BaseComponent, BaseExecutor
+from poison_tf.components.classifier_trainer import MODEL_FILE
+from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.data.image_examples import image_examples_dataset
+from poison_tf.errors import UserInputError
+
+KINDS = ("vae", "strip", "fine_pruning", "mahalanobis")
+
+
+def detector_file(kind: str) -> str:
+    return "VAE.h5" if kind == "vae" else f"{kind}.h5"
+
+
+def load_split(examples_dir: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """All images float32 [N, H, W, 3] in [0, 1] and labels int64 [N] of one split, in order."""
+    batches = list(image_examples_dataset(examples_dir, split).batch(512).as_numpy_iterator())
+    return (
+        np.concatenate([b["image"] for b in batches]).astype(np.float32),
+        np.concatenate([b["label"] for b in batches]).astype(np.int64),
+    )
+
+
+def build_detector(kind: str, params: dict, model: keras.Model | None):
+    from poison_tf.defences.fine_pruning import FinePruningDetector
+    from poison_tf.defences.mahalanobis import MahalanobisDetector
+    from poison_tf.defences.strip import StripDetector
+    from poison_tf.defences.vae import VAEDetector
+
+    if kind == "vae":
+        return VAEDetector(**params)
+    classes = {
+        "strip": StripDetector,
+        "fine_pruning": FinePruningDetector,
+        "mahalanobis": MahalanobisDetector,
+    }
+    if kind not in classes:
+        raise UserInputError(f"--kind={kind!r}: choose one of {', '.join(KINDS)}")
+    if model is None:
+        raise UserInputError(f"detector {kind!r} needs the trained classifier (--model)")
+    return classes[kind](model, **params)
+
+
+class DetectorFitterSpec(ComponentSpec):
+    INPUTS = {
+        "examples": ChannelParameter("Examples"),
+        "model": ChannelParameter("Model", optional=True),
+    }
+    OUTPUTS = {"detector": ChannelParameter("Detector")}
+    PARAMETERS = {
+        "kind": ExecutionParameter(str, help="vae | strip | fine_pruning | mahalanobis"),
+        "params": ExecutionParameter(
+            str, default="{}", help="JSON keyword arguments of the detector"
+        ),
+    }
+
+
+class DetectorFitterExecutor(BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
+        kind = exec_properties["kind"]
+        try:
+            params = json.loads(exec_properties["params"] or "{}")
+        except json.JSONDecodeError as error:
+            raise UserInputError(f"--params: not valid JSON ({error})") from None
+        model = None
+        if input_dict.get("model"):
+            model = keras.models.load_model(input_dict["model"][0].path(MODEL_FILE), compile=False)
+        detector = build_detector(kind, params, model)
+        x, y = load_split(input_dict["examples"][0].uri, "val")
+        detector.fit(x, y if kind == "fine_pruning" else None)
+        out = output_dict["detector"][0]
+        detector.save(out.path(detector_file(kind)))
+        out.properties.update(
+            {"kind": kind, "threshold": float(detector.threshold), "fitted_on": "val"}
+        )
+
+
+class DetectorFitter(BaseComponent):
+    SPEC_CLASS = DetectorFitterSpec
+    EXECUTOR_CLASS = DetectorFitterExecutor

@@ -1,0 +1,129 @@
+"""PatchOptimizer: a victim classifier + examples → an optimised printable grid patch.
+
+Optimises the k×k cell colours on the training split (`poison_tf.attacks.patch_optimizer`)
+and writes `colours.npy`, `patch.json` (geometry, settings, final loss), `patch.png` (the
+patch at the victim's pixel resolution), `patch_large.png` (32 px per cell), `patch.pdf`
+(printable at `print_size_cm` with the grid drawn), `losses.csv` + `loss.png` (loss per iteration) and TensorBoard logs: the loss as
+a scalar every step and the patch as an image every `image_every` steps.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from poison_tf.attacks.grid_patch import PatchGeometry, render
+from poison_tf.attacks.patch_optimizer import PatchConfig, check_classifier, optimise_patch
+from poison_tf.components.base import BaseComponent, BaseExecutor
+from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.components.victim_trainer import MODEL_FILE
+from poison_tf.data.image_examples import image_examples_dataset, read_schema
+from poison_tf.errors import UserInputError
+from poison_tf.io.atomic import read_json, write_json
+from poison_tf.report.patch_figures import plot_loss, save_patch_pdf, save_patch_png
+from poison_tf.train.strategy import resolve_strategy
+
+COLOURS_FILE = "colours.npy"
+PATCH_JSON = "patch.json"
+
+
+class PatchOptimizerSpec(ComponentSpec):
+    INPUTS = {"model": ChannelParameter("Model"), "examples": ChannelParameter("Examples")}
+    OUTPUTS = {"patch": ChannelParameter("Patch")}
+    PARAMETERS = {
+        "target_class": ExecutionParameter(int, default=0, help="target class id; -1 = untargeted"),
+        "patch_fraction": ExecutionParameter(float, default=0.15, help="share of the image area the patch covers"),
+        "patch_cells": ExecutionParameter(int, default=10, help="k: the patch is k×k uniform cells"),
+        "keep_clear": ExecutionParameter(str, default="", help="y0,x0,y1,x1 box (pixels) the patch never covers"),
+        "steps": ExecutionParameter(int, default=500),
+        "batch_size": ExecutionParameter(int, default=32),
+        "patch_optimizer": ExecutionParameter(str, default="adam", help="adam | signed (the study's per-cell sign step)"),
+        "patch_learning_rate": ExecutionParameter(float, default=0.05),
+        "eot": ExecutionParameter(bool, default=False, help="expectation over rotation, scale, brightness, contrast"),
+        "max_images": ExecutionParameter(int, default=0, help="optimise on the first N training images (0 = all)"),
+        "image_every": ExecutionParameter(int, default=50, help="TensorBoard patch image every N steps"),
+        "print_size_cm": ExecutionParameter(float, default=10.0),
+        "seed": ExecutionParameter(int, default=0),
+        "strategy": ExecutionParameter(str, default="default"),
+    }
+
+
+def parse_box(text: str) -> tuple[int, int, int, int] | None:
+    if not text:
+        return None
+    try:
+        box = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or box[0] >= box[2] or box[1] >= box[3]:
+        raise UserInputError(f"--keep_clear={text!r}: expected y0,x0,y1,x1 with y0 < y1 and x0 < x1")
+    return box
+
+
+def load_patch(artifact) -> tuple[np.ndarray, PatchGeometry, dict]:
+    """(colours [k, k, 3], geometry, patch.json) of a Patch artefact."""
+    info = read_json(artifact.path(PATCH_JSON))
+    g = info["geometry"]
+    geometry = PatchGeometry(g["height"], g["width"], g["fraction"], g["cells"],
+                             tuple(g["keep_clear"]) if g["keep_clear"] else None)
+    return np.load(artifact.path(COLOURS_FILE)), geometry, info
+
+
+class PatchOptimizerExecutor(BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
+        p = exec_properties
+        examples_dir = input_dict["examples"][0].uri
+        height, width = read_schema(examples_dir)["image_size"]
+        geometry = PatchGeometry(height, width, p["patch_fraction"], p["patch_cells"], parse_box(p["keep_clear"]))
+        geometry.check("PatchOptimizer")
+        target = None if p["target_class"] == -1 else p["target_class"]
+        model = keras.models.load_model(input_dict["model"][0].path(MODEL_FILE), compile=False)
+        check_classifier(model, (height, width, 3), target, "PatchOptimizer")
+        config = PatchConfig(target=target, steps=p["steps"], batch_size=p["batch_size"], optimizer=p["patch_optimizer"],
+                             learning_rate=p["patch_learning_rate"], eot=p["eot"], seed=p["seed"])
+        dataset = image_examples_dataset(examples_dir, "train").map(lambda e: (e["image"], e["label"]))
+        if p["max_images"] > 0:
+            dataset = dataset.take(p["max_images"]).cache()
+        out = output_dict["patch"][0]
+        writer = tf.summary.create_file_writer(out.path("tensorboard", f"patch_{p['patch_fraction'] * 100:g}pct"))
+
+        def on_step(step: int, loss: float, colours: np.ndarray) -> None:
+            with writer.as_default(step=step):
+                tf.summary.scalar("patch/loss", loss)
+                if step % max(1, p["image_every"]) == 0 or step == config.steps - 1:
+                    tf.summary.image("patch/colours", render(colours, geometry.side)[None])
+
+        result = optimise_patch(model, dataset, geometry, config, resolve_strategy(p["strategy"]), on_step)
+        writer.flush()
+        np.save(out.path(COLOURS_FILE), result.colours)
+        save_patch_png(render(result.colours, geometry.side).numpy(), out.path("patch.png"))
+        save_patch_png(render(result.colours, geometry.cells * 32).numpy(), out.path("patch_large.png"))
+        size = p["print_size_cm"]
+        save_patch_pdf(result.colours, out.path("patch.pdf"), size,
+                       f"{geometry.cells}×{geometry.cells} cells, {size:g} cm × {size:g} cm (print at 100 %); "
+                       f"target class {target if target is not None else 'none (untargeted)'}")
+        pd.DataFrame({"iteration": np.arange(1, len(result.losses) + 1), "loss": result.losses}).to_csv(
+            out.path("losses.csv"), index=False)
+        kind = f"targeted → class {target}" if target is not None else "untargeted"
+        plot_loss(result.losses, out.path("loss.png"),
+                  f"patch loss ({kind}, {geometry.area_fraction:.1%} area, {config.optimizer}"
+                  f"{', EOT' if config.eot else ''})")
+        write_json(out.path(PATCH_JSON), {
+            "geometry": {"height": height, "width": width, "fraction": p["patch_fraction"], "cells": geometry.cells,
+                         "keep_clear": list(geometry.keep_clear) if geometry.keep_clear else None,
+                         "side_px": geometry.side, "area_fraction": geometry.area_fraction},
+            "target_class": target, "optimizer": config.optimizer, "steps": config.steps, "eot": config.eot,
+            "learning_rate": config.learning_rate, "batch_size": config.batch_size,
+            "final_loss": float(np.mean(result.losses[-10:])) if result.losses else None,
+        })
+        out.properties["area_fraction"] = geometry.area_fraction
+        os.makedirs(out.path("tensorboard"), exist_ok=True)
+
+
+class PatchOptimizer(BaseComponent):
+    SPEC_CLASS = PatchOptimizerSpec
+    EXECUTOR_CLASS = PatchOptimizerExecutor

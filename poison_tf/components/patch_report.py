@@ -1,0 +1,98 @@
+"""PatchReport: patch metrics + the main patch (+ Grad-CAM) → report.md, CSVs, plots, TensorBoard.
+
+Tables: the main patch vs the random-colour control (clean accuracy, patched accuracy,
+targeted and untargeted success), the success-vs-area sweep (with `success_vs_area.png`),
+and the Grad-CAM mass inside the patch. Beside report.md: `patch.png`, `patch.pdf`,
+`loss.png`, `losses.csv`, `gradcam.png` and `tensorboard/` (the patch optimiser's logs and the
+victim trainer's, when it was trained here).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pandas as pd
+
+from poison_tf.components.base import BaseComponent, BaseExecutor
+from poison_tf.components.classifier_explainer import JSON_FILE as GRADCAM_JSON
+from poison_tf.components.classifier_explainer import PNG_FILE as GRADCAM_PNG
+from poison_tf.components.patch_evaluator import METRICS_FILE, sweep_table
+from poison_tf.components.patch_optimizer import PATCH_JSON
+from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.io.atomic import atomic_file, read_json
+from poison_tf.report.patch_figures import plot_success_vs_area
+from poison_tf.report.tables import to_markdown, write_csv
+
+COPIED = ("patch.png", "patch_large.png", "patch.pdf", "loss.png", "losses.csv", "colours.npy", PATCH_JSON)
+RATES = ("clean_accuracy", "patched_accuracy", "targeted_success", "untargeted_success")
+
+
+class PatchReportSpec(ComponentSpec):
+    INPUTS = {"metrics": ChannelParameter("PatchMetrics"), "patch": ChannelParameter("Patch"),
+              "model": ChannelParameter("Model"), "explanation": ChannelParameter("Explanation", optional=True)}
+    OUTPUTS = {"report": ChannelParameter("Report")}
+    PARAMETERS = {"title": ExecutionParameter(str, default="Grid adversarial patch"),
+                  "settings": ExecutionParameter(str, default="", help="Markdown describing data, victim and attack")}
+
+
+def main_table(entry: dict) -> pd.DataFrame:
+    rows = {name: {key: entry[kind][key] for key in RATES if key in entry[kind]}
+            for name, kind in (("optimised patch", "patch"), ("random-colour control", "random_control"))}
+    return pd.DataFrame(rows).T.rename_axis("patch")
+
+
+class PatchReportExecutor(BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
+        out = output_dict["report"][0]
+        metrics = read_json(input_dict["metrics"][0].path(METRICS_FILE))
+        patch_dir = input_dict["patch"][0]
+        info = read_json(patch_dir.path(PATCH_JSON))
+        entries = metrics["entries"]
+        main = min(entries, key=lambda e: abs(e["requested_fraction"] - info["geometry"]["fraction"]))
+        targeted = info["target_class"] is not None
+        lines = [f"# {exec_properties['title']}", "", exec_properties["settings"], "",
+                 f"Held-out images: {metrics['num_images']}. Patch: {info['geometry']['cells']}×"
+                 f"{info['geometry']['cells']} cells, {info['geometry']['side_px']} px square "
+                 f"({main['area_fraction']:.1%} of the image), random position per image, "
+                 + (f"target class {info['target_class']}" if targeted else "untargeted")
+                 + f", {info['optimizer']} for {info['steps']} steps{', EOT' if info['eot'] else ''}.", "",
+                 "## Clean vs patched", "", to_markdown(main_table(main)), ""]
+        write_csv(main_table(main), out.path("patch_metrics.csv"))
+        sweep = sweep_table(entries)
+        write_csv(sweep, out.path("success_vs_area.csv"))
+        key = "targeted_success" if targeted else "untargeted_success"
+        curve = pd.DataFrame({"optimised patch": sweep[f"patch: {key}"], "random control": sweep[f"random_control: {key}"]})
+        if len(sweep) > 1:
+            plot_success_vs_area(curve, out.path("success_vs_area.png"), targeted)
+        lines += ["## Success vs patch area", "", to_markdown(curve, "{:.3f}"), ""]
+        if len(sweep) > 1:
+            lines += ["![success vs area](success_vs_area.png)", ""]
+        lines += ["## Loss per iteration", "", "![loss](loss.png)", "",
+                  "The patch: [patch.png](patch.png) (victim resolution), [patch_large.png](patch_large.png) (32 px per "
+                  "cell), [patch.pdf](patch.pdf) (printable, grid drawn).", "", "![patch](patch_large.png)",
+                  ""]
+        if input_dict.get("explanation"):
+            explanation = input_dict["explanation"][0]
+            cam = read_json(explanation.path(GRADCAM_JSON))
+            shutil.copy(explanation.path(GRADCAM_PNG), out.path(GRADCAM_PNG))
+            table = pd.DataFrame({"clean image": [cam["mean_cam_share_in_patch_clean"]],
+                                  "patched image": [cam["mean_cam_share_in_patch_patched"]],
+                                  "patch area share": [cam["patch_area_share"]]}, index=pd.Index(["Grad-CAM mass in patch square"], name="share"))
+            lines += ["## Grad-CAM", "", f"Layer `{cam['layer']}`, {len(cam['images'])} test images.", "",
+                      to_markdown(table, "{:.3f}"), "", f"![Grad-CAM]({GRADCAM_PNG})", ""]
+        for name in COPIED:
+            if os.path.isfile(patch_dir.path(name)):
+                shutil.copy(patch_dir.path(name), out.path(name))
+        board = out.path("tensorboard")
+        for source, target in ((patch_dir.path("tensorboard"), board),
+                               (input_dict["model"][0].path("tensorboard"), os.path.join(board, "victim"))):
+            if os.path.isdir(source):
+                shutil.copytree(source, target, dirs_exist_ok=True)
+        with atomic_file(out.path("report.md")) as handle:
+            handle.write("\n".join(lines))
+
+
+class PatchReport(BaseComponent):
+    SPEC_CLASS = PatchReportSpec
+    EXECUTOR_CLASS = PatchReportExecutor

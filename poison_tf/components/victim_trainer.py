@@ -1,0 +1,69 @@
+"""VictimTrainer: class-labelled examples → the trained victim classifier of `adversarial_patch`.
+
+Trains `ImageClassificationTask` (a small residual CNN or ResNet50, optionally starting from a
+local weights file) with the strategy-agnostic loop, so it runs under any `--strategy`, resumes
+after a kill and logs to TensorBoard. The test accuracy of the last epoch is a property of
+the model artefact.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from poison_tf.components.base import BaseComponent, BaseExecutor
+from poison_tf.components.runner import WORK_DIR_KEY
+from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.io.atomic import read_json
+from poison_tf.tasks.image_classification import ImageClassificationTask
+from poison_tf.train.loop import TrainerConfig, fit
+
+MODEL_FILE = "model.keras"
+
+
+class VictimTrainerSpec(ComponentSpec):
+    INPUTS = {"examples": ChannelParameter("Examples")}
+    OUTPUTS = {"model": ChannelParameter("Model")}
+    PARAMETERS = {
+        "arch": ExecutionParameter(str, default="small", help="small | resnet50"),
+        "weights": ExecutionParameter(str, default="", is_path=True, help="resnet50: local weights file to start from"),
+        "filters": ExecutionParameter(int, default=16, help="small: filters of the stem"),
+        "pooling": ExecutionParameter(str, default="avg", help="small: global avg or max pooling"),
+        "flip": ExecutionParameter(bool, default=False, help="random left-right flips while training"),
+        "epochs": ExecutionParameter(int, default=10),
+        "global_batch_size": ExecutionParameter(int, default=64),
+        "learning_rate": ExecutionParameter(float, default=1e-3),
+        "seed": ExecutionParameter(int, default=0),
+        "strategy": ExecutionParameter(str, default="default"),
+        "mixed_precision": ExecutionParameter(bool, default=False),
+        "jit_compile": ExecutionParameter(bool, default=False),
+    }
+
+
+class VictimTrainerExecutor(BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
+        p = exec_properties
+        task = ImageClassificationTask(input_dict["examples"][0].uri, arch=p["arch"], weights=p["weights"],
+                                       width=p["filters"], pooling=p["pooling"], flip=p["flip"],
+                                       global_batch_size=p["global_batch_size"], learning_rate=p["learning_rate"],
+                                       seed=p["seed"])
+        work = p[WORK_DIR_KEY]
+        config = TrainerConfig(model_dir=work, epochs=p["epochs"], strategy=p["strategy"],
+                               mixed_precision=p["mixed_precision"], jit_compile=p["jit_compile"], seed=p["seed"],
+                               tensorboard_dir=os.path.join(work, "tensorboard"))
+        model = fit(task, config)
+        out = output_dict["model"][0]
+        model.save(out.path(MODEL_FILE))
+        history = os.path.join(work, "history.json")
+        if os.path.isfile(history):
+            shutil.copy(history, out.path("history.json"))
+            shutil.copytree(os.path.join(work, "tensorboard"), out.path("tensorboard"))
+            last = (read_json(history) or [{}])[-1]
+            if "val_accuracy" in last:
+                out.properties["test_accuracy"] = float(last["val_accuracy"])
+        out.properties["arch"] = p["arch"]
+
+
+class VictimTrainer(BaseComponent):
+    SPEC_CLASS = VictimTrainerSpec
+    EXECUTOR_CLASS = VictimTrainerExecutor

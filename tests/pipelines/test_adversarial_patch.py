@@ -1,0 +1,109 @@
+"""The adversarial-patch pipeline end to end (tiny sizes) and its bad-input contract (exit 2)."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from absl import flags
+from absl.testing import flagsaver
+
+from pipelines import main as pipeline_main
+from poison_tf import cli
+
+TINY = ["--pipeline=adversarial_patch", "--preset=demo", "--num_train=96", "--num_test=48", "--epochs=1",
+        "--global_batch_size=32", "--patch_steps=4", "--patch_batch_size=16", "--patch_cells=4",
+        "--patch_areas=10,20"]
+
+
+def run_cli(argv: list[str]) -> int:
+    with flagsaver.flagsaver():
+        try:
+            cli.run(pipeline_main.main, argv=["poison-tf-pipeline", *argv])
+        except SystemExit as exit_:
+            return int(exit_.code or 0)
+        finally:
+            flags.FLAGS.unparse_flags()
+    return 0
+
+
+def test_tiny_pipeline_writes_the_report(tmp_path):
+    out = tmp_path / "run"
+    assert run_cli([*TINY, f"--output_dir={out}"]) == 0
+    report = (out / "report.md").read_text()
+    for heading in ("## Clean vs patched", "## Success vs patch area", "## Grad-CAM", "## Loss per iteration"):
+        assert heading in report
+    sweep = pd.read_csv(out / "success_vs_area.csv", index_col=0)
+    assert list(sweep.index) == [10.0, 15.0, 20.0]  # the sweep plus the main 15 % patch
+    assert "random_control: targeted_success" in sweep.columns
+    assert len(pd.read_csv(out / "losses.csv")) == 4
+    assert (out / "patch.pdf").read_bytes().startswith(b"%PDF")
+    assert (out / "patch_large.png").is_file()
+    patch = keras.ops.convert_to_numpy(keras.utils.load_img(out / "patch.png"))
+    side = json.loads((out / "patch.json").read_text())["geometry"]["side_px"]
+    assert patch.shape == (side, side, 3)
+    assert (out / "tensorboard" / "patch_15pct").is_dir() and (out / "tensorboard" / "victim").is_dir()
+
+
+def _save(model: keras.Model, path) -> str:
+    model.save(str(path))
+    return str(path)
+
+
+def conv_classifier(size: int, classes: int = 4) -> keras.Model:
+    inputs = keras.Input([size, size, 3])
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(classes, activation="softmax")(x))
+
+
+def dense_classifier(size: int = 32, classes: int = 4) -> keras.Model:
+    inputs = keras.Input([size, size, 3])
+    x = keras.layers.Flatten()(inputs)
+    return keras.Model(inputs, keras.layers.Dense(classes, activation="softmax")(x))
+
+
+@pytest.mark.parametrize("make_flags, message", [
+    (lambda d: ["--target_class=4"], "out of range"),
+    (lambda d: ["--target_class=-3"], "--target_class=-3"),
+    (lambda d: ["--patch_fraction=0"], "strictly between 0 and 1"),
+    (lambda d: ["--patch_fraction=1"], "strictly between 0 and 1"),
+    (lambda d: ["--patch_areas=5,-10"], "strictly between 0 and 1"),
+    (lambda d: ["--patch_cells=8", "--patch_areas=5"], "finer than the patch"),
+    (lambda d: [f"--model={_save(conv_classifier(64), d / 'big.keras')}"], "takes inputs"),
+    (lambda d: [f"--model={_save(conv_classifier(32, 3), d / 'three.keras')}", "--target_class=3"], "out of range"),
+    (lambda d: [f"--model={_save(dense_classifier(), d / 'dense.keras')}"], "Grad-CAM needs a convolutional layer"),
+    (lambda d: [f"--model={_save(conv_classifier(32), d / 'ok.keras')}", "--gradcam_layer=nope"], "nope"),
+    (lambda d: [f"--model={d / 'missing.h5'}"], "missing.h5"),
+    (lambda d: ["--keep_clear=0,0,32,32"], "keeps clear"),
+])
+def test_bad_input_exits_2_with_one_message(tmp_path, capsys, make_flags, message):
+    out = tmp_path / "run"
+    assert run_cli([*TINY, *make_flags(tmp_path), f"--output_dir={out}"]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], errors
+    assert not out.exists()
+
+
+def test_user_model_is_attacked_without_training(tmp_path):
+    keras.utils.set_random_seed(0)
+    path = _save(conv_classifier(32), tmp_path / "victim.keras")
+    out = tmp_path / "run"
+    assert run_cli([*TINY, f"--model={path}", "--patch_areas=15", f"--output_dir={out}"]) == 0
+    log = [json.loads(line) for line in (out / ".pipeline" / "executions.jsonl").read_text().splitlines()]
+    ran = {entry["component"] for entry in log}
+    assert "ClassifierImporter" in ran and "VictimTrainer" not in ran
+    assert np.load(out / "colours.npy").shape == (4, 4, 3)
+
+
+@pytest.mark.slow
+def test_resnet50_victim_is_trained_and_attacked(tmp_path):
+    out = tmp_path / "run"
+    assert run_cli([*TINY, "--arch=resnet50", "--num_train=32", "--num_test=16", "--patch_areas=15",
+                    "--patch_steps=2", f"--output_dir={out}"]) == 0
+    cam = json.loads((out / ".pipeline" / "executions.jsonl").read_text().splitlines()[0])
+    assert cam["component"] == "ClassifierExampleGen"
+    assert "conv5_block3" in (out / "report.md").read_text()  # Grad-CAM on ResNet50's last conv block

@@ -1,0 +1,95 @@
+"""The backdoor-detection pipeline end to end at tiny sizes, its tables and its cache."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from absl import flags
+from absl.testing import flagsaver
+
+from pipelines import main as pipeline_main
+from poison_tf import cli
+
+TINY = [
+    "--pipeline=backdoor_detection",
+    "--preset=demo",
+    "--num_identities=4",
+    "--images_per_identity=20",
+    "--epochs=3",
+    "--global_batch_size=16",
+    "--triggers=sunglasses,lipstick",
+    "--rate_percent=20",
+]
+
+
+def run_cli(argv: list[str]) -> int:
+    with flagsaver.flagsaver():
+        try:
+            cli.run(pipeline_main.main, argv=["poison-tf-pipeline", *argv])
+        except SystemExit as exit_:
+            return int(exit_.code or 0)
+        finally:
+            flags.FLAGS.unparse_flags()
+    return 0
+
+
+@pytest.mark.slow
+def test_tiny_run_writes_the_tables_and_reuses_the_cache(tmp_path):
+    out = tmp_path / "run"
+    assert run_cli([*TINY, f"--output_dir={out}"]) == 0
+    report = (out / "report.md").read_text()
+    assert "## Clean threshold and mean score per poisoned set" in report
+
+    attack = pd.read_csv(out / "attack.csv", index_col=0)
+    assert list(attack.index) == ["sunglasses", "lipstick"]
+    assert list(attack.columns) == ["clean_accuracy", "asr_sunglasses", "asr_lipstick"]
+    assert ((attack >= 0) & (attack <= 1)).all().all()
+
+    means = pd.read_csv(out / "mean_scores.csv", index_col=[0, 1])
+    assert sorted(set(means.index.get_level_values(0))) == [
+        "fine_pruning",
+        "mahalanobis",
+        "strip",
+        "vae",
+    ]
+    assert len(means) == 1 + 3 * 2  # one model-free VAE row, three detectors per model
+    assert list(means.columns) == [
+        "clean_threshold",
+        "mean_clean",
+        "mean_sunglasses",
+        "mean_lipstick",
+    ]
+    assert means.notna().all().all()
+    assert 0 < means.loc[("vae", "(any model)"), "mean_clean"] < 1  # mean |x - x̂| of [0, 1] images
+
+    detection = pd.read_csv(out / "detection.csv", index_col=[0, 1])
+    assert len(detection) == 4 * 2
+    for column in ("frr", "detection_rate", "roc_auc"):
+        assert detection[column].between(0, 1).all(), column
+    assert (out / "score_histograms.png").stat().st_size > 1000
+    assert sorted(p.name for p in (out / "tensorboard").iterdir()) == ["lipstick", "sunglasses"]
+    assert len(list((out / ".pipeline").rglob("VAE.h5"))) == 1
+
+    log = out / ".pipeline" / "executions.jsonl"
+    first = len(log.read_text().splitlines())
+    assert run_cli([*TINY, f"--output_dir={out}"]) == 0
+    second = [json.loads(line) for line in log.read_text().splitlines()[first:]]
+    assert second and all(entry["cached"] for entry in second)
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--triggers=hat", "hat"),
+        ("--detectors=spectral", "spectral"),
+        ("--rate_percent=0", "(0, 100]"),
+    ],
+)
+def test_bad_flags_exit_2_and_write_nothing(tmp_path, capsys, flag, message):
+    out = tmp_path / "run"
+    assert run_cli([*TINY, flag, f"--output_dir={out}"]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0]
+    assert not out.exists()
