@@ -32,6 +32,21 @@ def shared_dir() -> pathlib.Path:
     return SHARED
 
 
+@pytest.fixture(scope="session")
+def two_cpu_strategy() -> tf.distribute.MirroredStrategy:
+    """One MirroredStrategy over /cpu:0 and /cpu:1 for the whole session.
+
+    Every MirroredStrategy instance numbers its collective ops from the same start, so two
+    instances in one process clash ("Collective instance 100 expected type 2 ... got type 0");
+    the tests share this one (resolve_strategy caches it by its devices).
+    """
+    if len(tf.config.list_logical_devices("CPU")) < 2:
+        pytest.skip("two logical CPU devices were not configured")
+    from poison_tf.train.strategy import resolve_strategy
+
+    return resolve_strategy("mirrored", ["/cpu:0", "/cpu:1"])
+
+
 def shared_path(*parts: str) -> pathlib.Path:
     """A path under ../shared, skipping the calling test when it does not exist."""
     path = SHARED.joinpath(*parts)

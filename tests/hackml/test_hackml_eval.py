@@ -90,15 +90,13 @@ def test_csv_without_detector_and_no_rescale(scored, tmp_path, capsys):
     np.testing.assert_array_equal(table["prediction"], model.predict(x, verbose=0).argmax(1))
 
 
-def test_two_replicas_give_the_single_device_answers(scored):
-    if len(tf.config.list_logical_devices("CPU")) < 2:
-        pytest.skip("needs the two logical CPUs of tests/conftest.py")
+def test_two_replicas_give_the_single_device_answers(scored, two_cpu_strategy):
     data_path, paths = scored
     data = open_hackml(data_path)
     results = []
     for strategy in (
         tf.distribute.get_strategy(),
-        tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+        two_cpu_strategy,
     ):
         with strategy.scope():
             model = load_hackml_model(paths["full_h5"])

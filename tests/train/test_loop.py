@@ -7,7 +7,6 @@ import os
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from tiny_task import TinyRegressionTask
 
 from poison_tf.errors import UserInputError
@@ -40,10 +39,8 @@ def test_resume_continues_from_checkpoint(tmp_path):
     assert len(json.loads((tmp_path / "a" / "history.json").read_text())) == 4
 
 
-def test_mirrored_on_two_logical_cpus(tmp_path):
-    if len(tf.config.list_logical_devices("CPU")) < 2:
-        pytest.skip("two logical CPU devices were not configured")
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+def test_mirrored_on_two_logical_cpus(tmp_path, two_cpu_strategy):
+    strategy = two_cpu_strategy
     assert strategy.num_replicas_in_sync == 2
     task = TinyRegressionTask()
     model = fit(task, TrainerConfig(model_dir=str(tmp_path), epochs=6, progress=False), strategy=strategy)
