@@ -68,7 +68,7 @@ class BadNetsConfig:
 PRESETS = {
     # Under 4 minutes on 2 CPU cores: 48-px images, a narrow ResNet18, 3 triggers × 3 rates.
     # It already shows the backdoor: RESULTS.md has the tables this preset produced.
-    "demo": BadNetsConfig(image_size=48, num_train=2000, num_test=300, width=0.25, epochs=4,
+    "demo": BadNetsConfig(image_size=48, num_train=1600, num_test=200, width=0.25, epochs=4,
                           global_batch_size=32, learning_rate=3e-3, rates=(50.0, 20.0, 10.0)),
     # The original study's setting, sized for a GPU: 100×100, full ResNet18, all nine rates.
     "full": BadNetsConfig(),

@@ -8,26 +8,13 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from absl import flags
-from absl.testing import flagsaver
-
-from pipelines import main as pipeline_main
-from poison_tf import cli
+from pipeline_cli import error_lines, run_cli
 
 TINY = ["--pipeline=adversarial_patch", "--preset=demo", "--num_train=96", "--num_test=48", "--epochs=1",
         "--global_batch_size=32", "--patch_steps=4", "--patch_batch_size=16", "--patch_cells=4",
         "--patch_areas=10,20"]
 
 
-def run_cli(argv: list[str]) -> int:
-    with flagsaver.flagsaver():
-        try:
-            cli.run(pipeline_main.main, argv=["poison-tf-pipeline", *argv])
-        except SystemExit as exit_:
-            return int(exit_.code or 0)
-        finally:
-            flags.FLAGS.unparse_flags()
-    return 0
 
 
 def test_tiny_pipeline_writes_the_report(tmp_path):
@@ -83,7 +70,7 @@ def dense_classifier(size: int = 32, classes: int = 4) -> keras.Model:
 def test_bad_input_exits_2_with_one_message(tmp_path, capsys, make_flags, message):
     out = tmp_path / "run"
     assert run_cli([*TINY, *make_flags(tmp_path), f"--output_dir={out}"]) == 2
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    errors = error_lines(capsys.readouterr().err)
     assert len(errors) == 1 and message in errors[0], errors
     assert not out.exists()
 

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
-from absl import flags
-from absl.testing import flagsaver
-
-from pipelines import main as pipeline_main
-from poison_tf import cli
+from pipeline_cli import error_lines, rerun_is_fully_cached, run_cli
 
 TINY = [
     "--pipeline=backdoor_detection",
@@ -24,15 +18,6 @@ TINY = [
 ]
 
 
-def run_cli(argv: list[str]) -> int:
-    with flagsaver.flagsaver():
-        try:
-            cli.run(pipeline_main.main, argv=["poison-tf-pipeline", *argv])
-        except SystemExit as exit_:
-            return int(exit_.code or 0)
-        finally:
-            flags.FLAGS.unparse_flags()
-    return 0
 
 
 @pytest.mark.slow
@@ -72,11 +57,7 @@ def test_tiny_run_writes_the_tables_and_reuses_the_cache(tmp_path):
     assert sorted(p.name for p in (out / "tensorboard").iterdir()) == ["lipstick", "sunglasses"]
     assert len(list((out / ".pipeline").rglob("VAE.h5"))) == 1
 
-    log = out / ".pipeline" / "executions.jsonl"
-    first = len(log.read_text().splitlines())
-    assert run_cli([*TINY, f"--output_dir={out}"]) == 0
-    second = [json.loads(line) for line in log.read_text().splitlines()[first:]]
-    assert second and all(entry["cached"] for entry in second)
+    assert rerun_is_fully_cached([*TINY, f"--output_dir={out}"], out)
 
 
 @pytest.mark.parametrize(
@@ -90,6 +71,6 @@ def test_tiny_run_writes_the_tables_and_reuses_the_cache(tmp_path):
 def test_bad_flags_exit_2_and_write_nothing(tmp_path, capsys, flag, message):
     out = tmp_path / "run"
     assert run_cli([*TINY, flag, f"--output_dir={out}"]) == 2
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    errors = error_lines(capsys.readouterr().err)
     assert len(errors) == 1 and message in errors[0]
     assert not out.exists()

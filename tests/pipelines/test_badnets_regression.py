@@ -9,27 +9,13 @@ import sys
 
 import pandas as pd
 import pytest
-from absl import flags
-from absl.testing import flagsaver
-
-from pipelines import main as pipeline_main
-from poison_tf import cli
+from pipeline_cli import error_lines, rerun_is_fully_cached, run_cli
 
 TINY = ["--pipeline=badnets_regression", "--preset=demo", "--num_train=64", "--num_test=16",
         "--image_size=32", "--width=0.25", "--epochs=1", "--global_batch_size=16",
         "--triggers=checkerboard,point", "--rates=50,10"]
 
 
-def run_cli(argv: list[str]) -> int:
-    """Runs `poison-tf-pipeline` in this process; returns its exit status."""
-    with flagsaver.flagsaver():
-        try:
-            cli.run(pipeline_main.main, argv=["poison-tf-pipeline", *argv])
-        except SystemExit as exit_:
-            return int(exit_.code or 0)
-        finally:
-            flags.FLAGS.unparse_flags()
-    return 0
 
 
 @pytest.mark.slow
@@ -47,11 +33,7 @@ def test_tiny_sweep_writes_the_report_and_reuses_the_cache(tmp_path):
     runs = sorted(os.listdir(out / "tensorboard"))
     assert runs == ["baseline", "checkerboard_10pct", "checkerboard_50pct", "point_10pct", "point_50pct"]
 
-    log = out / ".pipeline" / "executions.jsonl"
-    first = len(log.read_text().splitlines())
-    assert run_cli([*TINY, f"--output_dir={out}"]) == 0
-    second = [json.loads(line) for line in log.read_text().splitlines()[first:]]
-    assert second and all(entry["cached"] for entry in second)
+    assert rerun_is_fully_cached([*TINY, f"--output_dir={out}"], out)
 
 
 @pytest.mark.parametrize(
@@ -67,7 +49,7 @@ def test_tiny_sweep_writes_the_report_and_reuses_the_cache(tmp_path):
 def test_bad_flags_exit_2_with_one_message_and_write_nothing(tmp_path, capsys, flag, message):
     out = tmp_path / "run"
     assert run_cli([*TINY, flag, f"--output_dir={out}"]) == 2
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    errors = error_lines(capsys.readouterr().err)
     assert len(errors) == 1 and message in errors[0]
     assert not out.exists()
 

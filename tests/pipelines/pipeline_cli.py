@@ -1,0 +1,37 @@
+"""Running `poison-tf-pipeline` in the test process, shared by the pipeline tests."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+from absl import flags
+from absl.testing import flagsaver
+
+from pipelines import main as pipeline_main
+from poison_tf import cli
+
+
+def run_cli(argv: list[str]) -> int:
+    """Runs `poison-tf-pipeline *argv` with the CLI's exit contract; returns the exit status."""
+    with flagsaver.flagsaver():
+        try:
+            cli.run(pipeline_main.main, argv=["poison-tf-pipeline", *argv])
+        except SystemExit as exit_:
+            return int(exit_.code or 0)
+        finally:
+            flags.FLAGS.unparse_flags()
+    return 0
+
+
+def rerun_is_fully_cached(argv: list[str], out: pathlib.Path) -> bool:
+    """Runs the same command again; True when every component came from the cache."""
+    log = out / ".pipeline" / "executions.jsonl"
+    first = len(log.read_text().splitlines())
+    assert run_cli(argv) == 0
+    second = [json.loads(line) for line in log.read_text().splitlines()[first:]]
+    return bool(second) and all(entry["cached"] for entry in second)
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
