@@ -11,37 +11,22 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from poison_tf.data.image_examples import image_examples_dataset, read_schema
+from poison_tf.data.image_examples import image_examples_dataset
 from poison_tf.errors import UserInputError
 from poison_tf.models.small_classifier import build_small_classifier
-from poison_tf.train.task import Task, as_float32
+from poison_tf.tasks.classification import ClassificationTask
 
 ARCHS = ("small", "resnet50")
 
 
-class ImageClassificationTask(Task):
+class ImageClassificationTask(ClassificationTask):
     def __init__(self, examples_dir: str, arch: str = "small", weights: str = "", width: int = 16,
                  pooling: str = "avg", flip: bool = False, global_batch_size: int = 32,
                  learning_rate: float = 1e-3, seed: int = 0):
-        super().__init__(learning_rate=learning_rate, seed=seed)
         if arch not in ARCHS:
             raise UserInputError(f"--arch={arch!r}: choose one of {', '.join(ARCHS)}")
-        self.examples_dir = examples_dir
-        self.schema = read_schema(examples_dir)
+        super().__init__(examples_dir, global_batch_size, learning_rate, seed)
         self.arch, self.weights, self.width, self.pooling, self.flip = arch, weights, width, pooling, flip
-        self.global_batch_size = global_batch_size
-
-    @property
-    def num_classes(self) -> int:
-        return int(self.schema["label"]["num_classes"])
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        height, width = self.schema["image_size"]
-        return int(height), int(width), 3
-
-    def num_examples(self, split: str) -> int:
-        return int(self.schema["splits"][split]["count"])
 
     def build_model(self) -> keras.Model:
         if self.arch == "resnet50":
@@ -61,12 +46,3 @@ class ImageClassificationTask(Task):
                 e["image"], tf.stack([tf.cast(e["id"], tf.int32), self.seed + epoch]))})
         dataset = dataset.map(lambda e: (e["image"], e["label"]))
         return dataset.batch(self.global_batch_size).prefetch(tf.data.AUTOTUNE)
-
-    def build_losses(self, labels, outputs) -> tf.Tensor:
-        return keras.losses.sparse_categorical_crossentropy(labels, outputs)
-
-    def validation_step(self, inputs, model: keras.Model) -> dict:
-        features, labels = inputs
-        outputs = as_float32(model(features, training=False))
-        correct = tf.cast(tf.equal(tf.argmax(outputs, axis=-1), tf.cast(labels, tf.int64)), tf.float32)
-        return {"loss": tf.cast(self.build_losses(labels, outputs), tf.float32), "accuracy": correct}
