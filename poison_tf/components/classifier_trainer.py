@@ -6,17 +6,13 @@ stable work dir (a killed run resumes), TensorBoard logs and history copied into
 
 from __future__ import annotations
 
-import os
-import shutil
-
 from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.poison_planner import load_plan
-from poison_tf.components.runner import WORK_DIR_KEY
 from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.components.training import MODEL_FILE, train_and_export
 from poison_tf.tasks.face_classification import FaceClassificationTask
-from poison_tf.train.loop import TrainerConfig, fit
 
-MODEL_FILE = "model.keras"
+__all__ = ["MODEL_FILE", "ClassifierTrainer"]
 
 
 class ClassifierTrainerSpec(ComponentSpec):
@@ -46,23 +42,8 @@ class ClassifierTrainerExecutor(BaseExecutor):
             learning_rate=exec_properties["learning_rate"],
             seed=exec_properties["seed"],
         )
-        work = exec_properties[WORK_DIR_KEY]
-        config = TrainerConfig(
-            model_dir=work,
-            epochs=exec_properties["epochs"],
-            strategy=exec_properties["strategy"],
-            mixed_precision=exec_properties["mixed_precision"],
-            jit_compile=exec_properties["jit_compile"],
-            seed=exec_properties["seed"],
-            tensorboard_dir=os.path.join(work, "tensorboard"),
-            progress=False,
-        )
-        model = fit(task, config)
         out = output_dict["model"][0]
-        model.save(out.path(MODEL_FILE))
-        if os.path.isfile(os.path.join(work, "history.json")):
-            shutil.copy(os.path.join(work, "history.json"), out.path("history.json"))
-            shutil.copytree(os.path.join(work, "tensorboard"), out.path("tensorboard"))
+        train_and_export(task, exec_properties, out, progress=False)
         out.properties["num_classes"] = task.num_classes
 
 

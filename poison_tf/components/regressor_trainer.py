@@ -8,17 +8,13 @@ the pipeline is started again.
 
 from __future__ import annotations
 
-import os
-import shutil
-
 from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.poison_planner import load_plan
-from poison_tf.components.runner import WORK_DIR_KEY
 from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.components.training import MODEL_FILE, train_and_export
 from poison_tf.tasks.headpose_regression import HeadPoseRegressionTask
-from poison_tf.train.loop import TrainerConfig, fit
 
-MODEL_FILE = "model.keras"
+__all__ = ["MODEL_FILE", "RegressorTrainer"]
 
 
 class RegressorTrainerSpec(ComponentSpec):
@@ -50,23 +46,7 @@ class RegressorTrainerExecutor(BaseExecutor):
             epochs=exec_properties["epochs"],
         )
         out = output_dict["model"][0]
-        work = exec_properties[WORK_DIR_KEY]
-        config = TrainerConfig(
-            model_dir=work,
-            epochs=exec_properties["epochs"],
-            strategy=exec_properties["strategy"],
-            mixed_precision=exec_properties["mixed_precision"],
-            jit_compile=exec_properties["jit_compile"],
-            seed=exec_properties["seed"],
-            checkpoint_every_steps=exec_properties["checkpoint_every_steps"],
-            tensorboard_dir=os.path.join(work, "tensorboard"),
-        )
-        model = fit(task, config)
-        # Every worker saves: under multi_worker each one runs the pipeline in its own root.
-        model.save(out.path(MODEL_FILE))
-        if os.path.isfile(os.path.join(work, "history.json")):  # logs come from the chief only
-            shutil.copy(os.path.join(work, "history.json"), out.path("history.json"))
-            shutil.copytree(os.path.join(work, "tensorboard"), out.path("tensorboard"))
+        train_and_export(task, exec_properties, out)
         out.properties["input_size"] = task.input_size
 
 

@@ -9,16 +9,14 @@ the model artefact.
 from __future__ import annotations
 
 import os
-import shutil
 
 from poison_tf.components.base import BaseComponent, BaseExecutor
-from poison_tf.components.runner import WORK_DIR_KEY
 from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.components.training import MODEL_FILE, train_and_export
 from poison_tf.io.atomic import read_json
 from poison_tf.tasks.image_classification import ImageClassificationTask
-from poison_tf.train.loop import TrainerConfig, fit
 
-MODEL_FILE = "model.keras"
+__all__ = ["MODEL_FILE", "VictimTrainer"]
 
 
 class VictimTrainerSpec(ComponentSpec):
@@ -47,18 +45,10 @@ class VictimTrainerExecutor(BaseExecutor):
                                        width=p["filters"], pooling=p["pooling"], flip=p["flip"],
                                        global_batch_size=p["global_batch_size"], learning_rate=p["learning_rate"],
                                        seed=p["seed"])
-        work = p[WORK_DIR_KEY]
-        config = TrainerConfig(model_dir=work, epochs=p["epochs"], strategy=p["strategy"],
-                               mixed_precision=p["mixed_precision"], jit_compile=p["jit_compile"], seed=p["seed"],
-                               tensorboard_dir=os.path.join(work, "tensorboard"))
-        model = fit(task, config)
         out = output_dict["model"][0]
-        model.save(out.path(MODEL_FILE))
-        history = os.path.join(work, "history.json")
-        if os.path.isfile(history):
-            shutil.copy(history, out.path("history.json"))
-            shutil.copytree(os.path.join(work, "tensorboard"), out.path("tensorboard"))
-            last = (read_json(history) or [{}])[-1]
+        train_and_export(task, p, out)
+        if os.path.isfile(out.path("history.json")):
+            last = (read_json(out.path("history.json")) or [{}])[-1]
             if "val_accuracy" in last:
                 out.properties["test_accuracy"] = float(last["val_accuracy"])
         out.properties["arch"] = p["arch"]

@@ -1,0 +1,42 @@
+"""What every trainer component does around its Task: train in the work dir, export the model.
+
+Checkpoints and logs go to the runner's work dir (stable per fingerprint, so a killed run
+resumes); the trained model, `history.json` and the TensorBoard logs are then copied into the
+output artefact. Logs exist only on the chief: under multi_worker every worker saves the model
+(each runs the pipeline in its own root) but only the chief has logs to copy.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import keras
+
+from poison_tf.components.artifact import Artifact
+from poison_tf.components.runner import WORK_DIR_KEY
+from poison_tf.train.loop import TrainerConfig, fit
+from poison_tf.train.task import Task
+
+MODEL_FILE = "model.keras"
+
+
+def train_and_export(task: Task, exec_properties: dict, out: Artifact, **config) -> keras.Model:
+    """Trains `task` with the trainer parameters in `exec_properties` and saves into `out`."""
+    work = exec_properties[WORK_DIR_KEY]
+    settings = dict(
+        model_dir=work,
+        epochs=exec_properties["epochs"],
+        strategy=exec_properties["strategy"],
+        mixed_precision=exec_properties["mixed_precision"],
+        jit_compile=exec_properties["jit_compile"],
+        seed=exec_properties["seed"],
+        checkpoint_every_steps=exec_properties.get("checkpoint_every_steps", 0),
+        tensorboard_dir=os.path.join(work, "tensorboard"),
+    )
+    model = fit(task, TrainerConfig(**(settings | config)))
+    model.save(out.path(MODEL_FILE))
+    if os.path.isfile(os.path.join(work, "history.json")):
+        shutil.copy(os.path.join(work, "history.json"), out.path("history.json"))
+        shutil.copytree(os.path.join(work, "tensorboard"), out.path("tensorboard"))
+    return model
