@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.poison_planner import load_plan
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
-from poison_tf.components.training import MODEL_FILE, train_and_export
+from poison_tf.components.spec import ChannelParameter, ComponentSpec
+from poison_tf.components.training import MODEL_FILE, train_and_export, training_parameters
 from poison_tf.tasks.face_classification import FaceClassificationTask
 
 __all__ = ["MODEL_FILE", "ClassifierTrainer"]
@@ -21,15 +21,7 @@ class ClassifierTrainerSpec(ComponentSpec):
         "plan": ChannelParameter("PoisonPlan", optional=True),
     }
     OUTPUTS = {"model": ChannelParameter("Model")}
-    PARAMETERS = {
-        "epochs": ExecutionParameter(int, default=10),
-        "global_batch_size": ExecutionParameter(int, default=64),
-        "learning_rate": ExecutionParameter(float, default=1e-3),
-        "seed": ExecutionParameter(int, default=17),
-        "strategy": ExecutionParameter(str, default="default"),
-        "mixed_precision": ExecutionParameter(bool, default=False),
-        "jit_compile": ExecutionParameter(bool, default=False),
-    }
+    PARAMETERS = training_parameters(10)
 
 
 class ClassifierTrainerExecutor(BaseExecutor):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.poison_planner import load_plan
 from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
-from poison_tf.components.training import MODEL_FILE, train_and_export
+from poison_tf.components.training import MODEL_FILE, train_and_export, training_parameters
 from poison_tf.tasks.headpose_regression import HeadPoseRegressionTask
 
 __all__ = ["MODEL_FILE", "RegressorTrainer"]
@@ -22,13 +22,7 @@ class RegressorTrainerSpec(ComponentSpec):
     OUTPUTS = {"model": ChannelParameter("Model")}
     PARAMETERS = {
         "width": ExecutionParameter(float, default=1.0, help="ResNet18 width multiplier (stages 2-4)"),
-        "epochs": ExecutionParameter(int, default=30),
-        "global_batch_size": ExecutionParameter(int, default=64),
-        "learning_rate": ExecutionParameter(float, default=1e-3),
-        "seed": ExecutionParameter(int, default=17),
-        "strategy": ExecutionParameter(str, default="default"),
-        "mixed_precision": ExecutionParameter(bool, default=False),
-        "jit_compile": ExecutionParameter(bool, default=False),
+        **training_parameters(30),
         "checkpoint_every_steps": ExecutionParameter(int, default=0),
     }
 

@@ -15,10 +15,24 @@ import keras
 
 from poison_tf.components.artifact import Artifact
 from poison_tf.components.runner import WORK_DIR_KEY
+from poison_tf.components.spec import ExecutionParameter
 from poison_tf.train.loop import TrainerConfig, fit
 from poison_tf.train.task import Task
 
 MODEL_FILE = "model.keras"
+
+
+def training_parameters(epochs: int, seed: int = 17) -> dict[str, ExecutionParameter]:
+    """The spec parameters `train_and_export` reads, with a trainer's own defaults."""
+    return {
+        "epochs": ExecutionParameter(int, default=epochs),
+        "global_batch_size": ExecutionParameter(int, default=64),
+        "learning_rate": ExecutionParameter(float, default=1e-3),
+        "seed": ExecutionParameter(int, default=seed),
+        "strategy": ExecutionParameter(str, default="default"),
+        "mixed_precision": ExecutionParameter(bool, default=False),
+        "jit_compile": ExecutionParameter(bool, default=False),
+    }
 
 
 def train_and_export(task: Task, exec_properties: dict, out: Artifact, **config) -> keras.Model:

@@ -12,7 +12,7 @@ import os
 
 from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
-from poison_tf.components.training import MODEL_FILE, train_and_export
+from poison_tf.components.training import MODEL_FILE, train_and_export, training_parameters
 from poison_tf.io.atomic import read_json
 from poison_tf.tasks.image_classification import ImageClassificationTask
 
@@ -28,13 +28,7 @@ class VictimTrainerSpec(ComponentSpec):
         "filters": ExecutionParameter(int, default=16, help="small: filters of the stem"),
         "pooling": ExecutionParameter(str, default="avg", help="small: global avg or max pooling"),
         "flip": ExecutionParameter(bool, default=False, help="random left-right flips while training"),
-        "epochs": ExecutionParameter(int, default=10),
-        "global_batch_size": ExecutionParameter(int, default=64),
-        "learning_rate": ExecutionParameter(float, default=1e-3),
-        "seed": ExecutionParameter(int, default=0),
-        "strategy": ExecutionParameter(str, default="default"),
-        "mixed_precision": ExecutionParameter(bool, default=False),
-        "jit_compile": ExecutionParameter(bool, default=False),
+        **training_parameters(10, seed=0),
     }
 
 
