@@ -36,6 +36,7 @@ CONSOLE_SCRIPTS = [
     "poison-tf-explain=poison_tf.components.stages:explain",
     "poison-tf-report=poison_tf.components.stages:report",
     "poison-tf-eval=poison_tf.hackml_eval:run",
+    "poison-tf-seg-val=poison_tf.seg_val:run",
 ]
 
 setup(

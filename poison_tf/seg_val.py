@@ -1,0 +1,139 @@
+"""`poison-tf-seg-val`: Ultralytics-style Box / Mask P, R, mAP50, mAP50-95 of a segmenter.
+
+    poison-tf-seg-val --data=<data.yaml> [--split=val] \\
+        (--predictions=<coco_results.json> | --weights=<model>) [--output=<table.csv>]
+
+With `--predictions` the detections in the file are final (no NMS, no confidence filter) and are
+compared with the split's labels at the ORIGINAL image resolution: ground-truth boxes are the
+polygon extents, ground-truth masks the polygons filled with PIL (pixel centres), predicted
+masks decoded from their RLE / polygons (see `poison_tf.data.coco_results` for the file format:
+`image_id` = image stem, `category_id` = data.yaml class index). A file without `segmentation`
+fills only the Box columns; the Mask columns are NaN in the table (empty CSV cells, "nan" in the
+printout). Metric semantics are in `poison_tf.metrics.seg_validation`. (Ultralytics' own `val`
+compares masks at 1/4 of the letterboxed input instead; full resolution is what a results file
+can give, and what COCOeval uses.)
+
+`--weights` is reserved for running the segmenter itself; it is not wired yet.
+The table goes to stdout in Ultralytics' format; `--output` also writes it as CSV.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from absl import flags
+
+from poison_tf import cli
+from poison_tf.data.coco_results import ImageId, image_id_from_stem, read_coco_results
+from poison_tf.data.yolo_seg import SegSample, load_split
+from poison_tf.errors import UserInputError
+from poison_tf.metrics import detection_ap
+from poison_tf.metrics.seg_masks import polygon_boxes, rasterize_polygons
+from poison_tf.metrics.seg_validation import SegValidator
+
+FLAGS = flags.FLAGS
+
+# Generic names other programs define too: allow_override lets them share one process.
+flags.DEFINE_string("data", None, "YOLO-seg data.yaml.", allow_override=True)
+flags.DEFINE_string("split", "val", "Split of data.yaml to validate on.", allow_override=True)
+flags.DEFINE_string(
+    "predictions", None, "COCO results JSON with final detections.", allow_override=True
+)
+flags.DEFINE_string("weights", None, "Segmenter model file (not wired yet).", allow_override=True)
+flags.DEFINE_string("output", None, "Optional CSV path for the table.", allow_override=True)
+flags.DEFINE_enum(
+    "ap_sentinels",
+    "8.3",
+    list(detection_ap.SENTINELS),
+    "compute_ap curve ends: 8.3 = Ultralytics 8.3.x (default), 8.4 = ultralytics 8.4.190.",
+)
+
+
+def _predict_with_weights(weights: str, names: list[str], samples: list[SegSample]):
+    """Runs the segmenter over the samples; the coordinator wires this to the model."""
+    raise UserInputError("--weights is not wired yet")
+
+
+def _image_sizes(samples: list[SegSample], data_yaml: str) -> dict[ImageId, tuple[int, int]]:
+    sizes: dict[ImageId, tuple[int, int]] = {}
+    for sample in samples:
+        image_id = image_id_from_stem(sample.stem)
+        if image_id in sizes:
+            raise UserInputError(
+                f"{data_yaml}: two images of the split have the image id {image_id!r} "
+                f"({sample.image_path}); COCO results cannot tell them apart"
+            )
+        sizes[image_id] = (sample.height, sample.width)
+    return sizes
+
+
+def ground_truth(sample: SegSample, with_masks: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """(xyxy boxes [n, 4], bool masks [n, h, w] or None) at the original resolution.
+
+    Instances given as a full-resolution mask (`sample.masks[i]`, COCO RLE sources) use that
+    mask and its pixel extents instead of the polygon."""
+    boxes = polygon_boxes(sample.polygons, sample.height, sample.width)
+    full = getattr(sample, "masks", None) or [None] * sample.num_instances
+    for i, mask in enumerate(full):
+        if mask is not None and mask.any():
+            rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+            boxes[i] = [cols[0], rows[0], cols[-1] + 1, rows[-1] + 1]
+    if not with_masks:
+        return boxes, None
+    masks = rasterize_polygons(sample.polygons, sample.height, sample.width)
+    for i, mask in enumerate(full):
+        if mask is not None:
+            masks[i] = mask
+    return boxes, masks
+
+
+def validate_predictions(
+    data_yaml: str, split: str, predictions: str, sentinels: str = "8.3"
+) -> SegValidator:
+    """The filled validator for a COCO results file against a split's labels."""
+    names, samples = load_split(data_yaml, split)
+    results = read_coco_results(predictions, _image_sizes(samples, data_yaml), len(names))
+    with_masks = any(r.segmentations is not None for r in results.values())
+    validator = SegValidator(names, masks=with_masks, sentinels=sentinels)
+    for sample in samples:
+        found = results.get(image_id_from_stem(sample.stem))
+        gt_boxes, gt_masks = ground_truth(sample, with_masks)
+        if found is None:
+            empty = np.zeros((0, sample.height, sample.width), bool) if with_masks else None
+            validator.update(np.zeros((0, 4)), [], [], empty, gt_boxes, sample.classes, gt_masks)
+            continue
+        pred_masks = found.decode_masks(sample.height, sample.width) if with_masks else None
+        validator.update(
+            found.boxes, found.scores, found.classes, pred_masks,
+            gt_boxes, sample.classes, gt_masks,
+        )  # fmt: skip
+    return validator
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise UserInputError(f"unexpected argument(s) {argv[1:]}; everything is given by flags")
+    if not FLAGS.data:
+        raise UserInputError("--data=<data.yaml> is required")
+    if bool(FLAGS.predictions) == bool(FLAGS.weights):
+        raise UserInputError("give exactly one of --predictions=<coco_results.json> or --weights")
+    if FLAGS.output and os.path.isdir(FLAGS.output):
+        raise UserInputError(f"--output={FLAGS.output}: is a directory; give a .csv file path")
+    if FLAGS.weights:
+        names, samples = load_split(FLAGS.data, FLAGS.split)
+        _predict_with_weights(FLAGS.weights, names, samples)
+        return
+    validator = validate_predictions(FLAGS.data, FLAGS.split, FLAGS.predictions, FLAGS.ap_sentinels)
+    validator.print()
+    if FLAGS.output:
+        validator.write_csv(FLAGS.output)
+
+
+def run() -> None:
+    """Console-script entry point (`poison-tf-seg-val`)."""
+    cli.run(main)
+
+
+if __name__ == "__main__":
+    run()
