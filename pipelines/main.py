@@ -20,6 +20,7 @@ PIPELINES = {
     "badnets_regression": "pipelines.badnets_regression",
     "backdoor_detection": "pipelines.backdoor_detection",
     "adversarial_patch": "pipelines.adversarial_patch",
+    "instance_segmentation": "pipelines.instance_segmentation",
 }
 for _module in PIPELINES.values():  # modules define their own flags at import time
     importlib.import_module(_module)

@@ -1,0 +1,80 @@
+"""SegEvaluator: a trained YOLOv8-seg on the clean validation split → Ultralytics `val` metrics.
+
+Writes the per-class Box/Mask table (CSV, and the text Ultralytics prints), the summary numbers,
+and the model's predictions as a COCO results JSON and YOLO txt files, so they can be checked by
+any tool (`poison-tf-seg-val --predictions=...`). With a host and a target class (the
+clean-image backdoor) it also measures attack success on the host's ground-truth instances.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from poison_tf.components.base import BaseComponent, BaseExecutor
+from poison_tf.components.seg_trainer import MODEL_FILE
+from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.data.seg_examples import make_dataset, read_seg_schema, read_split_index
+from poison_tf.io.atomic import atomic_file, write_json
+from poison_tf.metrics.clean_image_attack import AttackSuccess
+from poison_tf.metrics.seg_validation import SegValidator
+from poison_tf.models import yolo_v8_seg  # noqa: F401 (registers the model class for loading)
+from poison_tf.models.yolo_seg_predict import export_predictions, predict_dataset
+
+TABLE_CSV, TABLE_TXT, SUMMARY_FILE, ATTACK_FILE = "table.csv", "table.txt", "summary.json", "attack.json"
+COCO_RESULTS = "coco_results.json"
+
+
+class SegEvaluatorSpec(ComponentSpec):
+    INPUTS = {"model": ChannelParameter("Model"), "examples": ChannelParameter("Examples")}
+    OUTPUTS = {"metrics": ChannelParameter("Metrics")}
+    PARAMETERS = {
+        "split": ExecutionParameter(str, default="val"),
+        "global_batch_size": ExecutionParameter(int, default=8),
+        "max_instances": ExecutionParameter(int, default=100),
+        "export": ExecutionParameter(bool, default=True, help="write COCO results JSON and YOLO txt"),
+        "host": ExecutionParameter(int, default=-1, help="clean-image backdoor: host class (-1: none)"),
+        "target": ExecutionParameter(int, default=-1, help="clean-image backdoor: target class"),
+    }
+
+
+def load_seg_model(artifact) -> keras.Model:
+    return keras.models.load_model(artifact.path(MODEL_FILE), compile=False)
+
+
+class SegEvaluatorExecutor(BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
+        p = exec_properties
+        examples = input_dict["examples"][0].uri
+        names = read_seg_schema(examples)["label"]["names"]
+        model = load_seg_model(input_dict["model"][0])
+
+        def dataset():
+            return make_dataset(examples, p["split"], p["global_batch_size"], training=False,
+                                max_instances=p["max_instances"])
+
+        validator = SegValidator(names)
+        attack = AttackSuccess(p["host"], p["target"]) if p["host"] >= 0 else None
+        for out in predict_dataset(model, dataset()):
+            args = (out.boxes, out.scores, out.classes, out.masks, out.gt_boxes, out.gt_classes, out.gt_masks)
+            validator.update(*args, letterbox=out.letterbox, orig_size=out.orig_size)
+            if attack:
+                attack.update(*args, letterbox=out.letterbox, orig_size=out.orig_size)
+        out = output_dict["metrics"][0]
+        validator.write_csv(out.path(TABLE_CSV))
+        with atomic_file(out.path(TABLE_TXT)) as handle:
+            handle.write(validator.format())
+        summary = {k: float(v) for k, v in validator.summary().items()}
+        write_json(out.path(SUMMARY_FILE), summary | {"images": int(validator.seen)})
+        if attack:
+            write_json(out.path(ATTACK_FILE), attack.result())
+        if p["export"]:
+            stems = [entry["stem"] for entry in read_split_index(examples, p["split"])]
+            export_predictions(model, dataset(), stems, names, coco_json=out.path(COCO_RESULTS),
+                               yolo_dir=out.path("labels"))
+        out.properties.update({k: v for k, v in summary.items() if np.isfinite(v)})
+
+
+class SegEvaluator(BaseComponent):
+    SPEC_CLASS = SegEvaluatorSpec
+    EXECUTOR_CLASS = SegEvaluatorExecutor

@@ -1,0 +1,110 @@
+"""SegReport: segmentation metrics of one or more models → report.md, CSVs, figures, TensorBoard.
+
+For each model (labelled, e.g. `base`): the per-class Box/Mask table in the original study's
+shape, the Ultralytics printout, and the validation mAP per epoch; then one figure of sample
+validation images with the ground truth and every model's predictions (conf 0.25, as
+`yolo predict` draws). Each model's TensorBoard logs are copied under `tensorboard/<label>/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+
+from poison_tf.components.base import BaseComponent, BaseExecutor
+from poison_tf.components.seg_evaluator import SUMMARY_FILE, TABLE_CSV, TABLE_TXT, load_seg_model
+from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.data.seg_examples import make_dataset, read_seg_schema
+from poison_tf.io.atomic import atomic_file, read_json
+from poison_tf.models.yolo_seg_postprocess import PREDICTION, SegPostprocessor
+from poison_tf.models.yolo_seg_predict import forward_fn
+from poison_tf.report.clean_image_tables import github_table
+from poison_tf.report.seg_figures import save_prediction_grid
+from poison_tf.report.seg_tables import class_table_markdown
+
+SAMPLES_PNG = "samples.png"
+HISTORY_KEYS = ("loss", "val_box_mAP50", "val_box_mAP50-95", "val_mask_mAP50", "val_mask_mAP50-95")
+
+
+class SegReportSpec(ComponentSpec):
+    INPUTS = {"examples": ChannelParameter("Examples"), "models": ChannelParameter("Model"),
+              "metrics": ChannelParameter("Metrics")}
+    OUTPUTS = {"report": ChannelParameter("Report")}
+    PARAMETERS = {
+        "title": ExecutionParameter(str, default="YOLOv8-seg instance segmentation"),
+        "settings": ExecutionParameter(str, default="", help="Markdown describing data, model and training"),
+        "labels": ExecutionParameter(str, default="[]", help="JSON list: one label per model (default model_i)"),
+        "num_samples": ExecutionParameter(int, default=4),
+        "sample_class": ExecutionParameter(int, default=-1, help="prefer sample images holding this class"),
+    }
+
+
+def sample_batch(examples: str, count: int, prefer_class: int = -1) -> tuple[np.ndarray, list[dict]]:
+    """`count` validation images (those holding `prefer_class` first) and their ground truth."""
+    images, others = [], []
+    for features, labels in make_dataset(examples, "val", 8, training=False):
+        for i in range(len(features["images"])):
+            classes = labels["classes"][i].numpy()
+            n = int((classes >= 0).sum())
+            overlap = labels["masks"][i].numpy()
+            item = (features["images"][i].numpy().astype(np.uint8),
+                    {"boxes": labels["boxes"][i, :n].numpy(), "classes": classes[:n],
+                     "masks": overlap[None] == np.arange(1, n + 1)[:, None, None]})
+            (images if prefer_class < 0 or prefer_class in classes[:n] else others).append(item)
+        if len(images) >= count:
+            break
+    chosen = (images + others)[:count]
+    return np.stack([image for image, _ in chosen]), [gt for _, gt in chosen]
+
+
+def predict_samples(model, images: np.ndarray) -> list[dict]:
+    outputs = forward_fn(model)(images.astype(np.float32))
+    return SegPostprocessor(PREDICTION)(outputs)
+
+
+def history_table(history: list[dict]) -> pd.DataFrame:
+    rows = [{"epoch": i + 1, **{k: row[k] for k in HISTORY_KEYS if k in row}} for i, row in enumerate(history)]
+    return pd.DataFrame(rows)
+
+
+def copy_tensorboard(model_uri: str, out_dir: str, label: str) -> None:
+    source = os.path.join(model_uri, "tensorboard")
+    if os.path.isdir(source):
+        shutil.copytree(source, os.path.join(out_dir, "tensorboard", label), dirs_exist_ok=True)
+
+
+class SegReportExecutor(BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
+        p = exec_properties
+        examples = input_dict["examples"][0].uri
+        names = read_seg_schema(examples)["label"]["names"]
+        models, metrics = input_dict["models"], input_dict["metrics"]
+        labels = json.loads(p["labels"]) or [f"model_{i}" for i in range(len(models))]
+        out = output_dict["report"][0]
+        lines = [f"# {p['title']}", "", p["settings"], ""]
+        for label, model, metric in zip(labels, models, metrics):
+            table = pd.read_csv(metric.path(TABLE_CSV))
+            summary = read_json(metric.path(SUMMARY_FILE))
+            shutil.copy(metric.path(TABLE_CSV), out.path(f"table_{label}.csv"))
+            lines += [f"## {label}: validation ({summary['images']} images)", "", class_table_markdown(table), "",
+                      "Ultralytics printout:", "", "```", open(metric.path(TABLE_TXT)).read(), "```", ""]
+            if os.path.isfile(model.path("history.json")):
+                history = history_table(read_json(model.path("history.json")))
+                lines += [f"Training ({label}), per epoch:", "",
+                          github_table(history, floatfmt=".4g"), ""]
+            copy_tensorboard(model.uri, out.uri, label)
+        images, truth = sample_batch(examples, p["num_samples"], p["sample_class"])
+        predictions = {label: predict_samples(load_seg_model(model), images) for label, model in zip(labels, models)}
+        save_prediction_grid(out.path(SAMPLES_PNG), images, truth, predictions, names)
+        lines += ["## Sample validation images (predictions at conf 0.25)", "", f"![samples]({SAMPLES_PNG})", ""]
+        with atomic_file(out.path("report.md")) as handle:
+            handle.write("\n".join(lines))
+
+
+class SegReport(BaseComponent):
+    SPEC_CLASS = SegReportSpec
+    EXECUTOR_CLASS = SegReportExecutor
