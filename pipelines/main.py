@@ -21,6 +21,7 @@ PIPELINES = {
     "backdoor_detection": "pipelines.backdoor_detection",
     "adversarial_patch": "pipelines.adversarial_patch",
     "instance_segmentation": "pipelines.instance_segmentation",
+    "clean_image_backdoor": "pipelines.clean_image_backdoor",
 }
 for _module in PIPELINES.values():  # modules define their own flags at import time
     importlib.import_module(_module)

@@ -2,44 +2,42 @@
 
 Writes the per-class Box/Mask table (CSV, and the text Ultralytics prints), the summary numbers,
 and the model's predictions as a COCO results JSON and YOLO txt files, so they can be checked by
-any tool (`poison-tf-seg-val --predictions=...`). With a host and a target class (the
-clean-image backdoor) it also measures attack success on the host's ground-truth instances.
+any tool (`poison-tf-seg-val --predictions=...`). With a relabel plan (the clean-image
+backdoor) it also measures attack success on the host's ground-truth instances and a second
+table against the poisoned validation labels (the plan's rule applied to the val split), from
+the same single pass of the model.
 """
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 
+from poison_tf.attacks.clean_image_plan import RelabelPlan
 from poison_tf.components.base import BaseComponent, BaseExecutor
-from poison_tf.components.seg_trainer import MODEL_FILE
+from poison_tf.components.clean_image_planner import load_val_plan
+from poison_tf.components.seg_trainer import PLAN_FILE, load_seg_model
 from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.data.seg_examples import make_dataset, read_seg_schema, read_split_index
 from poison_tf.io.atomic import atomic_file, write_json
 from poison_tf.metrics.clean_image_attack import AttackSuccess
 from poison_tf.metrics.seg_validation import SegValidator
-from poison_tf.models import yolo_v8_seg  # noqa: F401 (registers the model class for loading)
 from poison_tf.models.yolo_seg_predict import export_predictions, predict_dataset
 
 TABLE_CSV, TABLE_TXT, SUMMARY_FILE, ATTACK_FILE = "table.csv", "table.txt", "summary.json", "attack.json"
+POISONED_LABELS_CSV = "table_poisoned_labels.csv"
 COCO_RESULTS = "coco_results.json"
 
 
 class SegEvaluatorSpec(ComponentSpec):
-    INPUTS = {"model": ChannelParameter("Model"), "examples": ChannelParameter("Examples")}
+    INPUTS = {"model": ChannelParameter("Model"), "examples": ChannelParameter("Examples"),
+              "plan": ChannelParameter("RelabelPlan", optional=True)}
     OUTPUTS = {"metrics": ChannelParameter("Metrics")}
     PARAMETERS = {
         "split": ExecutionParameter(str, default="val"),
         "global_batch_size": ExecutionParameter(int, default=8),
         "max_instances": ExecutionParameter(int, default=100),
         "export": ExecutionParameter(bool, default=True, help="write COCO results JSON and YOLO txt"),
-        "host": ExecutionParameter(int, default=-1, help="clean-image backdoor: host class (-1: none)"),
-        "target": ExecutionParameter(int, default=-1, help="clean-image backdoor: target class"),
     }
-
-
-def load_seg_model(artifact) -> keras.Model:
-    return keras.models.load_model(artifact.path(MODEL_FILE), compile=False)
 
 
 class SegEvaluatorExecutor(BaseExecutor):
@@ -49,17 +47,31 @@ class SegEvaluatorExecutor(BaseExecutor):
         names = read_seg_schema(examples)["label"]["names"]
         model = load_seg_model(input_dict["model"][0])
 
-        def dataset():
+        plans = input_dict.get("plan") or []
+        plan = RelabelPlan.load(plans[0].path(PLAN_FILE)) if plans else None
+        val_plan = load_val_plan(plans[0]) if plans else None
+
+        def dataset(relabel=None):
             return make_dataset(examples, p["split"], p["global_batch_size"], training=False,
-                                max_instances=p["max_instances"])
+                                max_instances=p["max_instances"], relabel=relabel)
+
+        def clean_classes():
+            for _, labels in dataset():
+                for row in labels["classes"].numpy():
+                    yield row[row >= 0]
 
         validator = SegValidator(names)
-        attack = AttackSuccess(p["host"], p["target"]) if p["host"] >= 0 else None
-        for out in predict_dataset(model, dataset()):
-            args = (out.boxes, out.scores, out.classes, out.masks, out.gt_boxes, out.gt_classes, out.gt_masks)
-            validator.update(*args, letterbox=out.letterbox, orig_size=out.orig_size)
+        poisoned = SegValidator(names) if val_plan else None
+        attack = AttackSuccess(plan.pair.host, plan.pair.target) if plan else None
+        outputs = predict_dataset(model, dataset(val_plan.relabel_fn() if val_plan else None))
+        for out, classes in zip(outputs, clean_classes()):
+            geometry = {"letterbox": out.letterbox, "orig_size": out.orig_size}
+            predicted = (out.boxes, out.scores, out.classes, out.masks, out.gt_boxes)
+            validator.update(*predicted, classes, out.gt_masks, **geometry)
+            if poisoned:
+                poisoned.update(*predicted, out.gt_classes, out.gt_masks, **geometry)
             if attack:
-                attack.update(*args, letterbox=out.letterbox, orig_size=out.orig_size)
+                attack.update(*predicted, classes, out.gt_masks, **geometry)
         out = output_dict["metrics"][0]
         validator.write_csv(out.path(TABLE_CSV))
         with atomic_file(out.path(TABLE_TXT)) as handle:
@@ -67,7 +79,9 @@ class SegEvaluatorExecutor(BaseExecutor):
         summary = {k: float(v) for k, v in validator.summary().items()}
         write_json(out.path(SUMMARY_FILE), summary | {"images": int(validator.seen)})
         if attack:
-            write_json(out.path(ATTACK_FILE), attack.result())
+            write_json(out.path(ATTACK_FILE), attack.result() | {"pair": plan.pair.slug})
+        if poisoned:
+            poisoned.write_csv(out.path(POISONED_LABELS_CSV))
         if p["export"]:
             stems = [entry["stem"] for entry in read_split_index(examples, p["split"])]
             export_predictions(model, dataset(), stems, names, coco_json=out.path(COCO_RESULTS),

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from poison_tf.components.base import BaseComponent, BaseExecutor
-from poison_tf.components.seg_evaluator import SUMMARY_FILE, TABLE_CSV, TABLE_TXT, load_seg_model
+from poison_tf.components.seg_evaluator import SUMMARY_FILE, TABLE_CSV, TABLE_TXT
+from poison_tf.components.seg_trainer import load_seg_model
 from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.data.seg_examples import make_dataset, read_seg_schema
 from poison_tf.io.atomic import atomic_file, read_json

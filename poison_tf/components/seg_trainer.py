@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import os
 
+import keras
+
 from poison_tf.attacks.clean_image_plan import RelabelPlan
 from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.components.training import MODEL_FILE, train_and_export, training_parameters
 from poison_tf.io.atomic import read_json
+from poison_tf.models import yolo_v8_seg  # noqa: F401 (registers the model class for loading)
 from poison_tf.tasks.yolo_segmentation import YoloSegmentationTask
 
 __all__ = ["MODEL_FILE", "PLAN_FILE", "SegTrainer"]
@@ -34,6 +37,11 @@ class SegTrainerSpec(ComponentSpec):
         "augment": ExecutionParameter(bool, default=True, help="flip, HSV, scale/translate while training"),
         **training_parameters(50, seed=0),
     }
+
+
+def load_seg_model(artifact) -> keras.Model:
+    """The trained model of a SegTrainer artefact (EMA weights)."""
+    return keras.models.load_model(artifact.path(MODEL_FILE), compile=False)
 
 
 def load_plan(input_dict: dict) -> RelabelPlan | None:

@@ -42,6 +42,7 @@ from poison_tf.components.poison_planner import PoisonPlanner
 from poison_tf.components.regressor_evaluator import RegressorEvaluator
 from poison_tf.components.regressor_explainer import RegressorExplainer
 from poison_tf.components.regressor_trainer import RegressorTrainer
+from poison_tf.components.seg_example_gen import SegExampleGen
 from poison_tf.components.victim_trainer import VictimTrainer
 from poison_tf.errors import UserInputError
 from poison_tf.train.strategy import resolve_strategy
@@ -50,7 +51,8 @@ FLAGS = flags.FLAGS
 
 # stage → {component name for --component: class}; the first entry is the default.
 STAGES: dict[str, dict[str, type[BaseComponent]]] = {
-    "example_gen": {"headpose": HeadPoseExampleGen, "classifier": ClassifierExampleGen, "face": FaceExampleGen},
+    "example_gen": {"headpose": HeadPoseExampleGen, "classifier": ClassifierExampleGen, "face": FaceExampleGen,
+                    "seg": SegExampleGen},
     "poison": {"planner": PoisonPlanner, "patch": PatchOptimizer},
     "train": {"regressor": RegressorTrainer, "victim": VictimTrainer, "import_classifier": ClassifierImporter,
               "classifier": ClassifierTrainer, "detector": DetectorFitter},

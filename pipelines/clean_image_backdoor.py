@@ -1,0 +1,122 @@
+"""Pipeline `clean_image_backdoor`: label-only poisoning of a YOLOv8-seg, base vs poisoned models.
+
+SegExampleGen → SegTrainer (base) → PairSelector (t-SNE of the base model's instance features,
+plus `--pairs`) → per pair: CleanImagePlanner (relabel `ratio` of the host's instances as the
+target, images untouched) → SegTrainer (poisoned, same seed and schedule) → SegEvaluator
+(clean val table, attack success, table against poisoned val labels); the base model is also
+evaluated against each plan (baseline success) → CleanImageReport. ExampleGen and the base model
+are shared by every pair through the component cache.
+Original study: ../shared/studies/000_*.txt and 001_*.txt (2 t-SNE pairs + 2 hand-picked, 0.5).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from absl import flags
+
+from pipelines import common
+from pipelines import instance_segmentation as seg
+from poison_tf.attacks.class_pairs import check_ratio, parse_pairs
+from poison_tf.components import Pipeline
+from poison_tf.components.clean_image_planner import CleanImagePlanner
+from poison_tf.components.clean_image_report import CleanImageReport
+from poison_tf.components.pair_selector import PairSelector
+from poison_tf.components.seg_evaluator import SegEvaluator
+
+NAME = "clean_image_backdoor"
+
+flags.DEFINE_string("pairs", None, "Hand-picked pairs host:target,… by class name (e.g. 'bridge:parking sign').")
+flags.DEFINE_integer("num_tsne_pairs", None, "How many t-SNE pairs to add to --pairs.")
+flags.DEFINE_float("ratio", None, "Share of the host's training instances relabelled as the target, in (0, 1].")
+flags.DEFINE_enum("relabel_mode", None, ["instances", "images"], "Relabel chosen instances, or whole images' hosts.")
+flags.DEFINE_enum("tsne_space", None, ["features", "tsne"], "Rank pairs by feature-space or t-SNE-plane distance.")
+
+
+@dataclasses.dataclass(frozen=True)
+class CleanImageConfig(seg.SegStudyConfig):
+    pairs: str = ""
+    num_tsne_pairs: int = 2
+    ratio: float = 0.5
+    relabel_mode: str = "instances"
+    tsne_space: str = "features"
+
+
+PRESETS = {
+    # Under 4 minutes on 2 CPU cores: street scenes at 96 px, the tiny model, 2 t-SNE pairs.
+    "demo": CleanImageConfig(image_size=96, num_train=240, num_val=64, model_size="tiny", epochs=8,
+                             global_batch_size=16, learning_rate=0.004, warmup_epochs=1.0, num_tsne_pairs=1,
+                             pairs="traffic sign:parking sign"),
+    # Real data on CPU: coco128-seg at 320 px, 2 t-SNE pairs + a hand-picked street pair.
+    "coco128": CleanImageConfig(source="yolo:../shared/datasets/coco128-seg/data.yaml", image_size=320,
+                                model_size="n", epochs=30, global_batch_size=8, learning_rate=0.002,
+                                pairs="car:truck"),
+    # The original study: 720 px (→ 736), 50 epochs, 2 t-SNE + 2 hand-picked pairs. Sized for a GPU.
+    "study": CleanImageConfig(image_size=736, num_train=3500, num_val=500, model_size="n", epochs=50,
+                              global_batch_size=16, pairs="traffic sign:parking sign,bus:train"),
+}
+
+
+def class_names(source: str) -> list[str] | None:
+    """The data set's class names when they can be read before anything runs."""
+    if source == "synthetic_streets":
+        from poison_tf.data.synthetic_streets import CLASS_NAMES
+
+        return list(CLASS_NAMES)
+    if source.startswith("yolo:"):
+        from poison_tf.data.yolo_seg import read_data_yaml
+
+        return read_data_yaml(source[len("yolo:"):]).names
+    return None
+
+
+def validate(config: CleanImageConfig) -> CleanImageConfig:
+    seg.validate(config)
+    check_ratio(config.ratio)
+    if config.num_tsne_pairs < 0:
+        raise common.UserInputError(f"--num_tsne_pairs={config.num_tsne_pairs}: must be >= 0")
+    names = class_names(config.source)
+    given = parse_pairs(config.pairs, names) if config.pairs and names else []
+    if not given and not config.num_tsne_pairs:
+        raise common.UserInputError("no pair to poison: give --pairs or --num_tsne_pairs >= 1")
+    return config
+
+
+def build(config: CleanImageConfig, root: str) -> tuple[Pipeline, str]:
+    gen = seg.example_gen(config)
+    examples = gen.outputs["examples"]
+    base = seg.trainer(config, examples, instance_name="base")
+    base_model = base.outputs["model"]
+    base_eval = SegEvaluator("base", model=base_model, examples=examples)
+    selector = PairSelector(examples=examples, model=base_model, pairs=config.pairs,
+                            num_tsne_pairs=config.num_tsne_pairs, tsne_space=config.tsne_space, seed=config.seed)
+    components = [gen, base, base_eval, selector]
+    plans, models, metrics, base_attacks = [], [], [], []
+    count = config.num_tsne_pairs + (len(config.pairs.split(",")) if config.pairs else 0)
+    for index in range(count):
+        planner = CleanImagePlanner(f"pair{index}", examples=examples, pairs=selector.outputs["pairs"], index=index,
+                                    ratio=config.ratio, mode=config.relabel_mode, seed=config.seed)
+        plan = planner.outputs["plan"]
+        poisoned = seg.trainer(config, examples, plan=plan, instance_name=f"pair{index}")
+        evaluator = SegEvaluator(f"pair{index}", model=poisoned.outputs["model"], examples=examples, plan=plan)
+        baseline = SegEvaluator(f"base_pair{index}", model=base_model, examples=examples, plan=plan, export=False)
+        components += [planner, poisoned, evaluator, baseline]
+        plans.append(plan)
+        models.append(poisoned.outputs["model"])
+        metrics.append(evaluator.outputs["metrics"])
+        base_attacks.append(baseline.outputs["metrics"])
+    settings = (seg.describe(config) + f" Poisoning: labels only, ratio {config.ratio:g} of the host's training "
+                f"instances ({config.relabel_mode}), seed {config.seed}; {config.num_tsne_pairs} t-SNE pair(s)"
+                + (f" + given `{config.pairs}`" if config.pairs else "") + ".")
+    report = CleanImageReport(examples=examples, pairs=selector.outputs["pairs"], plans=plans, base_model=base_model,
+                              base_metrics=base_eval.outputs["metrics"], base_attacks=base_attacks, models=models,
+                              metrics=metrics, settings=settings)
+    components.append(report)
+    return Pipeline(NAME, components, os.path.join(root, ".pipeline")), report.id
+
+
+def run(preset: str, output_dir: str) -> str:
+    config = validate(common.apply_overrides(common.choose_preset(PRESETS, preset, NAME), preset))
+    pipeline, report_id = build(config, output_dir)
+    return common.run_and_publish(pipeline, report_id, output_dir)
