@@ -80,6 +80,15 @@ def validate(config: CleanImageConfig) -> CleanImageConfig:
     given = parse_pairs(config.pairs, names) if config.pairs and names else []
     if not given and not config.num_tsne_pairs:
         raise common.UserInputError("no pair to poison: give --pairs or --num_tsne_pairs >= 1")
+    if given and config.source.startswith("yolo:"):  # fail before training, not after the base model
+        from poison_tf.data.yolo_seg import load_split
+
+        _, samples = load_split(config.source[len("yolo:"):], "train")
+        present = {int(c) for sample in samples for c in sample.classes}
+        for pair in given:
+            if pair.host not in present:
+                raise common.UserInputError(f"--pairs: host class {pair.host_name!r} has no instances in the "
+                                            "training split, so there is nothing to relabel; pick another host")
     return config
 
 

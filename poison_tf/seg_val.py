@@ -13,7 +13,8 @@ printout). Metric semantics are in `poison_tf.metrics.seg_validation`. (Ultralyt
 compares masks at 1/4 of the letterboxed input instead; full resolution is what a results file
 can give, and what COCOeval uses.)
 
-`--weights` is reserved for running the segmenter itself; it is not wired yet.
+With `--weights=<model.keras>` (a SegTrainer model) the segmenter runs over the split with
+Ultralytics `val` settings and masks are compared at 1/4 of the input, as `val` does.
 The table goes to stdout in Ultralytics' format; `--output` also writes it as CSV.
 """
 
@@ -40,7 +41,7 @@ flags.DEFINE_string("split", "val", "Split of data.yaml to validate on.", allow_
 flags.DEFINE_string(
     "predictions", None, "COCO results JSON with final detections.", allow_override=True
 )
-flags.DEFINE_string("weights", None, "Segmenter model file (not wired yet).", allow_override=True)
+flags.DEFINE_string("weights", None, "Segmenter model file (.keras, from SegTrainer).", allow_override=True)
 flags.DEFINE_string("output", None, "Optional CSV path for the table.", allow_override=True)
 flags.DEFINE_enum(
     "ap_sentinels",
@@ -50,9 +51,39 @@ flags.DEFINE_enum(
 )
 
 
-def _predict_with_weights(weights: str, names: list[str], samples: list[SegSample]):
-    """Runs the segmenter over the samples; the coordinator wires this to the model."""
-    raise UserInputError("--weights is not wired yet")
+def validate_weights(weights: str, data_yaml: str, split: str, sentinels: str = "8.3",
+                     batch_size: int = 8) -> SegValidator:
+    """Runs a trained segmenter (`.keras` file of SegTrainer) over a split exactly as Ultralytics
+    `val` does: letterboxed to the model's input size, NMS at conf 0.001 / IoU 0.7 / 300, boxes
+    compared in original pixels, masks at 1/4 of the input (the overlap-map ground truth)."""
+    import tempfile
+
+    import keras
+
+    from poison_tf.data.seg_examples import make_dataset, write_seg_schema, write_seg_split
+    from poison_tf.models import yolo_v8_seg  # noqa: F401 (registers the model class)
+    from poison_tf.models.yolo_seg_predict import predict_dataset
+
+    if not os.path.isfile(weights):
+        raise UserInputError(f"--weights={weights}: file not found")
+    try:
+        model = keras.models.load_model(weights, compile=False)
+    except Exception as error:  # noqa: BLE001 (any loader failure is a bad file for the user)
+        raise UserInputError(f"--weights={weights}: not a loadable Keras model ({error})") from None
+    size = int(model.input_shape[1])
+    names, samples = load_split(data_yaml, split)
+    if getattr(model, "num_classes", len(names)) != len(names):
+        raise UserInputError(f"--weights={weights}: the model has {model.num_classes} classes, "
+                             f"{data_yaml} names {len(names)}")
+    validator = SegValidator(names, sentinels=sentinels)
+    with tempfile.TemporaryDirectory() as folder:
+        info = write_seg_split(folder, split, samples, size, max_instances=255)
+        write_seg_schema(folder, {split: info}, size, names, data_yaml, 255)
+        dataset = make_dataset(folder, split, batch_size, training=False, max_instances=255)
+        for out in predict_dataset(model, dataset):
+            validator.update(out.boxes, out.scores, out.classes, out.masks, out.gt_boxes, out.gt_classes,
+                             out.gt_masks, letterbox=out.letterbox, orig_size=out.orig_size)
+    return validator
 
 
 def _image_sizes(samples: list[SegSample], data_yaml: str) -> dict[ImageId, tuple[int, int]]:
@@ -121,10 +152,9 @@ def main(argv: list[str]) -> None:
     if FLAGS.output and os.path.isdir(FLAGS.output):
         raise UserInputError(f"--output={FLAGS.output}: is a directory; give a .csv file path")
     if FLAGS.weights:
-        names, samples = load_split(FLAGS.data, FLAGS.split)
-        _predict_with_weights(FLAGS.weights, names, samples)
-        return
-    validator = validate_predictions(FLAGS.data, FLAGS.split, FLAGS.predictions, FLAGS.ap_sentinels)
+        validator = validate_weights(FLAGS.weights, FLAGS.data, FLAGS.split, FLAGS.ap_sentinels)
+    else:
+        validator = validate_predictions(FLAGS.data, FLAGS.split, FLAGS.predictions, FLAGS.ap_sentinels)
     validator.print()
     if FLAGS.output:
         validator.write_csv(FLAGS.output)

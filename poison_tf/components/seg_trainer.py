@@ -35,6 +35,7 @@ class SegTrainerSpec(ComponentSpec):
         "lr_decay": ExecutionParameter(str, default="linear", help="linear | cosine"),
         "max_instances": ExecutionParameter(int, default=100),
         "augment": ExecutionParameter(bool, default=True, help="flip, HSV, scale/translate while training"),
+        "epoch_map": ExecutionParameter(bool, default=True, help="val mAP after every epoch (else val losses)"),
         **training_parameters(50, seed=0),
     }
 
@@ -58,7 +59,7 @@ class SegTrainerExecutor(BaseExecutor):
             learning_rate=p["learning_rate"] or None, seed=p["seed"], epochs=p["epochs"],
             warmup_epochs=p["warmup_epochs"], lr_decay=p["lr_decay"], max_instances=p["max_instances"],
             augment=None if p["augment"] else False, relabel=plan.relabel_fn() if plan else None,
-            xla=p["jit_compile"])
+            validate_map=p["epoch_map"], xla=p["jit_compile"])
         out = output_dict["model"][0]
         train_and_export(task, p, out)
         out.properties["size"] = p["size"]

@@ -121,7 +121,7 @@ GOOD = {"image_id": 1, "category_id": 0, "bbox": [6, 4, 18, 16], "score": 0.9}
         ([{**GOOD, "image_id": 99}], "entry 0: unknown image_id 99"),
         ([GOOD, {**GOOD, "category_id": 3}], "entry 1: category_id 3 out of range"),
         ("neither", "give exactly one of --predictions"),
-        ("weights", "--weights is not wired yet"),
+        ("weights", "model.keras: file not found"),
         ("no_data", "data.yaml not found"),
     ],
 )
@@ -159,3 +159,20 @@ def test_coco8_seg_val_perfect_and_shifted_predictions(tmp_path, capsys):
     assert run_seg_val([f"--data={data}", f"--predictions={shifted}", f"--output={out}"]) == 0
     row = pd.read_csv(out).set_index("Class").loc["all"]
     assert 0 < row["Box(mAP50-95)"] < 0.9 and np.isnan(row["Mask(mAP50)"])
+
+
+@pytest.mark.slow
+def test_weights_runs_the_segmenter_like_val(dataset, tmp_path, capsys):
+    """--weights letterboxes the split to the model's input, predicts and prints the table."""
+    from poison_tf.data.yolo_seg import load_split
+    from poison_tf.models.yolo_v8_seg import build_yolo_v8_seg
+
+    names, samples = load_split(dataset, "val")
+    model_path = tmp_path / "model.keras"
+    build_yolo_v8_seg(len(names), 64, "tiny").save(model_path)
+    out = tmp_path / "table.csv"
+    assert run_seg_val([f"--data={dataset}", f"--weights={model_path}", f"--output={out}"]) == 0
+    table = pd.read_csv(out)
+    assert table.iloc[0]["Class"] == "all" and table.iloc[0]["Images"] == len(samples)
+    assert table.iloc[0]["Instances"] == sum(len(s.classes) for s in samples)
+    assert "Mask(P" in capsys.readouterr().out
