@@ -82,13 +82,14 @@ LFW_DETECTORS = {
 }
 
 PRESETS = {
-    # 16 rendered identities × 80 images, 10 % poison, 3 triggers × 4 detectors: measured 1m46s–2m10s
-    # wall time for the whole pipeline on 2 shared CPU cores.
+    # 16 rendered identities × 80 images, 10 % poison, 3 triggers × 4 detectors: 3m40s wall from
+    # scratch on 2 CPU cores shared with five other jobs (1m45s of CPU time).
     "demo": DetectionConfig(
         num_identities=16, images_per_identity=80, detector_params=DEMO_DETECTORS
     ),
-    # ../shared/datasets/lfw-deepfunneled-min20 (62 identities, 3,023 faces), sized for CPU: measured
-    # 8m22s wall on 2 shared CPU cores (clean accuracy 0.74-0.78, attack success 0.97-1.0).
+    # ../shared/datasets/lfw-deepfunneled-min20 (62 identities, 3,023 faces), sized for CPU: 8m11s
+    # wall from scratch on 2 shared CPU cores, 4m48s of CPU (clean accuracy 0.74-0.78, ASR
+    # 0.97-1.0).
     "lfw": DetectionConfig(
         source="lfw:../shared/datasets/lfw-deepfunneled-min20",
         num_identities=0,

@@ -7,7 +7,9 @@ trigger stamped. Written: clean accuracy and attack success rate (share of trigg
 classified as the target), and per detector its threshold (from clean validation), the FRR on
 the clean test set, the detection rate, ROC-AUC and the mean score on the clean set and on
 each triggered set (the original study's table: clean threshold and mean reconstruction loss
-per poisoned set). Raw scores go to `scores.npz` for the report's histograms.
+per poisoned set). A detector that repairs the model (fine-pruning) also reports the repaired
+model's clean accuracy and attack success rate on the model's own trigger (`repair`). Raw
+scores go to `scores.npz` for the report's histograms.
 """
 
 from __future__ import annotations
@@ -98,6 +100,9 @@ class DetectionEvaluatorExecutor(BaseExecutor):
                     **detection_metrics(clean, poisoned, detector.threshold),
                     "mean_poisoned": float(np.mean(poisoned)),
                 }
+            backdoor = exec_properties["backdoor"]
+            if hasattr(detector, "report") and backdoor in triggered:  # a repairing detector
+                entry["repair"] = detector.report(x, y, triggered[backdoor], target)
             metrics["detectors"][kind] = entry
         out = output_dict["metrics"][0]
         write_json(out.path(METRICS_FILE), metrics)
@@ -108,5 +113,6 @@ class DetectionEvaluatorExecutor(BaseExecutor):
 
 
 class DetectionEvaluator(BaseComponent):
+    VERSION = "2"  # adds the repaired model's accuracy and attack success ("repair")
     SPEC_CLASS = DetectionEvaluatorSpec
     EXECUTOR_CLASS = DetectionEvaluatorExecutor

@@ -44,8 +44,9 @@ MODEL_FREE = "(any model)"  # the VAE sees images only, so one row serves every 
 
 def tables(runs: list[dict]) -> dict[str, pd.DataFrame]:
     """attack: rows = backdoored model; mean_scores: rows = (detector, model), the study's shape;
-    detection: rows = (detector, trigger) on the model poisoned with that trigger."""
-    attack, detection, means = [], [], {}
+    detection: rows = (detector, trigger) on the model poisoned with that trigger; repair (only
+    when a detector repairs the model): rows = (detector, model)."""
+    attack, detection, means, repair = [], [], {}, []
     for metrics in runs:
         backdoor = metrics["backdoor"]
         row = {"model": backdoor, "clean_accuracy": metrics["clean_accuracy"]}
@@ -64,6 +65,22 @@ def tables(runs: list[dict]) -> dict[str, pd.DataFrame]:
             )
             for trigger, result in entry["triggers"].items():
                 mean[f"mean_{trigger}"] = result["mean_poisoned"]
+            if "repair" in entry:
+                r = entry["repair"]
+                repair.append(
+                    {
+                        "detector": kind,
+                        "model": backdoor,
+                        "layer": r["layer"],
+                        "pruned": f"{r['pruned_channels']} ({r['pruned_fraction']:.0%})",
+                        "clean_accuracy": r["original_clean_accuracy"],
+                        "repaired_clean_accuracy": r["clean_accuracy"],
+                        "asr": r["original_attack_success_rate"],
+                        "repaired_asr": r["attack_success_rate"],
+                        "disagree_clean": r["disagreement_clean"],
+                        "disagree_triggered": r["disagreement_triggered"],
+                    }
+                )
             result = entry["triggers"][backdoor]
             detection.append(
                 {
@@ -78,7 +95,8 @@ def tables(runs: list[dict]) -> dict[str, pd.DataFrame]:
     order = [m["backdoor"] for m in runs]  # trigger columns follow the pipeline's trigger order
     attack_frame = pd.DataFrame(attack).set_index("model")
     mean_frame = pd.DataFrame(list(means.values())).set_index(["detector", "model"]).sort_index()
-    return {
+    frames = {} if not repair else {"repair": pd.DataFrame(repair).set_index(["detector", "model"])}
+    return frames | {
         "attack": attack_frame[_ordered(attack_frame.columns, "asr_", order)],
         "detection": pd.DataFrame(detection).set_index(["detector", "trigger"]).sort_index(),
         "mean_scores": mean_frame[_ordered(mean_frame.columns, "mean_", order)],
@@ -138,6 +156,14 @@ class DetectionReportExecutor(BaseExecutor):
             write_csv(frame, out.path(f"{name}.csv"))
         files = [(m["backdoor"], a.path("scores.npz")) for m, a in zip(runs, input_dict["metrics"])]
         plot_histograms(files, out.path("score_histograms.png"))
+        repair = []
+        if "repair" in frames:
+            repair = [
+                "## Repair (fine-pruning: the original model B and the repaired B' on clean "
+                "test data and on the model's own trigger; disagree = share where B' and B "
+                "differ, the published flag rule)",
+                to_markdown(frames["repair"]),
+            ]
         sections = [
             f"# {exec_properties['title']}",
             exec_properties["settings"],
@@ -150,6 +176,7 @@ class DetectionReportExecutor(BaseExecutor):
             "## Detection of each model's own trigger (threshold from clean validation; FRR on clean "
             "test; detection rate; ROC-AUC)",
             to_markdown(frames["detection"]),
+            *repair,
             "## Score distributions (clean test vs each trigger; model-based detectors on the model "
             "poisoned with that trigger)",
             "![scores](score_histograms.png)",

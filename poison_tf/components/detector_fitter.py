@@ -90,5 +90,6 @@ class DetectorFitterExecutor(BaseExecutor):
 
 
 class DetectorFitter(BaseComponent):
+    VERSION = "2"  # VAE threshold from held-out clean scores; fine-pruning fraction and rules
     SPEC_CLASS = DetectorFitterSpec
     EXECUTOR_CLASS = DetectorFitterExecutor

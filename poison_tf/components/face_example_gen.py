@@ -1,11 +1,16 @@
 """FaceExampleGen: a face source → train/val/test TFRecords of (image, identity, id) + schema.
 
 Sources: `synthetic` (the project's rendered identities, the embedded default),
-`hackml:<data.h5>` (a CSAW-HackML data file, see `poison_tf.data.hackml`) or `lfw:<dir>` (an
-LFW-style folder with one sub-folder per identity, e.g. ../shared/datasets/lfw-deepfunneled-min20
-or its `images/`; each 250×250 image is cropped as SOURCES.md says and resized to 55×47).
-Every source is split per identity by a seeded permutation, so each split holds every class.
-The schema's label carries `num_classes`.
+`hackml:<data.h5>` (one CSAW-HackML data file, see `poison_tf.data.hackml`), HackML's separate
+files `hackml:val=<h5>,test=<h5>[,train=<h5>]` (`valid=` is accepted for `val=`), or
+`lfw:<dir>` (an LFW-style folder with one sub-folder per identity, e.g.
+../shared/datasets/lfw-deepfunneled-min20 or its `images/`; each 250×250 image is cropped as
+SOURCES.md says and resized to 55×47). A single source is split per identity by a seeded
+permutation, so each split holds every class. HackML ships its clean validation and test data
+as separate files: they become the `val` and `test` splits as they are, and, since the pipeline
+trains its own BadNet, the `train` split is its own file or, without one, a per-identity share
+(1 - val_fraction) carved from the validation file. Class ids are made dense over all files
+together. The schema's label carries `num_classes`.
 """
 
 from __future__ import annotations
@@ -27,7 +32,10 @@ class FaceExampleGenSpec(ComponentSpec):
     OUTPUTS = {"examples": ChannelParameter("Examples")}
     PARAMETERS = {
         "source": ExecutionParameter(
-            str, default="synthetic", is_path=True, help="synthetic | hackml:<h5> | lfw:<dir>"
+            str,
+            default="synthetic",
+            is_path=True,
+            help="synthetic | hackml:<h5> | hackml:val=<h5>,test=<h5>[,train=<h5>] | lfw:<dir>",
         ),
         "num_identities": ExecutionParameter(
             int, default=10, help="synthetic: identities; lfw: keep the first N (0 = all)"
@@ -95,6 +103,67 @@ def load_hackml(path: str) -> tuple[np.ndarray, np.ndarray]:
     return images, np.concatenate([p[1] for p in parts]).astype(np.int64)
 
 
+HACKML_SPLIT_KEYS = {"train": "train", "val": "val", "valid": "val", "test": "test"}
+
+
+def parse_hackml_source(spec: str) -> dict[str, str]:
+    """The part after `hackml:`: one file → {"all": path}; `val=<h5>,test=<h5>[,train=<h5>]`
+    → {split: path}. Anything malformed is a `UserInputError` naming --source."""
+    first = spec.split(",", 1)[0]
+    if "=" not in first or first.partition("=")[0].strip() not in HACKML_SPLIT_KEYS:
+        return {"all": spec}
+    files: dict[str, str] = {}
+    for part in spec.split(","):
+        key, sep, path = (s.strip() for s in part.partition("="))
+        if not sep or key not in HACKML_SPLIT_KEYS or not path:
+            raise UserInputError(
+                f"--source=hackml:{spec}: {part!r} is not <split>=<file.h5> "
+                f"(splits: {', '.join(HACKML_SPLIT_KEYS)})"
+            )
+        split = HACKML_SPLIT_KEYS[key]
+        if split in files:
+            raise UserInputError(f"--source=hackml:{spec}: the {split} file is given twice")
+        files[split] = path
+    missing = [s for s in ("val", "test") if s not in files]
+    if missing:
+        raise UserInputError(
+            f"--source=hackml:{spec}: missing {' and '.join(f'{s}=<h5>' for s in missing)} "
+            "(separate files need val= and test=, train= is optional)"
+        )
+    return files
+
+
+def load_hackml_splits(
+    files: dict[str, str], val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Separate HackML files → (images, labels, {split: indices}); without a train file, the
+    train split is the per-identity (1 - val_fraction) share of the validation file."""
+    if not 0 < val_fraction < 1:
+        raise UserInputError(f"--val_fraction={val_fraction}: must be in (0, 1)")
+    loaded = {split: load_hackml(path) for split, path in files.items()}
+    starts = np.cumsum([0] + [len(loaded[s][1]) for s in loaded])
+    order = {s: np.arange(starts[i], starts[i + 1]) for i, s in enumerate(loaded)}
+    images = np.concatenate([loaded[s][0] for s in loaded])
+    labels = np.concatenate([loaded[s][1] for s in loaded])
+    if "train" not in files:
+        val = order["val"]
+        rng = np.random.default_rng(seed)
+        keep, train = [], []
+        for label in np.unique(labels[val]):
+            members = rng.permutation(val[labels[val] == label])
+            n_val = max(1, round(len(members) * val_fraction))
+            if len(members) < n_val + 1:
+                raise UserInputError(
+                    f"{files['val']}: identity {label} has {len(members)} image(s), too few to "
+                    "share between train and val; give a train=<h5> file"
+                )
+            keep.append(members[:n_val])
+            train.append(members[n_val:])
+        order["val"] = np.sort(np.concatenate(keep))
+        order["train"] = np.sort(np.concatenate(train))
+    return images, labels, {s: order[s] for s in SPLITS}
+
+
 def split_by_identity(
     labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int
 ) -> dict:
@@ -124,25 +193,34 @@ class FaceExampleGenExecutor(BaseExecutor):
         source = exec_properties["source"]
         kind, _, path = source.partition(":")
         k, m = exec_properties["num_identities"], exec_properties["images_per_identity"]
+        order = None  # {split: indices} when the source comes split already
         if source == "synthetic":
             images, labels = render_faces(k, m, seed=exec_properties["seed"])
         elif kind == "hackml" and path:
-            images, labels = load_hackml(path)
+            files = parse_hackml_source(path)
+            if "all" in files:
+                images, labels = load_hackml(files["all"])
+            else:
+                images, labels, order = load_hackml_splits(
+                    files, exec_properties["val_fraction"], exec_properties["seed"]
+                )
         elif kind == "lfw" and path:
             images, labels = load_lfw(path, k, m)
         else:
             raise UserInputError(
-                f"--source={source!r}: use synthetic, hackml:<data.h5> or lfw:<dir>"
+                f"--source={source!r}: use synthetic, hackml:<data.h5>, "
+                "hackml:val=<h5>,test=<h5>[,train=<h5>] or lfw:<dir>"
             )
         _, labels = np.unique(labels, return_inverse=True)  # dense class ids 0..C-1
         labels = labels.astype(np.int64)
         num_classes = int(labels.max()) + 1
-        order = split_by_identity(
-            labels,
-            exec_properties["val_fraction"],
-            exec_properties["test_fraction"],
-            exec_properties["seed"],
-        )
+        if order is None:
+            order = split_by_identity(
+                labels,
+                exec_properties["val_fraction"],
+                exec_properties["test_fraction"],
+                exec_properties["seed"],
+            )
         out = output_dict["examples"][0]
         splits = {
             s: image_examples.write_split(

@@ -10,16 +10,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from typing import Any
 
 
 def path_stamp(path: str) -> list:
     """(relative path, size, mtime_ns) of every file under `path`, or of `path` itself.
 
-    A `format:path` value (e.g. `csv:poses.csv`) is stamped by its path part.
+    A `format:path` value (e.g. `csv:poses.csv`) is stamped by its path part; a `yolo:` data.yaml
+    by its whole folder (labels and images change, the yaml rarely does); a list of paths
+    (`coco:<json>:<dir>,<json>:<dir>`, `hackml:val=<h5>,test=<h5>`) by each of its paths.
     """
     if path and not os.path.exists(path) and ":" in path:
-        path = path.partition(":")[2]
+        kind, _, path = path.partition(":")
+        if kind == "yolo" and os.path.isfile(path):
+            return path_stamp(os.path.dirname(os.path.abspath(path)))
+        if not os.path.exists(path) and ("," in path or ":" in path or "=" in path):
+            parts = [p.rpartition("=")[2] for p in re.split(r"[,:]", path) if p]
+            return [[part, path_stamp(part)] for part in parts]
     if not path or not os.path.exists(path):
         return [path, "missing"]
     if os.path.isfile(path):

@@ -8,10 +8,16 @@ Exact resume: the checkpoint holds the model, the optimizer, the epoch and the s
 epoch. A Task's input order depends only on (seed, epoch), so a resumed run rebuilds the epoch's
 dataset, skips the batches it already trained on, and ends with the weights an uninterrupted
 run would have (bit-exact on CPU with `deterministic=True`).
+
+Opt-in per Task (off by default, so other studies train exactly as before): a weight EMA
+(`Task.ema_decay` > 0, `poison_tf.train.ema`), updated after every step, saved in the checkpoint,
+used for validation and put into the returned model; and a whole-split validation hook
+(`Task.validation_metrics`) for metrics that are not per-example means (mAP).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -23,6 +29,7 @@ import tensorflow as tf
 from absl import logging
 
 from poison_tf.io.atomic import read_json, write_json
+from poison_tf.train.ema import ModelEMA
 from poison_tf.train.strategy import is_chief, resolve_strategy, worker_dir
 from poison_tf.train.task import Task
 
@@ -69,10 +76,12 @@ class _Loop:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(self.model.trainable_variables)
             self.optimizer = optimizer
+            self.ema = ModelEMA(self.model, task.ema_decay, task.ema_tau) if task.ema_decay else None
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
         checkpoint = tf.train.Checkpoint(
-            model=self.model, optimizer=self.optimizer, epoch=self.epoch, step_in_epoch=self.step_in_epoch
+            model=self.model, optimizer=self.optimizer, epoch=self.epoch, step_in_epoch=self.step_in_epoch,
+            **(self.ema.checkpoint_items() if self.ema else {}),
         )
         self.checkpoint_dir = worker_dir(os.path.join(config.model_dir, "checkpoints"))
         self.manager = tf.train.CheckpointManager(checkpoint, self.checkpoint_dir, config.max_checkpoints)
@@ -90,7 +99,7 @@ class _Loop:
         self.val_fn = self._make_val_fn()
 
     def _make_train_fn(self):
-        task, model, optimizer, strategy = self.task, self.model, self.optimizer, self.strategy
+        task, model, optimizer, strategy, ema = self.task, self.model, self.optimizer, self.strategy, self.ema
 
         def replica_step(batch):
             return task.train_step(batch, model, optimizer)
@@ -101,6 +110,8 @@ class _Loop:
         @tf.function(reduce_retracing=True)
         def train_fn(batch):
             logs = strategy.run(replica_step, args=(batch,))
+            if ema is not None:
+                ema.update()
             return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in logs.items()}
 
         return train_fn
@@ -177,17 +188,29 @@ class _Loop:
             tf.summary.scalar("images_per_second", result["images_per_second"])
         return result
 
+    def weights_for_evaluation(self):
+        """The EMA weights while evaluating when the Task keeps an EMA, else the raw ones."""
+        return self.ema.applied() if self.ema else contextlib.nullcontext()
+
     def validate(self, epoch: int) -> dict:
+        with self.weights_for_evaluation():
+            custom = self.task.validation_metrics(self.model)
+            if custom is not None:
+                result = {f"val_{k}": float(v) for k, v in custom.items()}
+            else:
+                result = self._mean_validation_values()
+        with self.val_writer.as_default(step=epoch + 1):
+            for k, v in result.items():
+                tf.summary.scalar(k, v)
+        return result
+
+    def _mean_validation_values(self) -> dict:
         totals: dict[str, float] = {}
         for batch in _distribute(self.strategy, self.task.build_inputs("val", 0)):
             for k, v in self.val_fn(batch).items():
                 totals[k] = totals.get(k, 0.0) + float(v)
         count = totals.pop("_count", 0.0)
-        result = {f"val_{k}": v / max(count, 1.0) for k, v in totals.items()}
-        with self.val_writer.as_default(step=epoch + 1):
-            for k, v in result.items():
-                tf.summary.scalar(k, v)
-        return result
+        return {f"val_{k}": v / max(count, 1.0) for k, v in totals.items()}
 
 
 def fit(task: Task, config: TrainerConfig, strategy: tf.distribute.Strategy | None = None) -> keras.Model:
@@ -216,6 +239,8 @@ def fit(task: Task, config: TrainerConfig, strategy: tf.distribute.Strategy | No
             shutil.rmtree(loop.checkpoint_dir, ignore_errors=True)
         loop.train_writer.flush()
         loop.val_writer.flush()
+        if loop.ema is not None:
+            loop.ema.copy_to_model()  # export and later evaluation use the averaged weights
         return loop.model
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)

@@ -10,7 +10,11 @@ Conventions:
   batches it already saw.
 - `train_step` returns logs whose SUM over replicas is the global value
   (`tf.nn.compute_average_loss` has that property).
-- `validation_step` returns per-example values [B]; the loop averages them over the split.
+- `validation_step` returns per-example values [B]; the loop averages them over the split,
+  unless `validation_metrics(model)` returns a dict (whole-split metrics such as mAP).
+- Opt-in: `ema_decay` > 0 makes the loop keep an EMA of the weights (Ultralytics: 0.9999),
+  used for validation and for the returned model; `poison_tf.train.schedules.WarmupDecay` gives
+  `build_optimizer` a warm-up then cosine/linear decay.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ def as_float32(outputs):
 
 class Task:
     """Subclasses implement `build_model`, `build_inputs` and `build_losses`."""
+
+    ema_decay: float = 0.0  # 0: no weight EMA (the default for every study but the segmenter)
+    ema_tau: float = 2000.0
 
     def __init__(self, learning_rate: float = 1e-3, seed: int = 17):
         self.learning_rate = learning_rate
@@ -62,6 +69,10 @@ class Task:
         grads = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return {"loss": loss}
+
+    def validation_metrics(self, model: keras.Model) -> dict | None:
+        """Whole-split validation metrics, or None to average `validation_step` over the split."""
+        return None
 
     def validation_step(self, inputs, model: keras.Model) -> dict:
         features, labels = inputs

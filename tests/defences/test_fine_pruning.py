@@ -9,6 +9,7 @@ from defences_fixtures import TARGET, tiny_badnet
 from poison_tf.defences.base import load_detector
 from poison_tf.defences.fine_pruning import FinePruningDetector
 from poison_tf.defences.metrics import detection_metrics
+from poison_tf.errors import UserInputError
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +65,33 @@ def test_save_load_gives_identical_scores(fitted, tmp_path):
     assert loaded.report(world.test_x, world.test_y, world.triggered_x, TARGET) == detector.report(
         world.test_x, world.test_y, world.triggered_x, TARGET
     )
+
+
+def test_fixed_fraction_and_disagreement_rule():
+    world = tiny_badnet()
+    detector = FinePruningDetector(
+        world.model, prune_fraction=0.5, rule="disagree", finetune_epochs=1, batch_size=32
+    ).fit(world.val_x, world.val_y)
+    assert int(np.sum(~detector.keep)) == 16  # half of conv_2's 32 channels, whatever accuracy says
+    assert detector.pruning_log[-1][0] == 16
+    assert detector.threshold == 0.0
+    for x in (world.test_x, world.triggered_x):
+        np.testing.assert_array_equal(detector.flag(x), detector.disagreement(x))
+    report = detector.report(world.test_x, world.test_y, world.triggered_x, TARGET)
+    assert report["disagreement_clean"] == pytest.approx(detector.flag(world.test_x).mean())
+    assert report["disagreement_triggered"] == pytest.approx(
+        detector.flag(world.triggered_x).mean()
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"rule": "vote"}, "rule must be one of frr, disagree"),
+        ({"frr": 0.0}, "frr must be in"),
+        ({"prune_fraction": 1.0}, "prune_fraction must be in"),
+    ],
+)
+def test_bad_settings_are_user_errors(kwargs, message):
+    with pytest.raises(UserInputError, match=message):
+        FinePruningDetector(tiny_badnet().model, **kwargs)

@@ -53,6 +53,13 @@ def test_tiny_run_writes_the_tables_and_reuses_the_cache(tmp_path):
     assert len(detection) == 4 * 2
     for column in ("frr", "detection_rate", "roc_auc"):
         assert detection[column].between(0, 1).all(), column
+    repair = pd.read_csv(out / "repair.csv", index_col=[0, 1])
+    assert list(repair.index) == [("fine_pruning", "sunglasses"), ("fine_pruning", "lipstick")]
+    rates = ["clean_accuracy", "repaired_clean_accuracy", "asr", "repaired_asr", "disagree_clean"]
+    assert repair[rates].stack().between(0, 1).all()
+    # B is the trained model (same test split; only summation order may differ)
+    assert (repair["clean_accuracy"].values - attack["clean_accuracy"].values).max() < 0.02
+    assert "## Repair (fine-pruning" in report
     assert (out / "score_histograms.png").stat().st_size > 1000
     assert sorted(p.name for p in (out / "tensorboard").iterdir()) == ["lipstick", "sunglasses"]
     assert len(list((out / ".pipeline").rglob("VAE.h5"))) == 1

@@ -1,0 +1,143 @@
+"""Runs a YOLOv8-seg model over a dataset: per-image predictions, validation, result files.
+
+The one place where model outputs meet the metrics and the exporters, so the Task's
+validation, the `--weights` path of the seg-val program and the study's evaluator produce the
+same numbers:
+- `predict_dataset` yields, per image, the contract's predictions (post-processed by
+  `yolo_seg_postprocess`, Ultralytics `val` settings by default) with the image's ground truth
+  (boxes, classes and the S/4 overlap map, padding removed) and its letterbox;
+- `validate_model` feeds them to `SegValidator` (boxes compared in original pixels, masks at the
+  S/4 proto resolution, as Ultralytics `val` does);
+- `export_predictions` writes the COCO results JSON and YOLO txt files through
+  `poison_tf.data.coco_results` (boxes and masks mapped back to original pixels; masks
+  upsampled to the input size first, Ultralytics' `process_mask_native` path for save_json).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from poison_tf.data.coco_results import (
+    ImagePredictions,
+    image_id_from_stem,
+    write_coco_results,
+    write_yolo_txt,
+)
+from poison_tf.metrics.seg_validation import SegValidator
+from poison_tf.models.yolo_seg_postprocess import (
+    VALIDATION,
+    NmsConfig,
+    SegPostprocessor,
+    scale_to_original,
+)
+
+
+@dataclasses.dataclass
+class ImageOutput:
+    """One image's predictions (input pixels) and ground truth, as the validator takes them."""
+
+    image_index: int  # the example's `id` within its split
+    boxes: np.ndarray  # float32 [D, 4] xyxy input pixels
+    scores: np.ndarray  # float32 [D]
+    classes: np.ndarray  # int64 [D]
+    masks: np.ndarray  # bool [D, S/4, S/4] (or [D, S, S] with native masks)
+    gt_boxes: np.ndarray  # float32 [n, 4] xyxy input pixels
+    gt_classes: np.ndarray  # int64 [n]
+    gt_masks: np.ndarray  # int [S/4, S/4] overlap map (0 background, i + 1 = instance i)
+    letterbox: np.ndarray  # [ratio, pad_x, pad_y]
+    orig_size: np.ndarray  # [h, w]
+
+
+def forward_fn(model: keras.Model):
+    """The model's inference call as one traced function (float32 outputs)."""
+
+    @tf.function(reduce_retracing=True)
+    def forward(images):
+        outputs = model(images, training=False)
+        return {k: tf.cast(v, tf.float32) for k, v in outputs.items()}
+
+    return forward
+
+
+class SegPredictor:
+    """A model's traced forward pass + post-processing, kept so that repeated validations (one
+    per epoch) do not trace again."""
+
+    def __init__(self, model: keras.Model, config: NmsConfig = VALIDATION, native: bool = False,
+                 compiled: bool = True):
+        self.model = model
+        self.forward = forward_fn(model)
+        self.postprocess = SegPostprocessor(config, native=native, compiled=compiled)
+
+    def __call__(self, dataset: tf.data.Dataset) -> Iterator[ImageOutput]:
+        """Per-image predictions + ground truth of `seg_examples.make_dataset(...,
+        training=False)` batches (labels must carry `image_id`, `orig_size`, `letterbox`)."""
+        for features, labels in dataset:
+            predictions = self.postprocess(self.forward(features["images"]))
+            labels = {k: np.asarray(v) for k, v in labels.items()}
+            for i, p in enumerate(predictions):
+                count = int(np.sum(labels["classes"][i] >= 0))
+                yield ImageOutput(
+                    image_index=int(labels["image_id"][i]),
+                    boxes=p["boxes"], scores=p["scores"], classes=p["classes"], masks=p["masks"],
+                    gt_boxes=labels["boxes"][i, :count], gt_classes=labels["classes"][i, :count],
+                    gt_masks=labels["masks"][i], letterbox=labels["letterbox"][i],
+                    orig_size=labels["orig_size"][i],
+                )
+
+
+def predict_dataset(
+    model: keras.Model, dataset: tf.data.Dataset, config: NmsConfig = VALIDATION,
+    native: bool = False, compiled: bool = True,
+) -> Iterator[ImageOutput]:
+    """`SegPredictor(model, ...)(dataset)`: per-image predictions with their ground truth."""
+    return SegPredictor(model, config, native, compiled)(dataset)
+
+
+def validate_outputs(outputs: Iterable[ImageOutput], names: Sequence[str]) -> SegValidator:
+    """Ultralytics `val` statistics of per-image outputs."""
+    validator = SegValidator(names)
+    for out in outputs:
+        validator.update(out.boxes, out.scores, out.classes, out.masks, out.gt_boxes,
+                         out.gt_classes, out.gt_masks, letterbox=out.letterbox,
+                         orig_size=out.orig_size)
+    return validator
+
+
+def validate_model(model: keras.Model | SegPredictor, dataset: tf.data.Dataset,
+                   names: Sequence[str], config: NmsConfig = VALIDATION) -> SegValidator:
+    """Runs `model` (or a kept `SegPredictor`) over `dataset`; returns the filled validator
+    (`.table()`, `.summary()`)."""
+    predictor = model if isinstance(model, SegPredictor) else SegPredictor(model, config)
+    return validate_outputs(predictor(dataset), names)
+
+
+def to_original(out: ImageOutput, stem: str) -> ImagePredictions:
+    """An image's detections in original-image pixels, ready for the result writers."""
+    boxes, masks = scale_to_original(out.boxes, out.masks, out.letterbox, out.orig_size)
+    height, width = (int(v) for v in out.orig_size)
+    return ImagePredictions(image_id=image_id_from_stem(stem), boxes=boxes, scores=out.scores,
+                            classes=out.classes, masks=masks, height=height, width=width,
+                            stem=stem)
+
+
+def export_predictions(
+    model: keras.Model, dataset: tf.data.Dataset, stems: Sequence[str], names: Sequence[str],
+    coco_json: str | None = None, yolo_dir: str | None = None,
+    config: NmsConfig = VALIDATION,
+) -> list[ImagePredictions]:
+    """Predicts every image of `dataset` with native-resolution masks, maps them to original
+    pixels and writes the COCO results JSON and/or YOLO txt folder. `stems[id]` names the
+    image of example `id` (`seg_examples.read_split_index`)."""
+    results = [to_original(out, stems[out.image_index])
+               for out in predict_dataset(model, dataset, config, native=True)]
+    if coco_json:
+        write_coco_results(coco_json, results, names)
+    if yolo_dir:
+        write_yolo_txt(yolo_dir, results)
+    return results
