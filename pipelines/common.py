@@ -72,3 +72,11 @@ def run_and_publish(pipeline: Pipeline, report_id: str, output_dir: str) -> str:
         else:
             shutil.copy(source, os.path.join(output_dir, name))
     return os.path.join(output_dir, "report.md")
+
+
+def run_study(module, preset: str, output_dir: str) -> str:
+    """Runs a pipeline module's preset (its PRESETS, NAME, validate and build) and publishes
+    the report: what every pipeline's `run(preset, output_dir)` does."""
+    config = module.validate(apply_overrides(choose_preset(module.PRESETS, preset, module.NAME), preset))
+    pipeline, report_id = module.build(config, output_dir)
+    return run_and_publish(pipeline, report_id, output_dir)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 
 from absl import flags
 
@@ -106,6 +107,4 @@ def build(config: SegStudyConfig, root: str) -> tuple[Pipeline, str]:
 
 
 def run(preset: str, output_dir: str) -> str:
-    config = validate(common.apply_overrides(common.choose_preset(PRESETS, preset, NAME), preset))
-    pipeline, report_id = build(config, output_dir)
-    return common.run_and_publish(pipeline, report_id, output_dir)
+    return common.run_study(sys.modules[__name__], preset, output_dir)

@@ -20,8 +20,7 @@ try:
 except RuntimeError:  # already initialised by an earlier import; tests needing 2 devices skip
     pass
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared"
+from shared_data import REPO_ROOT, SHARED, shared_path  # noqa: E402,F401 (re-exported)
 
 
 @pytest.fixture(scope="session")
@@ -45,14 +44,6 @@ def two_cpu_strategy() -> tf.distribute.MirroredStrategy:
     from poison_tf.train.strategy import resolve_strategy
 
     return resolve_strategy("mirrored", ["/cpu:0", "/cpu:1"])
-
-
-def shared_path(*parts: str) -> pathlib.Path:
-    """A path under ../shared, skipping the calling test when it does not exist."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} is not present")
-    return path
 
 
 def pytest_collection_modifyitems(config, items):

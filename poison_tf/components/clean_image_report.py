@@ -20,7 +20,7 @@ from poison_tf.attacks.clean_image_plan import RelabelPlan
 from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.pair_selector import RANKING_CSV, SCATTER_PNG
 from poison_tf.components.seg_evaluator import ATTACK_FILE, POISONED_LABELS_CSV, TABLE_CSV
-from poison_tf.components.seg_report import copy_tensorboard, predict_samples, sample_batch
+from poison_tf.components.seg_report import copy_tensorboard
 from poison_tf.components.seg_trainer import PLAN_FILE, load_seg_model
 from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.data.seg_examples import read_seg_schema
@@ -33,6 +33,7 @@ from poison_tf.report.clean_image_tables import (
     pair_section,
 )
 from poison_tf.report.seg_figures import save_prediction_grid
+from poison_tf.report.seg_samples import predict_samples, sample_batch
 from poison_tf.report.seg_tables import class_table_markdown
 from poison_tf.report.tables import write_csv
 

@@ -12,19 +12,17 @@ import json
 import os
 import shutil
 
-import numpy as np
 import pandas as pd
 
 from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.seg_evaluator import SUMMARY_FILE, TABLE_CSV, TABLE_TXT
 from poison_tf.components.seg_trainer import load_seg_model
 from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
-from poison_tf.data.seg_examples import make_dataset, read_seg_schema
+from poison_tf.data.seg_examples import read_seg_schema
 from poison_tf.io.atomic import atomic_file, read_json
-from poison_tf.models.yolo_seg_postprocess import PREDICTION, SegPostprocessor
-from poison_tf.models.yolo_seg_predict import forward_fn
 from poison_tf.report.clean_image_tables import github_table
 from poison_tf.report.seg_figures import save_prediction_grid
+from poison_tf.report.seg_samples import predict_samples, sample_batch
 from poison_tf.report.seg_tables import class_table_markdown
 
 SAMPLES_PNG = "samples.png"
@@ -42,29 +40,6 @@ class SegReportSpec(ComponentSpec):
         "num_samples": ExecutionParameter(int, default=4),
         "sample_class": ExecutionParameter(int, default=-1, help="prefer sample images holding this class"),
     }
-
-
-def sample_batch(examples: str, count: int, prefer_class: int = -1) -> tuple[np.ndarray, list[dict]]:
-    """`count` validation images (those holding `prefer_class` first) and their ground truth."""
-    images, others = [], []
-    for features, labels in make_dataset(examples, "val", 8, training=False):
-        for i in range(len(features["images"])):
-            classes = labels["classes"][i].numpy()
-            n = int((classes >= 0).sum())
-            overlap = labels["masks"][i].numpy()
-            item = (features["images"][i].numpy().astype(np.uint8),
-                    {"boxes": labels["boxes"][i, :n].numpy(), "classes": classes[:n],
-                     "masks": overlap[None] == np.arange(1, n + 1)[:, None, None]})
-            (images if prefer_class < 0 or prefer_class in classes[:n] else others).append(item)
-        if len(images) >= count:
-            break
-    chosen = (images + others)[:count]
-    return np.stack([image for image, _ in chosen]), [gt for _, gt in chosen]
-
-
-def predict_samples(model, images: np.ndarray) -> list[dict]:
-    outputs = forward_fn(model)(images.astype(np.float32))
-    return SegPostprocessor(PREDICTION)(outputs)
 
 
 def history_table(history: list[dict]) -> pd.DataFrame:

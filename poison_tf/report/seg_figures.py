@@ -50,10 +50,10 @@ def draw_panel(ax, image: np.ndarray, boxes: np.ndarray, classes: np.ndarray, ma
     ax.set_axis_off()
 
 
-def save_prediction_grid(path: str, images: np.ndarray, ground_truth: Sequence[dict],
+def save_prediction_grid(path, images: np.ndarray, ground_truth: Sequence[dict],
                          predictions: Mapping[str, Sequence[dict]], names: Sequence[str]) -> None:
     """Rows = images; columns = ground truth, then each model's predictions (dicts with boxes,
-    classes, masks and, for predictions, scores)."""
+    classes, masks and, for predictions, scores). `path` is a file path or a binary buffer."""
     colours = class_colours(len(names))
     columns = {"ground truth": ground_truth, **predictions}
     rows = len(images)
@@ -65,6 +65,9 @@ def save_prediction_grid(path: str, images: np.ndarray, ground_truth: Sequence[d
             draw_panel(axes[r, c], images[r], item["boxes"], item["classes"], item["masks"], names, colours,
                        item.get("scores"))
     fig.tight_layout()
-    with atomic_file(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=110)
+    if isinstance(path, str):
+        with atomic_file(path, "wb") as handle:
+            fig.savefig(handle, format="png", dpi=110)
+    else:
+        fig.savefig(path, format="png", dpi=110)
     plt.close(fig)

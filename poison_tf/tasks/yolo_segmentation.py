@@ -9,7 +9,8 @@ What it adds to the generic Task, following Ultralytics `yolo segment train` def
   step from 0 for every weight (Ultralytics starts biases at 0.1 and ramps momentum too) and
   decays per step rather than per epoch;
 - a weight EMA (decay 0.9999, tau 2000), used for validation and for the exported model;
-- logs each loss term (box, seg, cls, dfl) besides the total;
+- logs each loss term (box, seg, cls, dfl) besides the total, and after every validation a few
+  val images with their predicted masks (TensorBoard image `predictions`);
 - validation = Ultralytics `val` mAP on the whole val split (`yolo_seg_predict.validate_model`),
   logged as val_box_mAP50-95 etc.; the latest table is kept in `last_validation`.
 The training inputs may be relabelled by the clean-image poisoning (`relabel`); validation
@@ -26,6 +27,7 @@ from poison_tf.errors import require
 from poison_tf.models.yolo_seg_loss import YoloSegLoss
 from poison_tf.models.yolo_seg_predict import SegPredictor, validate_model
 from poison_tf.models.yolo_v8_seg import build_yolo_v8_seg
+from poison_tf.report.seg_samples import log_prediction_images, sample_batch
 from poison_tf.train.schedules import WarmupDecay, warmup_steps_for
 from poison_tf.train.task import Task, as_float32
 
@@ -72,6 +74,7 @@ class YoloSegmentationTask(Task):
         relabel: Relabel | None = None,
         ema: bool = True,
         validate_map: bool = True,
+        log_images: int = 4,
         xla: bool = False,
     ):
         self.schema = read_seg_schema(examples_dir)
@@ -89,6 +92,8 @@ class YoloSegmentationTask(Task):
         self.loss_fn = YoloSegLoss(len(self.names), self.image_size, trim_padding=not xla)
         self.last_validation = None  # the SegValidator of the latest validation
         self._predictor: SegPredictor | None = None  # traced once, reused every epoch
+        self.log_images = log_images  # val images drawn with predictions into TensorBoard (0: none)
+        self._samples = None
 
     @property
     def image_size(self) -> int:
@@ -156,6 +161,10 @@ class YoloSegmentationTask(Task):
         if self._predictor is None or self._predictor.model is not model:
             self._predictor = SegPredictor(model)
         self.last_validation = validate_model(self._predictor, self.build_inputs("val"), self.names)
+        if self.log_images:
+            if self._samples is None:
+                self._samples = sample_batch(self.examples_dir, self.log_images)
+            log_prediction_images(model, *self._samples, self.names)
         return summary_names(self.last_validation.summary())
 
     def validation_step(self, inputs, model: keras.Model) -> dict:

@@ -193,8 +193,8 @@ class _Loop:
         return self.ema.applied() if self.ema else contextlib.nullcontext()
 
     def validate(self, epoch: int) -> dict:
-        with self.weights_for_evaluation():
-            custom = self.task.validation_metrics(self.model)
+        with self.weights_for_evaluation(), self.val_writer.as_default(step=epoch + 1):
+            custom = self.task.validation_metrics(self.model)  # may write its own summaries (images)
             if custom is not None:
                 result = {f"val_{k}": float(v) for k, v in custom.items()}
             else:

@@ -5,7 +5,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import shared_path
+from shared_data import shared_path
 
 from poison_tf.attacks.class_pairs import make_pair
 from poison_tf.attacks.clean_image_labels import write_poisoned_labels

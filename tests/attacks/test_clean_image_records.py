@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import shared_path
+from shared_data import shared_path
 
 from poison_tf.attacks.class_pairs import parse_pairs
 from poison_tf.attacks.clean_image_instances import table_from_examples, table_from_records

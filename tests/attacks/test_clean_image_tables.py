@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shared_path
+from shared_data import shared_path
 
 from poison_tf.attacks.class_pairs import make_pair
 from poison_tf.attacks.clean_image_plan import InstanceTable, plan_relabel

@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import shared_path
 from PIL import Image
+from shared_data import shared_path
 
 from poison_tf.components.seg_example_gen import SegExampleGen
 from poison_tf.data.seg_examples import (

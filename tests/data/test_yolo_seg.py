@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import shared_path
+from shared_data import shared_path
 from PIL import Image
 
 from poison_tf.data.yolo_seg import label_path, load_split, parse_label_file, read_data_yaml

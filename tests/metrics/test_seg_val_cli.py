@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from absl import flags
 from absl.testing import flagsaver
-from conftest import shared_path
 from PIL import Image
+from shared_data import shared_path
 
 from poison_tf import cli, seg_val
 from poison_tf.data.coco_results import ImagePredictions, image_id_from_stem, write_coco_results

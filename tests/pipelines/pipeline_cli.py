@@ -35,3 +35,10 @@ def rerun_is_fully_cached(argv: list[str], out: pathlib.Path) -> bool:
 
 def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def exits_2_with_one_error(argv: list[str], capture, message: str) -> bool:
+    """Runs the pipeline; True when it exits 2 with exactly one `error:` line holding `message`."""
+    status = run_cli(argv)
+    errors = error_lines(capture.readouterr().err)
+    return status == 2 and len(errors) == 1 and message in errors[0]

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from pipeline_cli import error_lines, run_cli
+from pipeline_cli import exits_2_with_one_error, run_cli
 
 from poison_tf.attacks.clean_image_plan import RelabelPlan
 
@@ -45,9 +45,7 @@ def test_tiny_study_writes_every_table(tmp_path):
 ])
 def test_bad_input_exits_2_with_one_message(tmp_path, capfd, flag, message):
     out = tmp_path / "run"
-    assert run_cli([*TINY, flag, f"--output_dir={out}"]) == 2
-    errors = error_lines(capfd.readouterr().err)
-    assert len(errors) == 1 and message in errors[0]
+    assert exits_2_with_one_error([*TINY, flag, f"--output_dir={out}"], capfd, message)
     assert not (out / "report.md").exists()
 
 
@@ -56,7 +54,5 @@ def test_host_without_instances_is_refused_before_training(tmp_path, capfd, shar
     data = shared_dir / "datasets" / "coco8-seg" / "data.yaml"
     out = tmp_path / "run"
     argv = [*TINY[:-1], f"--source=yolo:{data}", "--pairs=toothbrush:person", f"--output_dir={out}"]
-    assert run_cli(argv) == 2
-    errors = error_lines(capfd.readouterr().err)
-    assert len(errors) == 1 and "'toothbrush' has no instances" in errors[0]
+    assert exits_2_with_one_error(argv, capfd, "'toothbrush' has no instances")
     assert not (out / ".pipeline").exists() or not list((out / ".pipeline").glob("SegTrainer*"))

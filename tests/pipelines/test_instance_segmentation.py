@@ -6,7 +6,8 @@ import json
 
 import pandas as pd
 import pytest
-from pipeline_cli import error_lines, rerun_is_fully_cached, run_cli
+import tensorflow as tf
+from pipeline_cli import exits_2_with_one_error, rerun_is_fully_cached, run_cli
 
 from poison_tf.metrics.seg_validation import COLUMNS
 
@@ -26,7 +27,9 @@ def test_tiny_pipeline_writes_tables_predictions_and_board(tmp_path):
     assert table.iloc[0]["Class"] == "all" and table.iloc[0]["Images"] == 8
     assert table.iloc[0]["Instances"] == table.iloc[1:]["Instances"].sum()
     assert (out / "samples.png").stat().st_size > 1000
-    assert (out / "tensorboard" / "model").is_dir()
+    tags = {value.tag for path in (out / "tensorboard" / "model").rglob("events.out.tfevents.*")
+            for event in tf.compat.v1.train.summary_iterator(str(path)) for value in event.summary.value}
+    assert {"predictions", "box_mAP50-95"} <= {tag.removeprefix("val_") for tag in tags}
     evaluations = list((out / ".pipeline").glob("SegEvaluator/*/metrics/coco_results.json"))
     assert evaluations and isinstance(json.loads(evaluations[0].read_text()), list)
     assert rerun_is_fully_cached(argv, out)
@@ -39,7 +42,5 @@ def test_tiny_pipeline_writes_tables_predictions_and_board(tmp_path):
 ])
 def test_bad_input_exits_2_with_one_message(tmp_path, capfd, flag, message):
     out = tmp_path / "run"
-    assert run_cli([*TINY, flag, f"--output_dir={out}"]) == 2
-    errors = error_lines(capfd.readouterr().err)
-    assert len(errors) == 1 and message in errors[0]
+    assert exits_2_with_one_error([*TINY, flag, f"--output_dir={out}"], capfd, message)
     assert not (out / "report.md").exists()
