@@ -6,9 +6,14 @@
 - untargeted success: share of the images the model gets right when clean that it gets wrong
   when patched.
 The same numbers for a random-colour grid patch of the same size and cells are the control.
+With an EOT config, both are also measured under the optimiser's expectation over
+transformations (random rotation, scale, brightness and contrast of the pasted patch, on top of
+the random position): a patch that only works pasted exactly as rendered shows it there.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import tensorflow as tf
@@ -20,6 +25,7 @@ from poison_tf.attacks.grid_patch import (
     random_offsets,
     render,
 )
+from poison_tf.attacks.patch_optimizer import PatchConfig, paste_with_eot
 
 
 def predict_classes(model, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
@@ -28,9 +34,15 @@ def predict_classes(model, images: np.ndarray, batch_size: int = 128) -> np.ndar
     return np.concatenate(out) if out else np.zeros([0], np.int64)
 
 
-def patched_images(images: np.ndarray, colours: np.ndarray, geometry: PatchGeometry, seed: int) -> np.ndarray:
+def patched_images(images: np.ndarray, colours: np.ndarray, geometry: PatchGeometry, seed: int,
+                   eot: PatchConfig | None = None) -> np.ndarray:
+    """The patch at a random position per image; with `eot` also randomly rotated, scaled, relit."""
+    patch = render(colours, geometry.side)
+    if eot is not None:
+        return paste_with_eot(images, patch, geometry, dataclasses.replace(eot, eot=True),
+                              tf.constant([seed, 2])).numpy()
     offsets = random_offsets(len(images), geometry, tf.constant([seed, 1]))
-    return apply_patch(images, render(colours, geometry.side), offsets).numpy()
+    return apply_patch(images, patch, offsets).numpy()
 
 
 def success_rates(clean_pred: np.ndarray, patched_pred: np.ndarray, labels: np.ndarray, target: int | None) -> dict:
@@ -48,14 +60,20 @@ def success_rates(clean_pred: np.ndarray, patched_pred: np.ndarray, labels: np.n
 
 
 def evaluate_patch(model, images: np.ndarray, labels: np.ndarray, colours: np.ndarray, geometry: PatchGeometry,
-                   target: int | None, seed: int = 0, clean_pred: np.ndarray | None = None) -> dict:
-    """{"patch": rates, "random_control": rates} for the optimised patch and a random-colour grid."""
+                   target: int | None, seed: int = 0, clean_pred: np.ndarray | None = None,
+                   eot: PatchConfig | None = None) -> dict:
+    """{"patch": rates, "random_control": rates} for the optimised patch and a random-colour grid.
+
+    With `eot` (its transformation ranges; its `eot` switch is ignored) also "patch_eot" and
+    "random_control_eot": the same patches pasted under those random transformations.
+    """
     clean_pred = predict_classes(model, images) if clean_pred is None else clean_pred
     control = initial_colours(geometry.cells, seed + 10_007).numpy()
     result = {}
-    for name, value in (("patch", colours), ("random_control", control)):
-        patched = predict_classes(model, patched_images(images, value, geometry, seed))
-        result[name] = success_rates(clean_pred, patched, labels, target)
+    for suffix, transforms in [("", None)] + ([("_eot", eot)] if eot is not None else []):
+        for name, value in (("patch", colours), ("random_control", control)):
+            patched = predict_classes(model, patched_images(images, value, geometry, seed, transforms))
+            result[name + suffix] = success_rates(clean_pred, patched, labels, target)
     result["area_fraction"] = geometry.area_fraction
     result["side_px"] = geometry.side
     return result

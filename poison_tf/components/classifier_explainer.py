@@ -84,7 +84,7 @@ class ClassifierExplainerExecutor(BaseExecutor):
         layer_path = check_gradcam_layer(model, layer)
         examples_dir = input_dict["examples"][0].uri
         names = list(read_schema(examples_dir)["label"].get("names") or [])
-        images, labels = load_split(examples_dir, "test", max(1, exec_properties["num_images"]))
+        images, labels = load_split(examples_dir, "test", max(1, exec_properties["num_images"]), exec_properties["seed"])
         colours, geometry, info = load_patch(input_dict["patch"][0])
         offsets = random_offsets(len(images), geometry, tf.constant([exec_properties["seed"], 2]))
         pixels = render(colours, geometry.side)
@@ -118,5 +118,6 @@ class ClassifierExplainerExecutor(BaseExecutor):
 
 
 class ClassifierExplainer(BaseComponent):
+    VERSION = "2"  # a seeded sample of test images (was the first N, one class on a class-sorted source)
     SPEC_CLASS = ClassifierExplainerSpec
     EXECUTOR_CLASS = ClassifierExplainerExecutor

@@ -3,7 +3,10 @@
 For every patch (typically one optimised per area of a sweep, e.g. 5, 10, 15, 20 %) and for a
 random-colour grid of the same size and cells (the control): clean accuracy, accuracy with
 the patch at a random position per test image, targeted success and untargeted success
-(`poison_tf.attacks.patch_evaluation`). Writes `metrics.json` and `success_vs_area.csv`.
+(`poison_tf.attacks.patch_evaluation`). With `eot`, every patch is also measured under the
+expectation over transformations recorded in its patch.json (random rotation, scale,
+brightness, contrast, as the optimiser's EOT draws them), alongside the plain placement.
+Writes `metrics.json` and `success_vs_area.csv`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import pandas as pd
 
 from poison_tf.attacks.patch_evaluation import evaluate_patch, predict_classes
 from poison_tf.components.base import BaseComponent, BaseExecutor
-from poison_tf.components.patch_optimizer import load_patch
+from poison_tf.components.patch_optimizer import eot_config, load_patch
 from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.components.victim_trainer import MODEL_FILE
 from poison_tf.data.image_examples import image_examples_dataset
@@ -22,6 +25,7 @@ from poison_tf.io.atomic import write_json
 
 METRICS_FILE = "metrics.json"
 SWEEP_FILE = "success_vs_area.csv"
+KINDS = ("patch", "random_control", "patch_eot", "random_control_eot")
 
 
 class PatchEvaluatorSpec(ComponentSpec):
@@ -29,13 +33,16 @@ class PatchEvaluatorSpec(ComponentSpec):
               "patches": ChannelParameter("Patch")}
     OUTPUTS = {"metrics": ChannelParameter("PatchMetrics")}
     PARAMETERS = {
-        "max_images": ExecutionParameter(int, default=0, help="evaluate on the first N test images (0 = all)"),
+        "max_images": ExecutionParameter(int, default=0, help="evaluate on N test images, a seeded sample (0 = all)"),
         "seed": ExecutionParameter(int, default=0, help="seed of the random positions and the control colours"),
+        "eot": ExecutionParameter(bool, default=False,
+                                  help="also evaluate under the random transformations of the optimiser's EOT"),
     }
 
 
-def load_split(examples_dir: str, split: str, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    dataset = image_examples_dataset(examples_dir, split)
+def load_split(examples_dir: str, split: str, limit: int = 0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels) of a split; with `limit`, a seeded sample of that many (sources may be sorted by class)."""
+    dataset = image_examples_dataset(examples_dir, split, shuffle_seed=seed if limit > 0 else None)
     if limit > 0:
         dataset = dataset.take(limit)
     images, labels = [], []
@@ -50,8 +57,8 @@ def sweep_table(entries: list[dict]) -> pd.DataFrame:
     for entry in entries:
         row = {"area %": round(100 * entry["requested_fraction"], 2), "actual area %": round(100 * entry["area_fraction"], 2),
                "side px": entry["side_px"]}
-        for kind in ("patch", "random_control"):
-            for key, value in entry[kind].items():
+        for kind in KINDS:
+            for key, value in entry.get(kind, {}).items():
                 row[f"{kind}: {key}"] = value
         rows.append(row)
     return pd.DataFrame(rows).sort_values("area %").set_index("area %")
@@ -60,13 +67,15 @@ def sweep_table(entries: list[dict]) -> pd.DataFrame:
 class PatchEvaluatorExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         model = keras.models.load_model(input_dict["model"][0].path(MODEL_FILE), compile=False)
-        images, labels = load_split(input_dict["examples"][0].uri, "test", exec_properties["max_images"])
+        images, labels = load_split(input_dict["examples"][0].uri, "test", exec_properties["max_images"],
+                                    exec_properties["seed"])
         clean_pred = predict_classes(model, images)
         entries = []
         for artifact in input_dict["patches"]:
             colours, geometry, info = load_patch(artifact)
             metrics = evaluate_patch(model, images, labels, colours, geometry, info["target_class"],
-                                     seed=exec_properties["seed"], clean_pred=clean_pred)
+                                     seed=exec_properties["seed"], clean_pred=clean_pred,
+                                     eot=eot_config(info) if exec_properties["eot"] else None)
             entries.append({"requested_fraction": geometry.fraction, "target_class": info["target_class"],
                             "cells": geometry.cells, **metrics})
         out = output_dict["metrics"][0]
@@ -75,5 +84,6 @@ class PatchEvaluatorExecutor(BaseExecutor):
 
 
 class PatchEvaluator(BaseComponent):
+    VERSION = "2"  # max_images: a seeded sample of the test split (was its first N); EOT rows
     SPEC_CLASS = PatchEvaluatorSpec
     EXECUTOR_CLASS = PatchEvaluatorExecutor

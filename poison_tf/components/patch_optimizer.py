@@ -44,7 +44,7 @@ class PatchOptimizerSpec(ComponentSpec):
         "patch_optimizer": ExecutionParameter(str, default="adam", help="adam | signed (the study's per-cell sign step)"),
         "patch_learning_rate": ExecutionParameter(float, default=0.05),
         "eot": ExecutionParameter(bool, default=False, help="expectation over rotation, scale, brightness, contrast"),
-        "max_images": ExecutionParameter(int, default=0, help="optimise on the first N training images (0 = all)"),
+        "max_images": ExecutionParameter(int, default=0, help="optimise on N training images, a seeded sample (0 = all)"),
         "image_every": ExecutionParameter(int, default=50, help="TensorBoard patch image every N steps"),
         "print_size_cm": ExecutionParameter(float, default=10.0),
         "seed": ExecutionParameter(int, default=0),
@@ -62,6 +62,23 @@ def parse_box(text: str) -> tuple[int, int, int, int] | None:
     if len(box) != 4 or box[0] >= box[2] or box[1] >= box[3]:
         raise UserInputError(f"--keep_clear={text!r}: expected y0,x0,y1,x1 with y0 < y1 and x0 < x1")
     return box
+
+
+EOT_FIELDS = ("max_rotation_deg", "scale_range", "brightness", "contrast")
+
+
+def eot_transforms(config: PatchConfig) -> dict:
+    """The EOT ranges of `config`, as recorded in patch.json (used in training when `eot` is on)."""
+    return {name: getattr(config, name) for name in EOT_FIELDS}
+
+
+def eot_config(info: dict) -> PatchConfig:
+    """The EOT ranges a patch.json records (PatchConfig's defaults for files written before they were)."""
+    recorded = info.get("eot_transforms") or {}
+    values = {name: recorded[name] for name in EOT_FIELDS if name in recorded}
+    if "scale_range" in values:
+        values["scale_range"] = tuple(values["scale_range"])
+    return PatchConfig(eot=True, **values)
 
 
 def load_patch(artifact) -> tuple[np.ndarray, PatchGeometry, dict]:
@@ -85,7 +102,9 @@ class PatchOptimizerExecutor(BaseExecutor):
         check_classifier(model, (height, width, 3), target, "PatchOptimizer")
         config = PatchConfig(target=target, steps=p["steps"], batch_size=p["batch_size"], optimizer=p["patch_optimizer"],
                              learning_rate=p["patch_learning_rate"], eot=p["eot"], seed=p["seed"])
-        dataset = image_examples_dataset(examples_dir, "train").map(lambda e: (e["image"], e["label"]))
+        # a seeded sample, not the head of the split: sources such as the CIFAR-10 npz are sorted by class
+        dataset = image_examples_dataset(examples_dir, "train", shuffle_seed=p["seed"] if p["max_images"] > 0 else None)
+        dataset = dataset.map(lambda e: (e["image"], e["label"]))
         if p["max_images"] > 0:
             dataset = dataset.take(p["max_images"]).cache()
         out = output_dict["patch"][0]
@@ -118,6 +137,7 @@ class PatchOptimizerExecutor(BaseExecutor):
                          "side_px": geometry.side, "area_fraction": geometry.area_fraction},
             "target_class": target, "optimizer": config.optimizer, "steps": config.steps, "eot": config.eot,
             "learning_rate": config.learning_rate, "batch_size": config.batch_size,
+            "eot_transforms": eot_transforms(config),
             "final_loss": float(np.mean(result.losses[-10:])) if result.losses else None,
         })
         out.properties["area_fraction"] = geometry.area_fraction
@@ -125,5 +145,6 @@ class PatchOptimizerExecutor(BaseExecutor):
 
 
 class PatchOptimizer(BaseComponent):
+    VERSION = "2"  # max_images: a seeded sample of the training split (was its first N images)
     SPEC_CLASS = PatchOptimizerSpec
     EXECUTOR_CLASS = PatchOptimizerExecutor

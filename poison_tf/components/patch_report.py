@@ -36,10 +36,23 @@ class PatchReportSpec(ComponentSpec):
                   "settings": ExecutionParameter(str, default="", help="Markdown describing data, victim and attack")}
 
 
+ROWS = (("optimised patch", "patch"), ("random-colour control", "random_control"),
+        ("optimised patch, EOT", "patch_eot"), ("random-colour control, EOT", "random_control_eot"))
+
+
 def main_table(entry: dict) -> pd.DataFrame:
+    """One row per patch kind measured (the EOT rows only when the evaluator ran with `eot`)."""
     rows = {name: {key: entry[kind][key] for key in RATES if key in entry[kind]}
-            for name, kind in (("optimised patch", "patch"), ("random-colour control", "random_control"))}
+            for name, kind in ROWS if kind in entry}
     return pd.DataFrame(rows).T.rename_axis("patch")
+
+
+def success_curve(sweep: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Success (`key`) vs area: the optimised patch and the control, plain and (when measured) under EOT."""
+    names = {"patch": "optimised patch", "random_control": "random control",
+             "patch_eot": "optimised patch, EOT", "random_control_eot": "random control, EOT"}
+    return pd.DataFrame({label: sweep[f"{kind}: {key}"] for kind, label in names.items()
+                         if f"{kind}: {key}" in sweep.columns})
 
 
 class PatchReportExecutor(BaseExecutor):
@@ -58,11 +71,17 @@ class PatchReportExecutor(BaseExecutor):
                  + (f"target class {info['target_class']}" if targeted else "untargeted")
                  + f", {info['optimizer']} for {info['steps']} steps{', EOT' if info['eot'] else ''}.", "",
                  "## Clean vs patched", "", to_markdown(main_table(main)), ""]
+        if "patch_eot" in main:
+            eot = info.get("eot_transforms") or {}
+            lines += [f"EOT rows: the same patches pasted under random transformations (rotation up to "
+                      f"±{eot.get('max_rotation_deg', '?')}°, scale {eot.get('scale_range', '?')}, brightness "
+                      f"±{eot.get('brightness', '?')}, contrast ±{eot.get('contrast', '?')}), the ones the optimiser's "
+                      f"EOT draws; this patch was optimised {'with' if info['eot'] else 'without'} EOT.", ""]
         write_csv(main_table(main), out.path("patch_metrics.csv"))
         sweep = sweep_table(entries)
         write_csv(sweep, out.path("success_vs_area.csv"))
         key = "targeted_success" if targeted else "untargeted_success"
-        curve = pd.DataFrame({"optimised patch": sweep[f"patch: {key}"], "random control": sweep[f"random_control: {key}"]})
+        curve = success_curve(sweep, key)
         if len(sweep) > 1:
             plot_success_vs_area(curve, out.path("success_vs_area.png"), targeted)
         lines += ["## Success vs patch area", "", to_markdown(curve, "{:.3f}"), ""]

@@ -9,7 +9,12 @@ import tensorflow as tf
 
 from poison_tf.attacks.grid_patch import PatchGeometry
 from poison_tf.attacks.patch_evaluation import evaluate_patch
-from poison_tf.attacks.patch_optimizer import PatchConfig, check_classifier, optimise_patch
+from poison_tf.attacks.patch_optimizer import (
+    PatchConfig,
+    check_classifier,
+    optimise_patch,
+    paste_with_eot,
+)
 from poison_tf.data.synthetic_classes import synthetic_classes
 from poison_tf.errors import UserInputError
 
@@ -45,10 +50,28 @@ def test_targeted_patch_succeeds(victim, optimizer, eot):
     assert result.colours.shape == (4, 4, 3)
     assert result.colours.min() >= 0.0 and result.colours.max() <= 1.0
     assert np.mean(result.losses[-10:]) < np.mean(result.losses[:5])
-    metrics = evaluate_patch(model, images[100:], labels[100:], result.colours, geometry, target=2, seed=5)
+    metrics = evaluate_patch(model, images[100:], labels[100:], result.colours, geometry, target=2, seed=5,
+                             eot=config if eot else None)
     assert metrics["patch"]["clean_accuracy"] > 0.7  # the victim itself works
     assert metrics["patch"]["targeted_success"] >= 0.8
     assert metrics["patch"]["targeted_success"] > metrics["random_control"]["targeted_success"] + 0.3
+    assert ("patch_eot" in metrics) == eot
+    if eot:  # a patch optimised under EOT keeps working under the same transformations
+        assert metrics["patch_eot"]["targeted_success"] >= 0.7
+        assert metrics["patch_eot"]["targeted_success"] > metrics["random_control_eot"]["targeted_success"] + 0.3
+
+
+def test_eot_pasting_with_identity_transforms_is_plain_pasting():
+    geometry = PatchGeometry(32, 32, 0.2, cells=4)
+    images = tf.zeros([64, 32, 32, 3])
+    patch = tf.ones([geometry.side, geometry.side, 3])
+    identity = PatchConfig(eot=True, max_rotation_deg=0.0, scale_range=(1.0, 1.0), brightness=0.0, contrast=0.0)
+    pasted = paste_with_eot(images, patch, geometry, identity, tf.constant([3, 4])).numpy()
+    np.testing.assert_allclose(pasted.sum(axis=(1, 2, 3)), 3 * geometry.side ** 2, rtol=1e-5)
+    assert set(np.unique(pasted.round(5))) <= {0.0, 1.0}
+    moved = PatchConfig(eot=True, max_rotation_deg=45.0, scale_range=(0.5, 0.6), brightness=0.0, contrast=0.0)
+    shrunk = paste_with_eot(images, patch, geometry, moved, tf.constant([3, 4])).numpy()
+    assert (shrunk.sum(axis=(1, 2, 3)) < 0.5 * 3 * geometry.side ** 2).all()  # scaled to at most 0.6² of the area
 
 
 def test_untargeted_patch_under_mirrored_strategy(victim, two_cpu_strategy):

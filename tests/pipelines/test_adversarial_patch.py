@@ -26,6 +26,8 @@ def test_tiny_pipeline_writes_the_report(tmp_path):
     sweep = pd.read_csv(out / "success_vs_area.csv", index_col=0)
     assert list(sweep.index) == [10.0, 15.0, 20.0]  # the sweep plus the main 15 % patch
     assert "random_control: targeted_success" in sweep.columns
+    assert "patch_eot: targeted_success" in sweep.columns  # EOT at evaluation time, beside plain placement
+    assert "optimised patch, EOT" in report and "random control, EOT" in report
     assert len(pd.read_csv(out / "losses.csv")) == 4
     assert (out / "patch.pdf").read_bytes().startswith(b"%PDF")
     assert (out / "patch_large.png").is_file()
