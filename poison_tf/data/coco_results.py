@@ -240,6 +240,11 @@ def write_coco_results(
     entries = []
     for predictions in per_image_predictions:
         entries.extend(coco_results_entries(predictions, len(names)))
+    return write_coco_entries(path, entries)
+
+
+def write_coco_entries(path: str, entries: list[dict]) -> int:
+    """Writes already-built COCO results objects as one JSON list, atomically."""
     with atomic_file(path) as handle:
         json.dump(entries, handle)
         handle.write("\n")
@@ -292,11 +297,15 @@ def yolo_txt_lines(predictions: ImagePredictions) -> list[str]:
 def write_yolo_txt(folder: str, per_image_predictions: Iterable[ImagePredictions]) -> int:
     """Writes `<folder>/<image_id>.txt` per image (atomically, as one folder); returns the
     number of files. Images without detections get an empty file."""
+    return write_yolo_lines(folder, ((p.stem or str(p.image_id), yolo_txt_lines(p)) for p in per_image_predictions))
+
+
+def write_yolo_lines(folder: str, per_image_lines: Iterable[tuple[str, list[str]]]) -> int:
+    """Writes `<folder>/<stem>.txt` for each (stem, lines), atomically as one folder."""
     count = 0
     with atomic_dir(folder) as tmp:
-        for predictions in per_image_predictions:
-            stem = predictions.stem or str(predictions.image_id)
+        for stem, lines in per_image_lines:
             with open(os.path.join(tmp, f"{stem}.txt"), "w") as handle:
-                handle.writelines(line + "\n" for line in yolo_txt_lines(predictions))
+                handle.writelines(line + "\n" for line in lines)
             count += 1
     return count

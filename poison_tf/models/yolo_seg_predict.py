@@ -24,9 +24,11 @@ import tensorflow as tf
 
 from poison_tf.data.coco_results import (
     ImagePredictions,
+    coco_results_entries,
     image_id_from_stem,
-    write_coco_results,
-    write_yolo_txt,
+    write_coco_entries,
+    write_yolo_lines,
+    yolo_txt_lines,
 )
 from poison_tf.metrics.seg_validation import SegValidator
 from poison_tf.models.yolo_seg_postprocess import (
@@ -129,15 +131,25 @@ def to_original(out: ImageOutput, stem: str) -> ImagePredictions:
 def export_predictions(
     model: keras.Model, dataset: tf.data.Dataset, stems: Sequence[str], names: Sequence[str],
     coco_json: str | None = None, yolo_dir: str | None = None,
-    config: NmsConfig = VALIDATION,
+    config: NmsConfig = VALIDATION, keep_masks: bool = False,
 ) -> list[ImagePredictions]:
     """Predicts every image of `dataset` with native-resolution masks, maps them to original
     pixels and writes the COCO results JSON and/or YOLO txt folder. `stems[id]` names the
-    image of example `id` (`seg_examples.read_split_index`)."""
-    results = [to_original(out, stems[out.image_index])
-               for out in predict_dataset(model, dataset, config, native=True)]
+    image of example `id` (`seg_examples.read_split_index`).
+
+    Streams: each image's masks are encoded (RLE, polygon) as they come and then dropped from
+    the returned predictions unless `keep_masks` — at conf 0.001 an image keeps up to 300
+    full-resolution masks (~90 MB at 640×480), so a whole split's would not fit in memory."""
+    results, entries, lines = [], [], []
+    for out in predict_dataset(model, dataset, config, native=True):
+        result = to_original(out, stems[out.image_index])
+        if coco_json:
+            entries.extend(coco_results_entries(result, len(names)))
+        if yolo_dir:
+            lines.append((result.stem, yolo_txt_lines(result)))
+        results.append(result if keep_masks else dataclasses.replace(result, masks=None))
     if coco_json:
-        write_coco_results(coco_json, results, names)
+        write_coco_entries(coco_json, entries)
     if yolo_dir:
-        write_yolo_txt(yolo_dir, results)
+        write_yolo_lines(yolo_dir, lines)
     return results

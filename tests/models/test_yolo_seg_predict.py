@@ -103,7 +103,7 @@ def test_export_writes_original_pixel_results(examples, tmp_path):
     folder, names, samples = examples
     stems = [row["stem"] for row in seg_examples.read_split_index(folder, "val")]
     results = export_predictions(FixedModel(), _val(folder), stems, names,
-                                 coco_json=str(tmp_path / "r.json"), yolo_dir=str(tmp_path / "txt"))
+                                 coco_json=str(tmp_path / "r.json"), yolo_dir=str(tmp_path / "txt"), keep_masks=True)
     entries = json.loads((tmp_path / "r.json").read_text())
     assert len(entries) == len(samples) and [e["image_id"] for e in entries] == [int(s) for s in stems]
     box = decode_boxes(FixedModel().raw["boxes"], SIZE).numpy()[5:6]

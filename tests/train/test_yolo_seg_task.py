@@ -66,7 +66,8 @@ def test_task_trains_validates_with_ema_and_exports(examples_dir, tmp_path):
     stems = [row["stem"] for row in seg_examples.read_split_index(examples_dir, "val")]
     dataset = task.build_inputs("val")
     results = export_predictions(model, dataset, stems, task.names,
-                                 coco_json=str(tmp_path / "coco.json"), yolo_dir=str(tmp_path / "txt"))
+                                 coco_json=str(tmp_path / "coco.json"), yolo_dir=str(tmp_path / "txt"),
+                                 keep_masks=True)
     assert [r.stem for r in results] == stems
     entries = json.loads((tmp_path / "coco.json").read_text())
     assert len(entries) == sum(len(r.scores) for r in results) > 0  # conf 0.001 keeps many
