@@ -98,7 +98,8 @@ def build(config: CleanImageConfig, root: str) -> tuple[Pipeline, str]:
     examples = gen.outputs["examples"]
     base = seg.trainer(config, examples, instance_name="base")
     base_model = base.outputs["model"]
-    base_eval = SegEvaluator("base", model=base_model, examples=examples)
+    # No COCO/YOLO export here: the study compares tables (export every model with poison-tf-seg-val).
+    base_eval = SegEvaluator("base", model=base_model, examples=examples, export=False)
     selector = PairSelector(examples=examples, model=base_model, pairs=config.pairs,
                             num_tsne_pairs=config.num_tsne_pairs, tsne_space=config.tsne_space, seed=config.seed)
     components = [gen, base, base_eval, selector]
@@ -109,7 +110,8 @@ def build(config: CleanImageConfig, root: str) -> tuple[Pipeline, str]:
                                     ratio=config.ratio, mode=config.relabel_mode, seed=config.seed)
         plan = planner.outputs["plan"]
         poisoned = seg.trainer(config, examples, plan=plan, instance_name=f"pair{index}")
-        evaluator = SegEvaluator(f"pair{index}", model=poisoned.outputs["model"], examples=examples, plan=plan)
+        evaluator = SegEvaluator(f"pair{index}", model=poisoned.outputs["model"], examples=examples, plan=plan,
+                                 export=False)
         baseline = SegEvaluator(f"base_pair{index}", model=base_model, examples=examples, plan=plan, export=False)
         components += [planner, poisoned, evaluator, baseline]
         plans.append(plan)
