@@ -30,11 +30,14 @@ from poison_tf.components.classifier_example_gen import ClassifierExampleGen
 from poison_tf.components.classifier_explainer import ClassifierExplainer
 from poison_tf.components.classifier_importer import ClassifierImporter
 from poison_tf.components.classifier_trainer import ClassifierTrainer
+from poison_tf.components.clean_image_planner import CleanImagePlanner
+from poison_tf.components.clean_image_report import CleanImageReport
 from poison_tf.components.detection_evaluator import DetectionEvaluator
 from poison_tf.components.detection_report import DetectionReport
 from poison_tf.components.detector_fitter import DetectorFitter
 from poison_tf.components.face_example_gen import FaceExampleGen
 from poison_tf.components.headpose_example_gen import HeadPoseExampleGen
+from poison_tf.components.pair_selector import PairSelector
 from poison_tf.components.patch_evaluator import PatchEvaluator
 from poison_tf.components.patch_optimizer import PatchOptimizer
 from poison_tf.components.patch_report import PatchReport
@@ -42,7 +45,10 @@ from poison_tf.components.poison_planner import PoisonPlanner
 from poison_tf.components.regressor_evaluator import RegressorEvaluator
 from poison_tf.components.regressor_explainer import RegressorExplainer
 from poison_tf.components.regressor_trainer import RegressorTrainer
+from poison_tf.components.seg_evaluator import SegEvaluator
 from poison_tf.components.seg_example_gen import SegExampleGen
+from poison_tf.components.seg_report import SegReport
+from poison_tf.components.seg_trainer import SegTrainer
 from poison_tf.components.victim_trainer import VictimTrainer
 from poison_tf.errors import UserInputError
 from poison_tf.train.strategy import resolve_strategy
@@ -53,12 +59,14 @@ FLAGS = flags.FLAGS
 STAGES: dict[str, dict[str, type[BaseComponent]]] = {
     "example_gen": {"headpose": HeadPoseExampleGen, "classifier": ClassifierExampleGen, "face": FaceExampleGen,
                     "seg": SegExampleGen},
-    "poison": {"planner": PoisonPlanner, "patch": PatchOptimizer},
+    "poison": {"planner": PoisonPlanner, "patch": PatchOptimizer, "clean_image": CleanImagePlanner},
     "train": {"regressor": RegressorTrainer, "victim": VictimTrainer, "import_classifier": ClassifierImporter,
-              "classifier": ClassifierTrainer, "detector": DetectorFitter},
-    "evaluate": {"regressor": RegressorEvaluator, "patch": PatchEvaluator, "detection": DetectionEvaluator},
-    "explain": {"regressor": RegressorExplainer, "classifier": ClassifierExplainer},
-    "report": {"badnets": BadNetsReport, "patch": PatchReport, "detection": DetectionReport},
+              "classifier": ClassifierTrainer, "detector": DetectorFitter, "seg": SegTrainer},
+    "evaluate": {"regressor": RegressorEvaluator, "patch": PatchEvaluator, "detection": DetectionEvaluator,
+                 "seg": SegEvaluator},
+    "explain": {"regressor": RegressorExplainer, "classifier": ClassifierExplainer, "class_pairs": PairSelector},
+    "report": {"badnets": BadNetsReport, "patch": PatchReport, "detection": DetectionReport, "seg": SegReport,
+               "clean_image": CleanImageReport},
 }
 
 _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string}
