@@ -79,6 +79,8 @@ def validate(config: CleanImageConfig) -> CleanImageConfig:
         raise common.UserInputError(f"--num_tsne_pairs={config.num_tsne_pairs}: must be >= 0")
     names = class_names(config.source)
     given = parse_pairs(config.pairs, names) if config.pairs and names else []
+    if names:  # canonical names, repeats dropped: the DAG gets one poisoned model per pair
+        config = dataclasses.replace(config, pairs=",".join(f"{p.host_name}:{p.target_name}" for p in given))
     if not given and not config.num_tsne_pairs:
         raise common.UserInputError("no pair to poison: give --pairs or --num_tsne_pairs >= 1")
     if given and config.source.startswith("yolo:"):  # fail before training, not after the base model
@@ -104,7 +106,7 @@ def build(config: CleanImageConfig, root: str) -> tuple[Pipeline, str]:
                             num_tsne_pairs=config.num_tsne_pairs, tsne_space=config.tsne_space, seed=config.seed)
     components = [gen, base, base_eval, selector]
     plans, models, metrics, base_attacks = [], [], [], []
-    count = config.num_tsne_pairs + (len(config.pairs.split(",")) if config.pairs else 0)
+    count = config.num_tsne_pairs + len({e.strip() for e in config.pairs.split(",") if e.strip()})
     for index in range(count):
         planner = CleanImagePlanner(f"pair{index}", examples=examples, pairs=selector.outputs["pairs"], index=index,
                                     ratio=config.ratio, mode=config.relabel_mode, seed=config.seed)

@@ -56,3 +56,12 @@ def test_host_without_instances_is_refused_before_training(tmp_path, capfd, shar
     argv = [*TINY[:-1], f"--source=yolo:{data}", "--pairs=toothbrush:person", f"--output_dir={out}"]
     assert exits_2_with_one_error(argv, capfd, "'toothbrush' has no instances")
     assert not (out / ".pipeline").exists() or not list((out / ".pipeline").glob("SegTrainer*"))
+
+
+def test_given_pairs_are_canonical_and_unique_so_each_gets_one_model():
+    import dataclasses
+
+    from pipelines import clean_image_backdoor
+
+    config = dataclasses.replace(clean_image_backdoor.PRESETS["demo"], pairs="bus:train,Bus:train,traffic_sign:bus,")
+    assert clean_image_backdoor.validate(config).pairs == "bus:train,traffic sign:bus"
