@@ -11,10 +11,9 @@ import pathlib
 
 import h5py
 import numpy as np
-from absl import flags
-from absl.testing import flagsaver
+from cli_runner import run_program
 
-from poison_tf import cli, hackml_eval
+from poison_tf import hackml_eval
 from poison_tf.defences.base import Detector, register_detector
 
 SHARED_HACKML = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "hackml"
@@ -22,14 +21,7 @@ SHARED_HACKML = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / 
 
 def run_eval(argv: list[str]) -> int:
     """Runs `poison-tf-eval` in this process; returns its exit status."""
-    with flagsaver.flagsaver():
-        try:
-            cli.run(hackml_eval.main, argv=["poison-tf-eval", *argv])
-        except SystemExit as exit_:
-            return int(exit_.code or 0)
-        finally:
-            flags.FLAGS.unparse_flags()
-    return 0
+    return run_program(hackml_eval.main, "poison-tf-eval", argv)
 
 
 def error_lines(capsys) -> list[str]:

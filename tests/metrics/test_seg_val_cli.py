@@ -8,12 +8,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from absl import flags
-from absl.testing import flagsaver
+from cli_runner import run_program
 from PIL import Image
 from shared_data import shared_path
 
-from poison_tf import cli, seg_val
+from poison_tf import seg_val
 from poison_tf.data.coco_results import ImagePredictions, image_id_from_stem, write_coco_results
 from poison_tf.data.yolo_seg import load_split
 from poison_tf.metrics.seg_validation import COLUMNS, HEADER
@@ -62,14 +61,7 @@ def _perfect_results(data_yaml: str, path: str, with_masks: bool = True, keep=No
 
 
 def run_seg_val(argv: list[str]) -> int:
-    with flagsaver.flagsaver():
-        try:
-            cli.run(seg_val.main, argv=["poison-tf-seg-val", *argv])
-        except SystemExit as exit_:
-            return int(exit_.code or 0)
-        finally:
-            flags.FLAGS.unparse_flags()
-    return 0
+    return run_program(seg_val.main, "poison-tf-seg-val", argv)
 
 
 def test_perfect_predictions_with_masks(dataset, tmp_path, capsys):

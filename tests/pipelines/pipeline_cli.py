@@ -5,23 +5,14 @@ from __future__ import annotations
 import json
 import pathlib
 
-from absl import flags
-from absl.testing import flagsaver
+from cli_runner import run_program
 
 from pipelines import main as pipeline_main
-from poison_tf import cli
 
 
 def run_cli(argv: list[str]) -> int:
     """Runs `poison-tf-pipeline *argv` with the CLI's exit contract; returns the exit status."""
-    with flagsaver.flagsaver():
-        try:
-            cli.run(pipeline_main.main, argv=["poison-tf-pipeline", *argv])
-        except SystemExit as exit_:
-            return int(exit_.code or 0)
-        finally:
-            flags.FLAGS.unparse_flags()
-    return 0
+    return run_program(pipeline_main.main, "poison-tf-pipeline", argv)
 
 
 def rerun_is_fully_cached(argv: list[str], out: pathlib.Path) -> bool:
