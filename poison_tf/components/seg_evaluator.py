@@ -56,6 +56,7 @@ class SegEvaluatorExecutor(BaseExecutor):
                                 max_instances=p["max_instances"], relabel=relabel)
 
         def clean_classes():
+            """The clean val classes beside the relabelled pass (a label-only second read)."""
             for _, labels in dataset():
                 for row in labels["classes"].numpy():
                     yield row[row >= 0]
@@ -64,7 +65,8 @@ class SegEvaluatorExecutor(BaseExecutor):
         poisoned = SegValidator(names) if val_plan else None
         attack = AttackSuccess(plan.pair.host, plan.pair.target) if plan else None
         outputs = predict_dataset(model, dataset(val_plan.relabel_fn() if val_plan else None))
-        for out, classes in zip(outputs, clean_classes()):
+        pairs = zip(outputs, clean_classes()) if val_plan else ((out, out.gt_classes) for out in outputs)
+        for out, classes in pairs:  # streamed: one image's masks in memory at a time
             geometry = {"letterbox": out.letterbox, "orig_size": out.orig_size}
             predicted = (out.boxes, out.scores, out.classes, out.masks, out.gt_boxes)
             validator.update(*predicted, classes, out.gt_masks, **geometry)
