@@ -58,18 +58,14 @@ def validate_weights(weights: str, data_yaml: str, split: str, sentinels: str = 
     compared in original pixels, masks at 1/4 of the input (the overlap-map ground truth)."""
     import tempfile
 
-    import keras
-
     from poison_tf.data.seg_examples import make_dataset, write_seg_schema, write_seg_split
+    from poison_tf.io.model_loading import load_hackml_model
     from poison_tf.models import yolo_v8_seg  # noqa: F401 (registers the model class)
     from poison_tf.models.yolo_seg_predict import predict_dataset
 
     if not os.path.isfile(weights):
         raise UserInputError(f"--weights={weights}: file not found")
-    try:
-        model = keras.models.load_model(weights, compile=False)
-    except Exception as error:  # noqa: BLE001 (any loader failure is a bad file for the user)
-        raise UserInputError(f"--weights={weights}: not a loadable Keras model ({error})") from None
+    model = load_hackml_model(weights)  # untrusted file: config checked, safe_mode on
     size = int(model.input_shape[1])
     names, samples = load_split(data_yaml, split)
     if getattr(model, "num_classes", len(names)) != len(names):
