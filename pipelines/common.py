@@ -28,6 +28,8 @@ flags.DEFINE_bool("cache", True, "Reuse finished components from earlier runs of
 flags.DEFINE_integer("epochs", None, "Override the preset's number of training epochs.")
 flags.DEFINE_integer("global_batch_size", None, "Override the preset's global batch size.")
 flags.DEFINE_float("learning_rate", None, "Override the preset's learning rate.")
+flags.DEFINE_enum("lr_decay", None, ["constant", "cosine", "linear"],
+                  "Override the preset's learning-rate decay over the run (after any warm-up).")
 flags.DEFINE_integer("seed", None, "Override the preset's random seed.")
 flags.DEFINE_string("source", None, "Override the preset's data source.")
 flags.DEFINE_integer("image_size", None, "Override the preset's image size (pixels).")

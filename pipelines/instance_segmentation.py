@@ -26,6 +26,7 @@ NAME = "instance_segmentation"
 flags.DEFINE_string("model_size", None, "YOLOv8-seg size: tiny, n, s, m, l, x.")
 flags.DEFINE_integer("num_val", None, "Synthetic: validation images.")
 flags.DEFINE_integer("max_instances", None, "Instances kept per image (largest first).")
+flags.DEFINE_bool("augment", None, "Train with flips, HSV, scale and translate augmentation.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +92,9 @@ def describe(config: SegStudyConfig) -> str:
     rate = config.learning_rate or "Ultralytics auto"
     return (f"Data: {data}, letterboxed to {config.image_size} px. Model: YOLOv8-seg `{config.model_size}` from "
             f"scratch, {config.epochs} epochs, batch {config.global_batch_size}, AdamW lr {rate}, "
-            f"{config.lr_decay} decay after {config.warmup_epochs:g} warm-up epochs, EMA weights, seed {config.seed}. "
+            f"{config.lr_decay} decay after {config.warmup_epochs:g} warm-up epochs, EMA weights, "
+            f"{'augmentation (flip, HSV, scale, translate)' if config.augment else 'no augmentation'}, "
+            f"seed {config.seed}. "
             "Metrics: Ultralytics `val` semantics (conf 0.001, NMS IoU 0.7, 300 detections, 101-point AP, "
             "masks at 1/4 resolution).")
 

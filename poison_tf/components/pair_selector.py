@@ -5,7 +5,9 @@ features mask-pooled under it (`clean_image_features.pool_instances`); class cen
 ranked by closeness (`tsne_pairs.rank_pairs`) and drawn with t-SNE. The chosen pairs are the
 hand-given ones (`pairs`, names as in data.yaml) plus the `num_tsne_pairs` closest t-SNE pairs
 that neither repeat a given pair nor reuse a given host, so the pipeline always trains exactly
-`len(given) + num_tsne_pairs` poisoned models. Writes pairs.json, the ranking (CSV and
+`len(given) + num_tsne_pairs` poisoned models. `min_host_instances` keeps t-SNE hosts with too
+few training instances out of the choice (not out of the ranking): at ratio 0.5 a host of 9
+instances gives 4 relabelled ones, too few for the attack to show on any model. Writes pairs.json, the ranking (CSV and
 Markdown), the labelled scatter plot and TensorBoard projector files.
 """
 
@@ -36,6 +38,7 @@ class PairSelectorSpec(ComponentSpec):
         "pairs": ExecutionParameter(str, default="", help="hand-picked host:target,… (class names)"),
         "num_tsne_pairs": ExecutionParameter(int, default=2),
         "tsne_space": ExecutionParameter(str, default="features", help="rank by feature or t-SNE-plane distance"),
+        "min_host_instances": ExecutionParameter(int, default=1, help="t-SNE hosts need this many training instances"),
         "max_images": ExecutionParameter(int, default=0, help="embed at most N training images (0: all)"),
         "seed": ExecutionParameter(int, default=0),
     }
@@ -63,14 +66,17 @@ def instance_features(model: keras.Model, examples: str, max_images: int = 0) ->
     return np.concatenate(features), np.concatenate(classes)
 
 
-def tsne_choice(ranking: pd.DataFrame, names: list[str], given: list[ClassPair], count: int) -> list[ClassPair]:
-    """The `count` best-ranked pairs that do not repeat a given pair or host."""
+def tsne_choice(ranking: pd.DataFrame, names: list[str], given: list[ClassPair], count: int,
+                min_host_instances: int = 1) -> list[ClassPair]:
+    """The `count` best-ranked pairs that do not repeat a given pair or host, whose host has at
+    least `min_host_instances` training instances."""
     taken = {p.host_name for p in given}
-    keep = [h not in taken and (h, t) not in {(p.host_name, p.target_name) for p in given}
-            for h, t in zip(ranking["Host"], ranking["Target"])]
+    keep = [h not in taken and (h, t) not in {(p.host_name, p.target_name) for p in given} and n >= min_host_instances
+            for h, t, n in zip(ranking["Host"], ranking["Target"], ranking["Host instances"])]
     chosen = tsne_pairs.top_pairs(ranking[keep], names, count)
     if len(chosen) < count:
-        raise UserInputError(f"--num_tsne_pairs={count}: only {len(chosen)} t-SNE pair(s) left beside --pairs")
+        raise UserInputError(f"--num_tsne_pairs={count}: only {len(chosen)} t-SNE pair(s) with at least "
+                             f"{min_host_instances} host instance(s) left beside --pairs")
     return chosen
 
 
@@ -87,7 +93,7 @@ class PairSelectorExecutor(BaseExecutor):
         features, classes = instance_features(load_seg_model(input_dict["model"][0]), examples, p["max_images"])
         embedding = tsne_pairs.embed_classes(features, classes, names, seed=p["seed"])
         ranking = tsne_pairs.rank_pairs(embedding, space=p["tsne_space"])
-        pairs = tsne_choice(ranking, names, given, p["num_tsne_pairs"]) + given
+        pairs = tsne_choice(ranking, names, given, p["num_tsne_pairs"], p["min_host_instances"]) + given
         out = output_dict["pairs"][0]
         write_json(out.path(PAIRS_FILE), [pair.to_json() for pair in pairs])
         tsne_pairs.write_ranking(ranking, out.path(RANKING_CSV), out.path(RANKING_MD))

@@ -28,6 +28,7 @@ class VictimTrainerSpec(ComponentSpec):
         "filters": ExecutionParameter(int, default=16, help="small: filters of the stem"),
         "pooling": ExecutionParameter(str, default="avg", help="small: global avg or max pooling"),
         "flip": ExecutionParameter(bool, default=False, help="random left-right flips while training"),
+        "lr_decay": ExecutionParameter(str, default="constant", help="constant | cosine | linear (to 5 % at the end)"),
         **training_parameters(10, seed=0),
     }
 
@@ -38,7 +39,7 @@ class VictimTrainerExecutor(BaseExecutor):
         task = ImageClassificationTask(input_dict["examples"][0].uri, arch=p["arch"], weights=p["weights"],
                                        width=p["filters"], pooling=p["pooling"], flip=p["flip"],
                                        global_batch_size=p["global_batch_size"], learning_rate=p["learning_rate"],
-                                       seed=p["seed"])
+                                       seed=p["seed"], epochs=p["epochs"], lr_decay=p["lr_decay"])
         out = output_dict["model"][0]
         train_and_export(task, p, out)
         if os.path.isfile(out.path("history.json")):

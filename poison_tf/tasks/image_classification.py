@@ -4,6 +4,10 @@
 (`keras.applications.ResNet50(weights=None or a local file, input_shape, classes)`). Inputs are
 images in [0, 1]; ResNet50 gets them as they are (a model trained here learns on that scale).
 Training flips images left-right when `flip` is set. Validation reports accuracy.
+`lr_decay="cosine"` decays Adam's rate to 5 % over the run: with a constant rate, a ResNet50
+trained 5 epochs from scratch ended on a noisy iterate that predicted airplane for 2 of 1,000
+test images (mean probability 0.014), which no patch could then reach as a target (2 % at 15 %
+area, while a target the model favoured reached 85 % in 100 steps).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from poison_tf.data.image_examples import image_examples_dataset
 from poison_tf.errors import UserInputError
 from poison_tf.models.small_classifier import build_small_classifier
 from poison_tf.tasks.classification import ClassificationTask
+from poison_tf.train.schedules import DECAYS, WarmupDecay
 
 ARCHS = ("small", "resnet50")
 
@@ -22,11 +27,20 @@ ARCHS = ("small", "resnet50")
 class ImageClassificationTask(ClassificationTask):
     def __init__(self, examples_dir: str, arch: str = "small", weights: str = "", width: int = 16,
                  pooling: str = "avg", flip: bool = False, global_batch_size: int = 32,
-                 learning_rate: float = 1e-3, seed: int = 0):
+                 learning_rate: float = 1e-3, seed: int = 0, epochs: int = 0, lr_decay: str = "constant"):
         if arch not in ARCHS:
             raise UserInputError(f"--arch={arch!r}: choose one of {', '.join(ARCHS)}")
+        if lr_decay not in DECAYS:
+            raise UserInputError(f"--lr_decay={lr_decay!r}: choose one of {', '.join(DECAYS)}")
         super().__init__(examples_dir, global_batch_size, learning_rate, seed)
         self.arch, self.weights, self.width, self.pooling, self.flip = arch, weights, width, pooling, flip
+        self.epochs, self.lr_decay = epochs, lr_decay
+
+    def build_optimizer(self) -> keras.optimizers.Optimizer:
+        if self.lr_decay == "constant" or not self.epochs:
+            return keras.optimizers.Adam(self.learning_rate)
+        steps = self.epochs * -(-self.num_examples("train") // self.global_batch_size)
+        return keras.optimizers.Adam(WarmupDecay(self.learning_rate, steps, decay=self.lr_decay, final_fraction=0.05))
 
     def build_model(self) -> keras.Model:
         if self.arch == "resnet50":

@@ -133,3 +133,15 @@ def test_outputs(embedding, tmp_path):
     assert "traffic light" in open(os.path.join(log_dir, "classes.tsv")).read()
     config = open(os.path.join(log_dir, "projector_config.pbtxt")).read()
     assert "instances.tsv" in config and "classes.tsv" in config
+
+
+def test_tsne_choice_skips_small_hosts_and_given_ones(embedding):
+    from poison_tf.components.pair_selector import tsne_choice
+
+    ranking = tsne_pairs.rank_pairs(embedding)
+    assert [p.slug for p in tsne_choice(ranking, NAMES, [], 1)] == ["car2truck"]
+    given = parse_pairs("car:truck", NAMES)
+    hosts = [p.host_name for p in tsne_choice(ranking, NAMES, given, 1, min_host_instances=10)]
+    assert hosts == ["truck"]  # car is taken by the given pair; truck (10) is the only other host with >= 10
+    with pytest.raises(UserInputError, match="at least 13 host instance"):
+        tsne_choice(ranking, NAMES, [], 1, min_host_instances=13)
