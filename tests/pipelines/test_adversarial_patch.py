@@ -92,7 +92,9 @@ def test_user_model_is_attacked_without_training(tmp_path):
 def test_resnet50_victim_is_trained_and_attacked(tmp_path):
     out = tmp_path / "run"
     assert run_cli([*TINY, "--arch=resnet50", "--num_train=32", "--num_test=16", "--patch_areas=15",
-                    "--patch_steps=2", f"--output_dir={out}"]) == 0
+                    "--patch_steps=2", "--lr_decay=cosine", f"--output_dir={out}"]) == 0
     cam = json.loads((out / ".pipeline" / "executions.jsonl").read_text().splitlines()[0])
     assert cam["component"] == "ClassifierExampleGen"
-    assert "conv5_block3" in (out / "report.md").read_text()  # Grad-CAM on ResNet50's last conv block
+    report = (out / "report.md").read_text()
+    assert "conv5_block3" in report  # Grad-CAM on ResNet50's last conv block
+    assert "Adam lr 0.003 (cosine decay to 5 %)" in report
