@@ -40,6 +40,8 @@ flags.DEFINE_integer("patch_steps", None, "Optimisation steps per patch.")
 flags.DEFINE_integer("patch_batch_size", None, "Images per optimisation step.")
 flags.DEFINE_enum("patch_optimizer", None, ["adam", "signed"], "adam, or the study's per-cell signed step.")
 flags.DEFINE_float("patch_learning_rate", None, "Step size of the patch optimiser.")
+flags.DEFINE_enum("patch_lr_decay", None, ["constant", "cosine"], "Step-size decay of the patch optimiser.")
+flags.DEFINE_enum("patch_loss", None, ["ce", "margin"], "Patch loss: cross-entropy or the Carlini-Wagner margin.")
 flags.DEFINE_bool("eot", None, "Expectation over transformations (rotation, scale, brightness, contrast).")
 flags.DEFINE_bool("eval_eot", None, "Also evaluate every patch under the EOT transformations, beside plain placement.")
 flags.DEFINE_string("keep_clear", None, "y0,x0,y1,x1 pixel box the patch never covers.")
@@ -77,6 +79,8 @@ class PatchStudyConfig:
     patch_batch_size: int = 32
     patch_optimizer: str = "adam"
     patch_learning_rate: float = 0.05
+    patch_lr_decay: str = "constant"
+    patch_loss: str = "ce"
     eot: bool = False
     eval_eot: bool = True
     keep_clear: str = ""
@@ -172,7 +176,8 @@ def build(config: PatchStudyConfig, root: str) -> tuple[Pipeline, str]:
                                    patch_cells=config.patch_cells, keep_clear=config.keep_clear,
                                    steps=config.patch_steps, batch_size=config.patch_batch_size,
                                    patch_optimizer=config.patch_optimizer,
-                                   patch_learning_rate=config.patch_learning_rate, eot=config.eot,
+                                   patch_learning_rate=config.patch_learning_rate,
+                                   patch_lr_decay=config.patch_lr_decay, patch_loss=config.patch_loss, eot=config.eot,
                                    max_images=config.optimise_images, seed=config.seed,
                                    strategy=common.FLAGS.strategy)
         components.append(optimizer)

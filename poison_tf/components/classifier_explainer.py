@@ -79,6 +79,7 @@ def plot_rows(images, patched, cams, names, predictions, masks, path: str) -> No
 
 class ClassifierExplainerExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
+        keras.utils.set_random_seed(exec_properties["seed"])  # same images cached or fresh (see PatchOptimizer)
         model = keras.models.load_model(input_dict["model"][0].path(MODEL_FILE), compile=False)
         layer = exec_properties["gradcam_layer"] or None
         layer_path = check_gradcam_layer(model, layer)

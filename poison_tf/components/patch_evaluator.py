@@ -66,6 +66,7 @@ def sweep_table(entries: list[dict]) -> pd.DataFrame:
 
 class PatchEvaluatorExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
+        keras.utils.set_random_seed(exec_properties["seed"])  # same sample cached or fresh (see PatchOptimizer)
         model = keras.models.load_model(input_dict["model"][0].path(MODEL_FILE), compile=False)
         images, labels = load_split(input_dict["examples"][0].uri, "test", exec_properties["max_images"],
                                     exec_properties["seed"])

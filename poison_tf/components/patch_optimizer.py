@@ -43,6 +43,8 @@ class PatchOptimizerSpec(ComponentSpec):
         "batch_size": ExecutionParameter(int, default=32),
         "patch_optimizer": ExecutionParameter(str, default="adam", help="adam | signed (the study's per-cell sign step)"),
         "patch_learning_rate": ExecutionParameter(float, default=0.05),
+        "patch_lr_decay": ExecutionParameter(str, default="constant", help="constant | cosine (to 5 % at the end)"),
+        "patch_loss": ExecutionParameter(str, default="ce", help="ce | margin (Carlini-Wagner on log-probabilities)"),
         "eot": ExecutionParameter(bool, default=False, help="expectation over rotation, scale, brightness, contrast"),
         "max_images": ExecutionParameter(int, default=0, help="optimise on N training images, a seeded sample (0 = all)"),
         "image_every": ExecutionParameter(int, default=50, help="TensorBoard patch image every N steps"),
@@ -93,6 +95,10 @@ def load_patch(artifact) -> tuple[np.ndarray, PatchGeometry, dict]:
 class PatchOptimizerExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         p = exec_properties
+        # Seeded tf.data shuffles and random ops also read TF's global seed, which the victim's
+        # training sets (to this seed) only when it ran in this process: without this, a rerun
+        # that finds the victim cached drew other images and positions than a fresh run.
+        keras.utils.set_random_seed(p["seed"])
         examples_dir = input_dict["examples"][0].uri
         height, width = read_schema(examples_dir)["image_size"]
         geometry = PatchGeometry(height, width, p["patch_fraction"], p["patch_cells"], parse_box(p["keep_clear"]))
@@ -101,7 +107,8 @@ class PatchOptimizerExecutor(BaseExecutor):
         model = keras.models.load_model(input_dict["model"][0].path(MODEL_FILE), compile=False)
         check_classifier(model, (height, width, 3), target, "PatchOptimizer")
         config = PatchConfig(target=target, steps=p["steps"], batch_size=p["batch_size"], optimizer=p["patch_optimizer"],
-                             learning_rate=p["patch_learning_rate"], eot=p["eot"], seed=p["seed"])
+                             learning_rate=p["patch_learning_rate"], lr_decay=p["patch_lr_decay"], loss=p["patch_loss"],
+                             eot=p["eot"], seed=p["seed"])
         # a seeded sample, not the head of the split: sources such as the CIFAR-10 npz are sorted by class
         dataset = image_examples_dataset(examples_dir, "train", shuffle_seed=p["seed"] if p["max_images"] > 0 else None)
         dataset = dataset.map(lambda e: (e["image"], e["label"]))
@@ -136,7 +143,8 @@ class PatchOptimizerExecutor(BaseExecutor):
                          "keep_clear": list(geometry.keep_clear) if geometry.keep_clear else None,
                          "side_px": geometry.side, "area_fraction": geometry.area_fraction},
             "target_class": target, "optimizer": config.optimizer, "steps": config.steps, "eot": config.eot,
-            "learning_rate": config.learning_rate, "batch_size": config.batch_size,
+            "learning_rate": config.learning_rate, "lr_decay": config.lr_decay, "loss": config.loss,
+            "batch_size": config.batch_size,
             "eot_transforms": eot_transforms(config),
             "final_loss": float(np.mean(result.losses[-10:])) if result.losses else None,
         })

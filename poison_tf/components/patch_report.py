@@ -55,6 +55,15 @@ def success_curve(sweep: pd.DataFrame, key: str) -> pd.DataFrame:
                          if f"{kind}: {key}" in sweep.columns})
 
 
+def patch_recipe(info: dict) -> str:
+    """'step 0.05, cosine decay, margin loss' from patch.json (older files lack the last two)."""
+    parts = [f"step {info['learning_rate']:g}"]
+    if info.get("lr_decay", "constant") != "constant":
+        parts.append(f"{info['lr_decay']} decay")
+    parts.append(f"{info.get('loss', 'ce')} loss")
+    return ", ".join(parts)
+
+
 class PatchReportExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         out = output_dict["report"][0]
@@ -69,7 +78,8 @@ class PatchReportExecutor(BaseExecutor):
                  f"{info['geometry']['cells']} cells, {info['geometry']['side_px']} px square "
                  f"({main['area_fraction']:.1%} of the image), random position per image, "
                  + (f"target class {info['target_class']}" if targeted else "untargeted")
-                 + f", {info['optimizer']} for {info['steps']} steps{', EOT' if info['eot'] else ''}.", "",
+                 + f", {info['optimizer']} ({patch_recipe(info)}) for {info['steps']} steps"
+                 + f"{', EOT' if info['eot'] else ''}.", "",
                  "## Clean vs patched", "", to_markdown(main_table(main)), ""]
         if "patch_eot" in main:
             eot = info.get("eot_transforms") or {}

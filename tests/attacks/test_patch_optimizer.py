@@ -14,6 +14,8 @@ from poison_tf.attacks.patch_optimizer import (
     check_classifier,
     optimise_patch,
     paste_with_eot,
+    patch_loss,
+    step_size,
 )
 from poison_tf.data.synthetic_classes import synthetic_classes
 from poison_tf.errors import UserInputError
@@ -39,11 +41,13 @@ def victim():
     return model, images[600:], labels[600:]
 
 
-@pytest.mark.parametrize("optimizer,eot", [("adam", False), ("signed", True)])
-def test_targeted_patch_succeeds(victim, optimizer, eot):
+@pytest.mark.parametrize("optimizer,eot,loss,decay", [("adam", False, "ce", "constant"),
+                                                     ("signed", True, "ce", "constant"),
+                                                     ("adam", False, "margin", "cosine")])
+def test_targeted_patch_succeeds(victim, optimizer, eot, loss, decay):
     model, images, labels = victim
     geometry = PatchGeometry(32, 32, 0.2, cells=4).check()
-    config = PatchConfig(target=2, steps=60, batch_size=32, optimizer=optimizer, eot=eot,
+    config = PatchConfig(target=2, steps=60, batch_size=32, optimizer=optimizer, eot=eot, loss=loss, lr_decay=decay,
                          learning_rate=0.05 if optimizer == "adam" else 0.02)
     dataset = tf.data.Dataset.from_tensor_slices((images[:100], labels[:100]))
     result = optimise_patch(model, dataset, geometry, config)
@@ -59,6 +63,21 @@ def test_targeted_patch_succeeds(victim, optimizer, eot):
     if eot:  # a patch optimised under EOT keeps working under the same transformations
         assert metrics["patch_eot"]["targeted_success"] >= 0.7
         assert metrics["patch_eot"]["targeted_success"] > metrics["random_control_eot"]["targeted_success"] + 0.3
+
+
+def test_step_size_decays_to_five_percent_and_margin_loss_saturates():
+    cosine = PatchConfig(steps=11, learning_rate=0.1, lr_decay="cosine")
+    assert [round(step_size(cosine, i), 6) for i in (0, 5, 10)] == [0.1, 0.0525, 0.005]
+    assert step_size(PatchConfig(steps=11, learning_rate=0.1), 10) == pytest.approx(0.1)
+    model = keras.Sequential([keras.Input([2]), keras.layers.Softmax()])
+    logits = tf.constant([[0.0, 1.0], [9.0, 0.0]])  # image 2 is already class 0 by 9 nats
+    margin = patch_loss(model, logits, tf.constant([1, 1]), 0, probabilities=True, kind="margin").numpy()
+    np.testing.assert_allclose(margin, [1.0, -5.0], atol=1e-5)  # best other − target, floored at −5
+    untargeted = patch_loss(model, logits, tf.constant([1, 1]), None, probabilities=True, kind="margin").numpy()
+    np.testing.assert_allclose(untargeted, [1.0, -5.0], atol=1e-5)  # true − best other, floored
+    with pytest.raises(UserInputError, match="--patch_loss"):
+        optimise_patch(model, tf.data.Dataset.from_tensors((tf.zeros([2]), 0)), PatchGeometry(4, 4, 0.5, 1),
+                       PatchConfig(loss="hinge"))
 
 
 def test_eot_pasting_with_identity_transforms_is_plain_pasting():
