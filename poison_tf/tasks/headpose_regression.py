@@ -14,6 +14,7 @@ from poison_tf.models.resnet18_regressor import build_resnet18_regressor
 from poison_tf.poison.label_rules import LabelRule
 from poison_tf.poison.plan import PoisonPlan, stamp_all
 from poison_tf.poison.triggers import Trigger
+from poison_tf.train.schedules import adam_over_run
 from poison_tf.train.task import Task
 
 
@@ -71,11 +72,8 @@ class HeadPoseRegressionTask(Task):
         8.6 and 19 degrees from one epoch to the next (64-px synthetic heads, 8 epochs); the
         evaluated model is the last one, so the schedule makes the tables reproducible.
         """
-        if not self.epochs:
-            return keras.optimizers.Adam(self.learning_rate)
-        steps = self.epochs * -(-self.num_examples("train") // self.global_batch_size)
-        schedule = keras.optimizers.schedules.CosineDecay(self.learning_rate, steps, alpha=0.05)
-        return keras.optimizers.Adam(schedule)
+        steps_per_epoch = -(-self.num_examples("train") // self.global_batch_size)
+        return adam_over_run(self.learning_rate, self.epochs, steps_per_epoch)
 
     def triggered_test_inputs(self, trigger: Trigger, rule: LabelRule) -> tf.data.Dataset:
         """The whole test set with the trigger stamped and the attack target as label."""

@@ -19,7 +19,7 @@ from poison_tf.data.image_examples import image_examples_dataset
 from poison_tf.errors import UserInputError
 from poison_tf.models.small_classifier import build_small_classifier
 from poison_tf.tasks.classification import ClassificationTask
-from poison_tf.train.schedules import DECAYS, WarmupDecay
+from poison_tf.train.schedules import DECAYS, adam_over_run
 
 ARCHS = ("small", "resnet50")
 
@@ -37,10 +37,8 @@ class ImageClassificationTask(ClassificationTask):
         self.epochs, self.lr_decay = epochs, lr_decay
 
     def build_optimizer(self) -> keras.optimizers.Optimizer:
-        if self.lr_decay == "constant" or not self.epochs:
-            return keras.optimizers.Adam(self.learning_rate)
-        steps = self.epochs * -(-self.num_examples("train") // self.global_batch_size)
-        return keras.optimizers.Adam(WarmupDecay(self.learning_rate, steps, decay=self.lr_decay, final_fraction=0.05))
+        steps_per_epoch = -(-self.num_examples("train") // self.global_batch_size)
+        return adam_over_run(self.learning_rate, self.epochs, steps_per_epoch, self.lr_decay)
 
     def build_model(self) -> keras.Model:
         if self.arch == "resnet50":

@@ -56,3 +56,15 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         return {"peak": self.peak, "total_steps": self.total_steps,
                 "warmup_steps": self.warmup_steps, "decay": self.decay,
                 "final_fraction": self.final_fraction}
+
+
+def adam_over_run(learning_rate: float, epochs: int, steps_per_epoch: int, decay: str = "cosine",
+                  final_fraction: float = 0.05) -> keras.optimizers.Adam:
+    """Adam whose rate decays to `final_fraction` over `epochs` (no warm-up); a constant rate
+    when `decay` is "constant" or the run's length is unknown (`epochs` 0). Used by the
+    head-pose regressor and the patch study's victim, whose evaluated model is the last one."""
+    require(decay in DECAYS, f"learning-rate decay {decay!r} is not one of {DECAYS}")
+    if decay == "constant" or not epochs:
+        return keras.optimizers.Adam(learning_rate)
+    return keras.optimizers.Adam(WarmupDecay(learning_rate, epochs * steps_per_epoch, decay=decay,
+                                             final_fraction=final_fraction))
