@@ -71,7 +71,8 @@ def tsne_choice(ranking: pd.DataFrame, names: list[str], given: list[ClassPair],
     """The `count` best-ranked pairs that do not repeat a given pair or host, whose host has at
     least `min_host_instances` training instances."""
     taken = {p.host_name for p in given}
-    keep = [h not in taken and (h, t) not in {(p.host_name, p.target_name) for p in given} and n >= min_host_instances
+    given_pairs = {(p.host_name, p.target_name) for p in given}
+    keep = [h not in taken and (h, t) not in given_pairs and n >= min_host_instances
             for h, t, n in zip(ranking["Host"], ranking["Target"], ranking["Host instances"])]
     chosen = tsne_pairs.top_pairs(ranking[keep], names, count)
     if len(chosen) < count:
