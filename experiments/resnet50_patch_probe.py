@@ -56,14 +56,6 @@ def resized(size: int):
     return lambda e: (tf.image.resize(e["image"], [size, size]) if size else e["image"], e["label"])
 
 
-def in_small_batches(model: keras.Model, batch: int = 16):
-    """`model` as a callable that runs compiled batches of `batch` images: the evaluator's eager
-    batches of 128 at 224 px took this 24 GB machine out of memory (twice)."""
-    infer = tf.function(lambda images: model(images, training=False))
-    return lambda images, training=False: tf.concat(
-        [infer(images[i:i + batch]) for i in range(0, len(images), batch)], axis=0)
-
-
 def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(model.predict(images, batch_size=50, verbose=0), -1) == labels))
 
@@ -112,7 +104,7 @@ def main(argv):
             start = time.time()
             config = PatchConfig(target=target, steps=FLAGS.steps, batch_size=32, lr_decay="cosine", loss="margin")
             result = optimise_patch(model, train, geometry, config)
-            rates = evaluate_patch(in_small_batches(model), images, labels, result.colours, geometry, target=target, seed=5)
+            rates = evaluate_patch(model, images, labels, result.colours, geometry, target=target, seed=5)
             rows.append({"size_px": size, "clean_accuracy": clean, "cells": cells, "patch_px": geometry.side,
                          "area": round(geometry.area_fraction, 3), "target": target,
                          "targeted_success": rates["patch"]["targeted_success"],
