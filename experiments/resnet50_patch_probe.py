@@ -86,8 +86,9 @@ def main(argv):
     test = image_examples_dataset(FLAGS.examples, "test").map(resized(FLAGS.size)).shuffle(10_000, seed=1)
     images, labels = (t.numpy() for t in next(iter(test.take(FLAGS.eval_images).batch(FLAGS.eval_images))))
     size = images.shape[1]
-    if size != model.input_shape[1] or FLAGS.finetune_epochs > 0:
+    if size != model.input_shape[1]:
         model = resnet50_at(model, size)
+    if FLAGS.finetune_epochs > 0:
         print(f"accuracy at {size} px before fine-tuning: {accuracy(model, images, labels):.3f}")
         start = time.time()
         finetune(model, FLAGS.examples, size)
