@@ -3,8 +3,9 @@
 Tables: the main patch vs the random-colour control (clean accuracy, patched accuracy,
 targeted and untargeted success), the success-vs-area sweep (with `success_vs_area.png`),
 and the Grad-CAM mass inside the patch. Beside report.md: `patch.png`, `patch.pdf`,
-`loss.png`, `losses.csv`, `gradcam.png` and `tensorboard/` (the patch optimiser's logs and the
-victim trainer's, when it was trained here).
+`loss.png`, `losses.csv`, `gradcam.png`, `victim.keras` (the attacked model, so that a later
+study can start from it) and `tensorboard/` (the patch optimiser's logs and the victim trainer's,
+when it was trained here).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from poison_tf.components.classifier_explainer import PNG_FILE as GRADCAM_PNG
 from poison_tf.components.patch_evaluator import METRICS_FILE, sweep_table
 from poison_tf.components.patch_optimizer import PATCH_JSON
 from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.components.training import MODEL_FILE
 from poison_tf.io.atomic import atomic_file, read_json
 from poison_tf.report.patch_figures import plot_success_vs_area
 from poison_tf.report.tables import to_markdown, write_csv
 
+VICTIM_FILE = "victim.keras"
 COPIED = ("patch.png", "patch_large.png", "patch.pdf", "loss.png", "losses.csv", "colours.npy", PATCH_JSON)
 RATES = ("clean_accuracy", "patched_accuracy", "targeted_success", "untargeted_success")
 
@@ -100,7 +103,7 @@ class PatchReportExecutor(BaseExecutor):
         lines += ["## Loss per iteration", "", "![loss](loss.png)", "",
                   "The patch: [patch.png](patch.png) (victim resolution), [patch_large.png](patch_large.png) (32 px per "
                   "cell), [patch.pdf](patch.pdf) (printable, grid drawn).", "", "![patch](patch_large.png)",
-                  ""]
+                  "", f"The victim attacked: [{VICTIM_FILE}]({VICTIM_FILE}).", ""]
         if input_dict.get("explanation"):
             explanation = input_dict["explanation"][0]
             cam = read_json(explanation.path(GRADCAM_JSON))
@@ -113,6 +116,8 @@ class PatchReportExecutor(BaseExecutor):
         for name in COPIED:
             if os.path.isfile(patch_dir.path(name)):
                 shutil.copy(patch_dir.path(name), out.path(name))
+        # The victim the numbers are about, beside them: a later study starts from it (--weights).
+        shutil.copy(input_dict["model"][0].path(MODEL_FILE), out.path(VICTIM_FILE))
         board = out.path("tensorboard")
         for source, target in ((patch_dir.path("tensorboard"), board),
                                (input_dict["model"][0].path("tensorboard"), os.path.join(board, "victim"))):
@@ -125,3 +130,4 @@ class PatchReportExecutor(BaseExecutor):
 class PatchReport(BaseComponent):
     SPEC_CLASS = PatchReportSpec
     EXECUTOR_CLASS = PatchReportExecutor
+    VERSION = "2"  # publishes victim.keras

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from poison_tf.components.classifier_example_gen import ClassifierExampleGen
+from poison_tf.data.classification_sources import resize_images
 from poison_tf.data.image_examples import image_examples_dataset, read_schema
 from poison_tf.data.synthetic_classes import synthetic_classes
 from poison_tf.errors import UserInputError
@@ -33,6 +34,14 @@ def test_npz_file_is_split_and_resized(tmp_path):
     assert schema["image_size"] == [16, 16] and schema["label"]["num_classes"] == 3
     first = next(iter(image_examples_dataset(examples.uri, "test")))
     assert first["image"].shape == (16, 16, 3) and first["label"].dtype == tf.int64
+
+
+def test_resizing_in_chunks_gives_what_one_call_gives():
+    images = np.random.default_rng(0).integers(0, 256, (7, 12, 12, 3), dtype=np.uint8)
+    one_call = np.clip(np.round(tf.image.resize(images, (20, 20), antialias=True).numpy()), 0, 255)
+    chunked = resize_images(images, 20, chunk=3)
+    assert chunked.dtype == np.uint8 and chunked.shape == (7, 20, 20, 3)
+    np.testing.assert_array_equal(chunked, one_call.astype(np.uint8))
 
 
 def test_image_folders(tmp_path):

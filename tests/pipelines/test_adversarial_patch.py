@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -10,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from pipeline_cli import error_lines, run_cli
+
+from pipelines import adversarial_patch
 
 TINY = ["--pipeline=adversarial_patch", "--preset=demo", "--num_train=96", "--num_test=48", "--epochs=1",
         "--global_batch_size=32", "--patch_steps=4", "--patch_batch_size=16", "--patch_cells=4",
@@ -36,6 +39,7 @@ def test_tiny_pipeline_writes_the_report(tmp_path):
     side = json.loads((out / "patch.json").read_text())["geometry"]["side_px"]
     assert patch.shape == (side, side, 3)
     assert (out / "tensorboard" / "patch_15pct").is_dir() and (out / "tensorboard" / "victim").is_dir()
+    assert keras.models.load_model(out / "victim.keras").input_shape == (None, 32, 32, 3)
 
     # A rerun that finds the victim cached gives the same patches and numbers, whatever random
     # state the process is in (the victim's training no longer seeds what follows it).
@@ -80,6 +84,8 @@ def dense_classifier(size: int = 32, classes: int = 4) -> keras.Model:
     (lambda d: [f"--model={_save(conv_classifier(32), d / 'ok.keras')}", "--gradcam_layer=nope"], "nope"),
     (lambda d: [f"--model={d / 'missing.h5'}"], "missing.h5"),
     (lambda d: ["--keep_clear=0,0,32,32"], "keeps clear"),
+    (lambda d: [f"--weights={d / 'missing.keras'}"], "missing.keras: no such file"),
+    (lambda d: ["--preset=cifar10_resnet50_224_cpu"], "--weights is required"),
 ])
 def test_bad_input_exits_2_with_one_message(tmp_path, capsys, make_flags, message):
     out = tmp_path / "run"
@@ -110,3 +116,13 @@ def test_resnet50_victim_is_trained_and_attacked(tmp_path):
     report = (out / "report.md").read_text()
     assert "conv5_block3" in report  # Grad-CAM on ResNet50's last conv block
     assert "Adam lr 0.003 (cosine decay to 5 %)" in report
+
+
+@pytest.mark.parametrize("name", sorted(adversarial_patch.PRESETS))
+def test_every_preset_passes_its_own_checks(name, tmp_path):
+    """Each preset's geometry (every sweep area holds its cells) is valid before hours of training."""
+    config = adversarial_patch.PRESETS[name]
+    if config.continues:
+        (tmp_path / "victim.keras").write_bytes(b"")
+        config = dataclasses.replace(config, weights=str(tmp_path / "victim.keras"))
+    assert adversarial_patch.validate(config).patch_areas == tuple(float(a) for a in config.patch_areas)
