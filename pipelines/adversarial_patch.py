@@ -118,11 +118,10 @@ PRESETS = {
                                              eval_images=2000, explain_images=6),
     # The 48-px victim above carried to 224 px, the original study's input size (progressive resizing:
     # ResNet50's weights do not depend on the input size, only its last feature map does, 2×2 at 48 px
-    # and 7×7 at 224 px). Measured: 0.657 clean, 0.407 targeted at 15 % (RESULTS.md). Pass the 48-px victim with
-    # --weights (its run's victim.keras); one epoch at 224 px is ~40 min on 2 cores. Validation and
-    # evaluation use 2000 seeded test images (a 10k pass at 224 px costs 7 CPU minutes); the
-    # Carlini-Wagner margin loss with a cosine-decayed step, 300 steps (RESULTS.md: where the 48-px
-    # victim's limit is).
+    # and 7×7 at 224 px). Pass the 48-px victim with --weights (its run's victim.keras). One epoch at
+    # 224 px took 37 min on 2 cores; validation and evaluation use 2000 seeded test images (a 10k
+    # pass at 224 px costs 7 CPU minutes); the patch uses the Carlini-Wagner margin loss with a
+    # cosine-decayed step, 300 steps. Measured: clean 0.663, 0.407 targeted at 15 % (RESULTS.md).
     "cifar10_resnet50_224_cpu": PatchStudyConfig(source="npz:../shared/datasets/cifar10-test-train20k",
                                                  image_size=224, num_classes=10, arch="resnet50", flip=True,
                                                  max_test=2000, epochs=1, global_batch_size=32,
