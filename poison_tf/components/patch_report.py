@@ -117,10 +117,11 @@ class PatchReportExecutor(BaseExecutor):
             if os.path.isfile(patch_dir.path(name)):
                 shutil.copy(patch_dir.path(name), out.path(name))
         # The victim the numbers are about, beside them: a later study starts from it (--weights).
-        shutil.copy(input_dict["model"][0].path(MODEL_FILE), out.path(VICTIM_FILE))
+        victim = input_dict["model"][0]
+        shutil.copy(victim.path(MODEL_FILE), out.path(VICTIM_FILE))
         board = out.path("tensorboard")
         for source, target in ((patch_dir.path("tensorboard"), board),
-                               (input_dict["model"][0].path("tensorboard"), os.path.join(board, "victim"))):
+                               (victim.path("tensorboard"), os.path.join(board, "victim"))):
             if os.path.isdir(source):
                 shutil.copytree(source, target, dirs_exist_ok=True)
         with atomic_file(out.path("report.md")) as handle:
