@@ -18,15 +18,16 @@ demo: venv
 	$(BIN)/poison-tf-demo --output_dir=$(OUT)
 
 test: venv
-	$(BIN)/ruff check poison_tf pipelines benchmarks experiments tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow and not multiprocess"
 
 lint: venv
-	$(BIN)/ruff check poison_tf pipelines benchmarks experiments tests
-	$(BIN)/ruff format --check poison_tf pipelines benchmarks experiments tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: venv
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done

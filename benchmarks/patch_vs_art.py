@@ -30,7 +30,9 @@ import time
 
 from absl import app, flags
 
-flags.DEFINE_list("models", ["small", "resnet50"], "Victims: small (the demo's residual CNN) and/or resnet50.")
+flags.DEFINE_list(
+    "models", ["small", "resnet50"], "Victims: small (the demo's residual CNN) and/or resnet50."
+)
 flags.DEFINE_integer("image_size", 32, "Image side in pixels (both sides).")
 flags.DEFINE_integer("batch_size", 32, "Images per optimisation step (both sides).")
 flags.DEFINE_integer("steps", 10, "Timed steps per side per round.")
@@ -49,7 +51,9 @@ def build_model(name: str, size: int):
 
     keras.utils.set_random_seed(FLAGS.seed)
     if name == "resnet50":
-        return keras.applications.ResNet50(weights=None, input_shape=(size, size, 3), classes=NUM_CLASSES)
+        return keras.applications.ResNet50(
+            weights=None, input_shape=(size, size, 3), classes=NUM_CLASSES
+        )
     if name == "small":
         return build_small_classifier((size, size, 3), NUM_CLASSES, width=32)
     raise app.UsageError(f"--models: unknown model {name!r} (use small, resnet50)")
@@ -65,7 +69,9 @@ class Ours:
 
         size = images.shape[1]
         self.model, self.eot = model, eot
-        cells = min(10, patch_side(size, size, FLAGS.patch_fraction))  # the study's 10×10 where it fits
+        cells = min(
+            10, patch_side(size, size, FLAGS.patch_fraction)
+        )  # the study's 10×10 where it fits
         self.geometry = PatchGeometry(size, size, FLAGS.patch_fraction, cells).check()
         self.dataset = tf.data.Dataset.from_tensor_slices((images, labels)).cache()
 
@@ -73,9 +79,16 @@ class Ours:
         from poison_tf.attacks.patch_optimizer import PatchConfig, optimise_patch
 
         stamps: list[float] = []
-        config = PatchConfig(target=0, steps=steps + 1, batch_size=FLAGS.batch_size, eot=self.eot, seed=FLAGS.seed)
-        optimise_patch(self.model, self.dataset, self.geometry, config,
-                       on_step=lambda step, loss, colours: stamps.append(time.perf_counter()))
+        config = PatchConfig(
+            target=0, steps=steps + 1, batch_size=FLAGS.batch_size, eot=self.eot, seed=FLAGS.seed
+        )
+        optimise_patch(
+            self.model,
+            self.dataset,
+            self.geometry,
+            config,
+            on_step=lambda step, loss, colours: stamps.append(time.perf_counter()),
+        )
         return steps / (stamps[-1] - stamps[0])  # step 0 (tracing) is excluded
 
 
@@ -88,16 +101,26 @@ class Art:
         from art.estimators.classification import TensorFlowV2Classifier
 
         size = images.shape[1]
-        classifier = TensorFlowV2Classifier(model=model, nb_classes=NUM_CLASSES, input_shape=(size, size, 3),
-                                            clip_values=(0.0, 1.0))
-        scale = FLAGS.patch_fraction ** 0.5  # ART's patch is resized to the image side, then scaled
-        self.attack = AdversarialPatchTensorFlowV2(classifier, scale_min=scale, scale_max=scale, learning_rate=0.05,
-                                                   max_iter=1, batch_size=FLAGS.batch_size, targeted=True,
-                                                   verbose=False)
+        classifier = TensorFlowV2Classifier(
+            model=model, nb_classes=NUM_CLASSES, input_shape=(size, size, 3), clip_values=(0.0, 1.0)
+        )
+        scale = FLAGS.patch_fraction**0.5  # ART's patch is resized to the image side, then scaled
+        self.attack = AdversarialPatchTensorFlowV2(
+            classifier,
+            scale_min=scale,
+            scale_max=scale,
+            learning_rate=0.05,
+            max_iter=1,
+            batch_size=FLAGS.batch_size,
+            targeted=True,
+            verbose=False,
+        )
         self.images = images[: FLAGS.batch_size]
         self.targets = np.eye(NUM_CLASSES, dtype=np.float32)[np.zeros(len(self.images), int)]
         before = self.attack._patch.numpy().copy()
-        self.attack.generate(self.images, self.targets)  # warm-up; also proves ART's step updates its patch
+        self.attack.generate(
+            self.images, self.targets
+        )  # warm-up; also proves ART's step updates its patch
         self.moved = float(np.abs(self.attack._patch.numpy() - before).max())
 
     def steps_per_second(self, steps: int) -> float:
@@ -115,29 +138,42 @@ def compare(name: str) -> None:
     rng = np.random.default_rng(FLAGS.seed)
     images = rng.uniform(0, 1, [4 * batch, size, size, 3]).astype(np.float32)
     labels = rng.integers(0, NUM_CLASSES, 4 * batch)
-    sides = {"ours (EOT)": Ours(model, images, labels, eot=True), "ours (plain)": Ours(model, images, labels, eot=False),
-             "ART": Art(model, images, labels)}
+    sides = {
+        "ours (EOT)": Ours(model, images, labels, eot=True),
+        "ours (plain)": Ours(model, images, labels, eot=False),
+        "ART": Art(model, images, labels),
+    }
     rates: dict[str, list[float]] = {key: [] for key in sides}
     for _ in range(FLAGS.rounds):
         for key, side in sides.items():
             rates[key].append(side.steps_per_second(FLAGS.steps))
-    print(f"\n{name}: {model.count_params():,} params, {size}×{size} px, batch {batch}, "
-          f"{FLAGS.steps} steps × {FLAGS.rounds} rounds per side")
+    print(
+        f"\n{name}: {model.count_params():,} params, {size}×{size} px, batch {batch}, "
+        f"{FLAGS.steps} steps × {FLAGS.rounds} rounds per side"
+    )
     for key, values in rates.items():
-        print(f"  {key:13s} steps/s: median {statistics.median(values):.2f}  rounds "
-              + " ".join(f"{v:.2f}" for v in values))
-    print(f"  ART's patch moved by up to {sides['ART'].moved:.3f} in its warm-up step (0 would mean no update)")
+        print(
+            f"  {key:13s} steps/s: median {statistics.median(values):.2f}  rounds "
+            + " ".join(f"{v:.2f}" for v in values)
+        )
+    print(
+        f"  ART's patch moved by up to {sides['ART'].moved:.3f} in its warm-up step (0 would mean no update)"
+    )
     for key in ("ours (EOT)", "ours (plain)"):
         ratio = statistics.median(a / b for a, b in zip(rates[key], rates["ART"]))
         verdict = "meets" if ratio >= 3 else "below"
-        print(f"RATIO {name} {key}/ART steps/s: {ratio:.2f}x (median of per-round ratios; goal >= 3: {verdict})")
+        print(
+            f"RATIO {name} {key}/ART steps/s: {ratio:.2f}x (median of per-round ratios; goal >= 3: {verdict})"
+        )
 
 
 def main(argv: list[str]) -> None:
     del argv
     if importlib.util.find_spec("art") is None:
-        print("adversarial-robustness-toolbox is not installed; nothing to compare "
-              "(pip install 'adversarial-robustness-toolbox==1.20.1', the `bench` extra).")
+        print(
+            "adversarial-robustness-toolbox is not installed; nothing to compare "
+            "(pip install 'adversarial-robustness-toolbox==1.20.1', the `bench` extra)."
+        )
         return
     for name in FLAGS.models:
         compare(name)

@@ -41,13 +41,16 @@ flags.DEFINE_integer("seed", 17, "Seed of the rendering and of the poison select
 
 FLAGS = flags.FLAGS
 
+
 def make_examples(folder: str, num: int, size: int, seed: int) -> None:
     """Writes a train split of `num` rendered heads and a small test split."""
     from poison_tf.components.headpose_example_gen import write_headpose_examples
     from poison_tf.data.synthetic_heads import render_heads
 
     train = render_heads(num, size, seed)
-    write_headpose_examples(folder, train, render_heads(max(8, num // 16), size, seed + 1), "synthetic_heads", 2)
+    write_headpose_examples(
+        folder, train, render_heads(max(8, num // 16), size, seed + 1), "synthetic_heads", 2
+    )
 
 
 def make_plan(num: int, rate: float, seed: int, trigger_size: int):

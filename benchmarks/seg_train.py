@@ -71,14 +71,19 @@ def main(argv: list[str]) -> None:
     steps, batch = FLAGS.steps, FLAGS.batch_size
     with tempfile.TemporaryDirectory(prefix="seg_train_bench_") as folder:
         examples = write_examples(folder, steps * batch, FLAGS.image_size, FLAGS.seed)
-        task = YoloSegmentationTask(examples, size=FLAGS.size, global_batch_size=batch,
-                                    epochs=10, seed=FLAGS.seed)
+        task = YoloSegmentationTask(
+            examples, size=FLAGS.size, global_batch_size=batch, epochs=10, seed=FLAGS.seed
+        )
         batches = list(task.build_inputs("train", 0).take(steps))
         keras.utils.set_random_seed(FLAGS.seed)
-        loop = _Loop(task, TrainerConfig(model_dir=os.path.join(folder, "model"), progress=False),
-                     tf.distribute.get_strategy())
-        plain = tf.function(lambda b: task.train_step(b, loop.model, loop.optimizer),
-                            reduce_retracing=True)
+        loop = _Loop(
+            task,
+            TrainerConfig(model_dir=os.path.join(folder, "model"), progress=False),
+            tf.distribute.get_strategy(),
+        )
+        plain = tf.function(
+            lambda b: task.train_step(b, loop.model, loop.optimizer), reduce_retracing=True
+        )
         variants = {"loop": loop.train_fn, "plain": plain}
         traced = {}
         for name, fn in variants.items():  # tracing, not timed
@@ -89,7 +94,9 @@ def main(argv: list[str]) -> None:
             for name in order:
                 seconds[name].append(timed(variants[name], batches))
         rates = {name: [steps * batch / s[0] for s in values] for name, values in seconds.items()}
-        cpu_rates = {name: [steps * batch / s[1] for s in values] for name, values in seconds.items()}
+        cpu_rates = {
+            name: [steps * batch / s[1] for s in values] for name, values in seconds.items()
+        }
         ratio = statistics.median(a / b for a, b in zip(rates["loop"], rates["plain"]))
         cpu_ratio = statistics.median(a / b for a, b in zip(cpu_rates["loop"], cpu_rates["plain"]))
 
@@ -104,19 +111,27 @@ def main(argv: list[str]) -> None:
             post[compiled] = (time.perf_counter() - started) / (3 * batch)
 
     params = loop.model.count_params()
-    print(f"YOLOv8-seg {FLAGS.size}, S={FLAGS.image_size}, batch {batch}, {params:,} parameters, "
-          f"{len(os.sched_getaffinity(0))} CPUs; {FLAGS.rounds} rounds x {steps} steps each")
+    print(
+        f"YOLOv8-seg {FLAGS.size}, S={FLAGS.image_size}, batch {batch}, {params:,} parameters, "
+        f"{len(os.sched_getaffinity(0))} CPUs; {FLAGS.rounds} rounds x {steps} steps each"
+    )
     print(f"first call (trace) s: loop {traced['loop']:.1f}, plain {traced['plain']:.1f}")
     for name in variants:
-        print(f"{name:>6}: median {statistics.median(rates[name]):.2f} images/s, "
-              f"{statistics.median(cpu_rates[name]):.2f} images/CPU-s "
-              f"(rounds, wall: {', '.join(f'{r:.2f}' for r in rates[name])})")
-    print(f"ratio loop (strategy.run + EMA) / plain tf.function step, images/s: wall {ratio:.3f}x, "
-          f"CPU {cpu_ratio:.3f}x (medians of per-round ratios)")
+        print(
+            f"{name:>6}: median {statistics.median(rates[name]):.2f} images/s, "
+            f"{statistics.median(cpu_rates[name]):.2f} images/CPU-s "
+            f"(rounds, wall: {', '.join(f'{r:.2f}' for r in rates[name])})"
+        )
+    print(
+        f"ratio loop (strategy.run + EMA) / plain tf.function step, images/s: wall {ratio:.3f}x, "
+        f"CPU {cpu_ratio:.3f}x (medians of per-round ratios)"
+    )
     kept = sum(len(d["scores"]) for d in detections) / batch
-    print(f"post-processing per image ({kept:.0f} detections kept on average, untrained model, "
-          f"conf 0.001): tf.function {1e3 * post[True]:.1f} ms, eager {1e3 * post[False]:.1f} ms, "
-          f"eager/compiled {post[False] / post[True]:.2f}x")
+    print(
+        f"post-processing per image ({kept:.0f} detections kept on average, untrained model, "
+        f"conf 0.001): tf.function {1e3 * post[True]:.1f} ms, eager {1e3 * post[False]:.1f} ms, "
+        f"eager/compiled {post[False] / post[True]:.2f}x"
+    )
 
 
 if __name__ == "__main__":

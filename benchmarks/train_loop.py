@@ -43,6 +43,7 @@ flags.DEFINE_integer("seed", 17, "Seed of the data and of both models.")
 
 FLAGS = flags.FLAGS
 
+
 def make_examples(folder: str, num: int, size: int, seed: int) -> None:
     """Writes a train split of `num` rendered heads and a small test split."""
     from poison_tf.components.headpose_example_gen import write_headpose_examples

@@ -25,7 +25,12 @@ from absl import app, flags
 from poison_tf.data.image_examples import image_examples_dataset, read_schema
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("examples", None, "Examples folder of the victim's run (schema.json + TFRecords).", required=True)
+flags.DEFINE_string(
+    "examples",
+    None,
+    "Examples folder of the victim's run (schema.json + TFRecords).",
+    required=True,
+)
 flags.DEFINE_string("model", None, "The victim to continue, a .keras file.", required=True)
 flags.DEFINE_string("out", None, "Folder for the snapshots (plus<epoch>.keras).", required=True)
 flags.DEFINE_integer("epochs", 10, "More epochs to train.")
@@ -51,11 +56,17 @@ def main(argv):
     model = keras.models.load_model(FLAGS.model, compile=False)
     steps = int(read_schema(FLAGS.examples)["splits"]["train"]["count"]) // FLAGS.batch
     schedule = keras.optimizers.schedules.CosineDecay(FLAGS.lr, steps * FLAGS.epochs, alpha=0.05)
-    model.compile(keras.optimizers.Adam(schedule), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        keras.optimizers.Adam(schedule), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     train = image_examples_dataset(FLAGS.examples, "train", shuffle_seed=0)
     train = train.map(lambda e: (tf.image.random_flip_left_right(e["image"]), e["label"]))
     train = train.shuffle(4096, seed=1).batch(FLAGS.batch, drop_remainder=True).prefetch(2)
-    test = image_examples_dataset(FLAGS.examples, "test").map(lambda e: (e["image"], e["label"])).batch(256)
+    test = (
+        image_examples_dataset(FLAGS.examples, "test")
+        .map(lambda e: (e["image"], e["label"]))
+        .batch(256)
+    )
     start = time.time()
     model.fit(train, epochs=FLAGS.epochs, validation_data=test, verbose=2, callbacks=[Snapshots()])
     print("trained in", round(time.time() - start), "s")

@@ -69,8 +69,16 @@ class BadNetsConfig:
 PRESETS = {
     # Under 4 minutes on 2 CPU cores: 48-px images, a narrow ResNet18, 3 triggers × 3 rates.
     # It already shows the backdoor: RESULTS.md has the tables this preset produced.
-    "demo": BadNetsConfig(image_size=48, num_train=1600, num_test=200, width=0.25, epochs=4,
-                          global_batch_size=32, learning_rate=3e-3, rates=(50.0, 20.0, 10.0)),
+    "demo": BadNetsConfig(
+        image_size=48,
+        num_train=1600,
+        num_test=200,
+        width=0.25,
+        epochs=4,
+        global_batch_size=32,
+        learning_rate=3e-3,
+        rates=(50.0, 20.0, 10.0),
+    ),
     # The original study's setting, sized for a GPU: 100×100, full ResNet18, all nine rates.
     "full": BadNetsConfig(),
 }
@@ -79,7 +87,8 @@ PRESETS = {
 def validate(config: BadNetsConfig) -> BadNetsConfig:
     for name in config.triggers:  # before anything runs: unknown names, triggers larger than images
         make_trigger(name, **config.trigger_params(name)).check_fits(
-            config.image_size, config.image_size, where=f"--triggers={name} on --image_size")
+            config.image_size, config.image_size, where=f"--triggers={name} on --image_size"
+        )
     for rate in config.rates:
         try:
             value = float(rate)
@@ -90,50 +99,99 @@ def validate(config: BadNetsConfig) -> BadNetsConfig:
 
 
 def build(config: BadNetsConfig, root: str) -> tuple[Pipeline, str]:
-    train = dict(width=config.width, epochs=config.epochs, global_batch_size=config.global_batch_size,
-                 learning_rate=config.learning_rate, seed=config.seed, **common.training_flags())
+    train = dict(
+        width=config.width,
+        epochs=config.epochs,
+        global_batch_size=config.global_batch_size,
+        learning_rate=config.learning_rate,
+        seed=config.seed,
+        **common.training_flags(),
+    )
     rule = json.dumps({"kind": "regression_target", "target": list(config.target)})
-    gen = HeadPoseExampleGen(source=config.source, image_size=config.image_size, num_train=config.num_train,
-                             num_test=config.num_test, seed=config.seed)
+    gen = HeadPoseExampleGen(
+        source=config.source,
+        image_size=config.image_size,
+        num_train=config.num_train,
+        num_test=config.num_test,
+        seed=config.seed,
+    )
     examples = gen.outputs["examples"]
-    attacks = {t: {"trigger": make_trigger(t, **config.trigger_params(t)).config, "label_rule": json.loads(rule)}
-               for t in config.triggers}
+    attacks = {
+        t: {
+            "trigger": make_trigger(t, **config.trigger_params(t)).config,
+            "label_rule": json.loads(rule),
+        }
+        for t in config.triggers
+    }
     baseline = RegressorTrainer("baseline", examples=examples, **train)
-    baseline_eval = RegressorEvaluator("baseline", model=baseline.outputs["model"], examples=examples,
-                                       attacks=json.dumps(list(attacks.values())))
+    baseline_eval = RegressorEvaluator(
+        "baseline",
+        model=baseline.outputs["model"],
+        examples=examples,
+        attacks=json.dumps(list(attacks.values())),
+    )
     components = [gen, baseline, baseline_eval]
     plans, models, metrics = [], [], []
     explained = None  # the first trigger at the highest rate: the clearest backdoor to explain
     for trigger in config.triggers:
         for rate in config.rates:
             run = f"{trigger}_{rate:g}"
-            plan = PoisonPlanner(run, examples=examples, trigger=trigger,
-                                 trigger_params=json.dumps(config.trigger_params(trigger)),
-                                 rate_percent=rate, label_rule=rule, seed=config.seed)
+            plan = PoisonPlanner(
+                run,
+                examples=examples,
+                trigger=trigger,
+                trigger_params=json.dumps(config.trigger_params(trigger)),
+                rate_percent=rate,
+                label_rule=rule,
+                seed=config.seed,
+            )
             trainer = RegressorTrainer(run, examples=examples, plan=plan.outputs["plan"], **train)
-            evaluator = RegressorEvaluator(run, model=trainer.outputs["model"], examples=examples,
-                                           attacks=json.dumps([attacks[trigger]]))
+            evaluator = RegressorEvaluator(
+                run,
+                model=trainer.outputs["model"],
+                examples=examples,
+                attacks=json.dumps([attacks[trigger]]),
+            )
             components += [plan, trainer, evaluator]
             plans.append(plan.outputs["plan"])
             models.append(trainer.outputs["model"])
             metrics.append(evaluator.outputs["metrics"])
             if trigger == config.triggers[0] and rate == max(config.rates):
                 explained = (run, trainer)
-    settings = (f"Data: `{config.source}`, {config.image_size}×{config.image_size} px"
-                + (f", {config.num_train} training / {config.num_test} test images" if config.source == "synthetic" else "")
-                + f". Model: ResNet18 (width {config.width:g}), L1 loss, {config.epochs} epochs, batch "
-                f"{config.global_batch_size}, Adam lr {config.learning_rate:g}, seed {config.seed}. "
-                f"Target label {tuple(config.target)}. Triggers: "
-                + ", ".join(f"{t} {config.trigger_params(t)}" for t in config.triggers) + ".")
+    settings = (
+        f"Data: `{config.source}`, {config.image_size}×{config.image_size} px"
+        + (
+            f", {config.num_train} training / {config.num_test} test images"
+            if config.source == "synthetic"
+            else ""
+        )
+        + f". Model: ResNet18 (width {config.width:g}), L1 loss, {config.epochs} epochs, batch "
+        f"{config.global_batch_size}, Adam lr {config.learning_rate:g}, seed {config.seed}. "
+        f"Target label {tuple(config.target)}. Triggers: "
+        + ", ".join(f"{t} {config.trigger_params(t)}" for t in config.triggers)
+        + "."
+    )
     explanation = None
     if explained is not None:
         run, trainer = explained
-        explainer = RegressorExplainer(run, model=trainer.outputs["model"], baseline_model=baseline.outputs["model"],
-                                       examples=examples, trigger=json.dumps(attacks[config.triggers[0]]["trigger"]))
+        explainer = RegressorExplainer(
+            run,
+            model=trainer.outputs["model"],
+            baseline_model=baseline.outputs["model"],
+            examples=examples,
+            trigger=json.dumps(attacks[config.triggers[0]]["trigger"]),
+        )
         components.append(explainer)
         explanation = explainer.outputs["explanation"]
-    report = BadNetsReport(baseline_metrics=baseline_eval.outputs["metrics"], baseline_model=baseline.outputs["model"],
-                           metrics=metrics, plans=plans, models=models, settings=settings, explanation=explanation)
+    report = BadNetsReport(
+        baseline_metrics=baseline_eval.outputs["metrics"],
+        baseline_model=baseline.outputs["model"],
+        metrics=metrics,
+        plans=plans,
+        models=models,
+        settings=settings,
+        explanation=explanation,
+    )
     components.append(report)
     return Pipeline(NAME, components, os.path.join(root, ".pipeline")), report.id
 

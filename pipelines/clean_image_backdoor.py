@@ -28,12 +28,25 @@ from poison_tf.components.seg_evaluator import SegEvaluator
 
 NAME = "clean_image_backdoor"
 
-flags.DEFINE_string("pairs", None, "Hand-picked pairs host:target,… by class name (e.g. 'bridge:parking sign').")
+flags.DEFINE_string(
+    "pairs", None, "Hand-picked pairs host:target,… by class name (e.g. 'bridge:parking sign')."
+)
 flags.DEFINE_integer("num_tsne_pairs", None, "How many t-SNE pairs to add to --pairs.")
-flags.DEFINE_float("ratio", None, "Share of the host's training instances relabelled as the target, in (0, 1].")
-flags.DEFINE_enum("relabel_mode", None, ["instances", "images"], "Relabel chosen instances, or whole images' hosts.")
-flags.DEFINE_integer("min_host_instances", None, "t-SNE pairs only with a host of at least N training instances.")
-flags.DEFINE_enum("tsne_space", None, ["features", "tsne"], "Rank pairs by feature-space or t-SNE-plane distance.")
+flags.DEFINE_float(
+    "ratio", None, "Share of the host's training instances relabelled as the target, in (0, 1]."
+)
+flags.DEFINE_enum(
+    "relabel_mode",
+    None,
+    ["instances", "images"],
+    "Relabel chosen instances, or whole images' hosts.",
+)
+flags.DEFINE_integer(
+    "min_host_instances", None, "t-SNE pairs only with a host of at least N training instances."
+)
+flags.DEFINE_enum(
+    "tsne_space", None, ["features", "tsne"], "Rank pairs by feature-space or t-SNE-plane distance."
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,8 +61,17 @@ class CleanImageConfig(seg.SegStudyConfig):
 
 PRESETS = {
     # Under 4 minutes on 2 CPU cores: street scenes at 96 px, the tiny model, the closest t-SNE pair.
-    "demo": CleanImageConfig(image_size=96, num_train=240, num_val=64, model_size="tiny", epochs=20,
-                             global_batch_size=16, learning_rate=0.01, warmup_epochs=1.0, num_tsne_pairs=1),
+    "demo": CleanImageConfig(
+        image_size=96,
+        num_train=240,
+        num_val=64,
+        model_size="tiny",
+        epochs=20,
+        global_batch_size=16,
+        learning_rate=0.01,
+        warmup_epochs=1.0,
+        num_tsne_pairs=1,
+    ),
     # Real data on CPU: coco128-seg, whose data.yaml trains and validates on the same 128 images. A
     # from-scratch model with augmentation barely detects anything after an hour of this CPU (tiny
     # 256 px 40 epochs: Box mAP50 0.018; n 320 px 60 epochs: 0.137), so no relabelling could show.
@@ -57,13 +79,30 @@ PRESETS = {
     # minutes per model), which is what this check measures: what label poisoning does to what a
     # model learned. Hosts of t-SNE pairs need >= 20 instances (10 relabelled at ratio 0.5);
     # plus the hand-picked street pair car → truck.
-    "coco128": CleanImageConfig(source="yolo:../shared/datasets/coco128-seg/data.yaml", image_size=160,
-                                model_size="tiny", epochs=150, global_batch_size=4, learning_rate=0.01,
-                                warmup_epochs=2.0, augment=False, epoch_map=False, num_tsne_pairs=1,
-                                min_host_instances=20, pairs="car:truck"),
+    "coco128": CleanImageConfig(
+        source="yolo:../shared/datasets/coco128-seg/data.yaml",
+        image_size=160,
+        model_size="tiny",
+        epochs=150,
+        global_batch_size=4,
+        learning_rate=0.01,
+        warmup_epochs=2.0,
+        augment=False,
+        epoch_map=False,
+        num_tsne_pairs=1,
+        min_host_instances=20,
+        pairs="car:truck",
+    ),
     # The original study: 720 px (→ 736), 50 epochs, 2 t-SNE + 2 hand-picked pairs. Sized for a GPU.
-    "study": CleanImageConfig(image_size=736, num_train=3500, num_val=500, model_size="n", epochs=50,
-                              global_batch_size=16, pairs="traffic sign:parking sign,bus:train"),
+    "study": CleanImageConfig(
+        image_size=736,
+        num_train=3500,
+        num_val=500,
+        model_size="n",
+        epochs=50,
+        global_batch_size=16,
+        pairs="traffic sign:parking sign,bus:train",
+    ),
 }
 
 
@@ -76,7 +115,7 @@ def class_names(source: str) -> list[str] | None:
     if source.startswith("yolo:"):
         from poison_tf.data.yolo_seg import read_data_yaml
 
-        return read_data_yaml(source[len("yolo:"):]).names
+        return read_data_yaml(source[len("yolo:") :]).names
     return None
 
 
@@ -88,18 +127,24 @@ def validate(config: CleanImageConfig) -> CleanImageConfig:
     names = class_names(config.source)
     given = parse_pairs(config.pairs, names) if config.pairs and names else []
     if names:  # canonical names, repeats dropped: the DAG gets one poisoned model per pair
-        config = dataclasses.replace(config, pairs=",".join(f"{p.host_name}:{p.target_name}" for p in given))
+        config = dataclasses.replace(
+            config, pairs=",".join(f"{p.host_name}:{p.target_name}" for p in given)
+        )
     if not given and not config.num_tsne_pairs:
         raise common.UserInputError("no pair to poison: give --pairs or --num_tsne_pairs >= 1")
-    if given and config.source.startswith("yolo:"):  # fail before training, not after the base model
+    if given and config.source.startswith(
+        "yolo:"
+    ):  # fail before training, not after the base model
         from poison_tf.data.yolo_seg import load_split
 
-        _, samples = load_split(config.source[len("yolo:"):], "train")
+        _, samples = load_split(config.source[len("yolo:") :], "train")
         present = {int(c) for sample in samples for c in sample.classes}
         for pair in given:
             if pair.host not in present:
-                raise common.UserInputError(f"--pairs: host class {pair.host_name!r} has no instances in the "
-                                            "training split, so there is nothing to relabel; pick another host")
+                raise common.UserInputError(
+                    f"--pairs: host class {pair.host_name!r} has no instances in the "
+                    "training split, so there is nothing to relabel; pick another host"
+                )
     return config
 
 
@@ -110,31 +155,63 @@ def build(config: CleanImageConfig, root: str) -> tuple[Pipeline, str]:
     base_model = base.outputs["model"]
     # No COCO/YOLO export here: the study compares tables (export every model with poison-tf-seg-val).
     base_eval = SegEvaluator("base", model=base_model, examples=examples, export=False)
-    selector = PairSelector(examples=examples, model=base_model, pairs=config.pairs,
-                            num_tsne_pairs=config.num_tsne_pairs, tsne_space=config.tsne_space,
-                            min_host_instances=config.min_host_instances, seed=config.seed)
+    selector = PairSelector(
+        examples=examples,
+        model=base_model,
+        pairs=config.pairs,
+        num_tsne_pairs=config.num_tsne_pairs,
+        tsne_space=config.tsne_space,
+        min_host_instances=config.min_host_instances,
+        seed=config.seed,
+    )
     components = [gen, base, base_eval, selector]
     plans, models, metrics, base_attacks = [], [], [], []
     count = config.num_tsne_pairs + len({e.strip() for e in config.pairs.split(",") if e.strip()})
     for index in range(count):
-        planner = CleanImagePlanner(f"pair{index}", examples=examples, pairs=selector.outputs["pairs"], index=index,
-                                    ratio=config.ratio, mode=config.relabel_mode, seed=config.seed)
+        planner = CleanImagePlanner(
+            f"pair{index}",
+            examples=examples,
+            pairs=selector.outputs["pairs"],
+            index=index,
+            ratio=config.ratio,
+            mode=config.relabel_mode,
+            seed=config.seed,
+        )
         plan = planner.outputs["plan"]
         poisoned = seg.trainer(config, examples, plan=plan, instance_name=f"pair{index}")
-        evaluator = SegEvaluator(f"pair{index}", model=poisoned.outputs["model"], examples=examples, plan=plan,
-                                 export=False)
-        baseline = SegEvaluator(f"base_pair{index}", model=base_model, examples=examples, plan=plan, export=False)
+        evaluator = SegEvaluator(
+            f"pair{index}",
+            model=poisoned.outputs["model"],
+            examples=examples,
+            plan=plan,
+            export=False,
+        )
+        baseline = SegEvaluator(
+            f"base_pair{index}", model=base_model, examples=examples, plan=plan, export=False
+        )
         components += [planner, poisoned, evaluator, baseline]
         plans.append(plan)
         models.append(poisoned.outputs["model"])
         metrics.append(evaluator.outputs["metrics"])
         base_attacks.append(baseline.outputs["metrics"])
-    settings = (seg.describe(config) + f" Poisoning: labels only, ratio {config.ratio:g} of the host's training "
-                f"instances ({config.relabel_mode}), seed {config.seed}; {config.num_tsne_pairs} t-SNE pair(s)"
-                + (f" + given `{config.pairs}`" if config.pairs else "") + ".")
-    report = CleanImageReport(examples=examples, pairs=selector.outputs["pairs"], plans=plans, base_model=base_model,
-                              base_metrics=base_eval.outputs["metrics"], base_attacks=base_attacks, models=models,
-                              metrics=metrics, settings=settings)
+    settings = (
+        seg.describe(config)
+        + f" Poisoning: labels only, ratio {config.ratio:g} of the host's training "
+        f"instances ({config.relabel_mode}), seed {config.seed}; {config.num_tsne_pairs} t-SNE pair(s)"
+        + (f" + given `{config.pairs}`" if config.pairs else "")
+        + "."
+    )
+    report = CleanImageReport(
+        examples=examples,
+        pairs=selector.outputs["pairs"],
+        plans=plans,
+        base_model=base_model,
+        base_metrics=base_eval.outputs["metrics"],
+        base_attacks=base_attacks,
+        models=models,
+        metrics=metrics,
+        settings=settings,
+    )
     components.append(report)
     return Pipeline(NAME, components, os.path.join(root, ".pipeline")), report.id
 

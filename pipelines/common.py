@@ -19,17 +19,32 @@ from poison_tf.errors import UserInputError  # noqa: F401 (re-exported for pipel
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("pipeline", None, "Which study to run (see --helpfull for the list).")
-flags.DEFINE_string("preset", "demo", "Preset of the pipeline: demo, full, ... (each pipeline lists its own).")
+flags.DEFINE_string(
+    "preset", "demo", "Preset of the pipeline: demo, full, ... (each pipeline lists its own)."
+)
 flags.DEFINE_string("output_dir", None, "Where report.md, CSVs, PNGs and tensorboard/ are written.")
-flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "tpu"], "tf.distribute strategy for training.")
-flags.DEFINE_bool("mixed_precision", False, "Train with mixed precision (float16 on GPU, bfloat16 on CPU).")
+flags.DEFINE_enum(
+    "strategy",
+    "default",
+    ["default", "mirrored", "multi_worker", "tpu"],
+    "tf.distribute strategy for training.",
+)
+flags.DEFINE_bool(
+    "mixed_precision", False, "Train with mixed precision (float16 on GPU, bfloat16 on CPU)."
+)
 flags.DEFINE_bool("jit_compile", False, "Compile training steps with XLA.")
-flags.DEFINE_bool("cache", True, "Reuse finished components from earlier runs of the same pipeline.")
+flags.DEFINE_bool(
+    "cache", True, "Reuse finished components from earlier runs of the same pipeline."
+)
 flags.DEFINE_integer("epochs", None, "Override the preset's number of training epochs.")
 flags.DEFINE_integer("global_batch_size", None, "Override the preset's global batch size.")
 flags.DEFINE_float("learning_rate", None, "Override the preset's learning rate.")
-flags.DEFINE_enum("lr_decay", None, ["constant", "cosine", "linear"],
-                  "Override the preset's learning-rate decay over the run (after any warm-up).")
+flags.DEFINE_enum(
+    "lr_decay",
+    None,
+    ["constant", "cosine", "linear"],
+    "Override the preset's learning-rate decay over the run (after any warm-up).",
+)
 flags.DEFINE_integer("seed", None, "Override the preset's random seed.")
 flags.DEFINE_string("source", None, "Override the preset's data source.")
 flags.DEFINE_integer("image_size", None, "Override the preset's image size (pixels).")
@@ -49,12 +64,18 @@ def apply_overrides(config, preset_name: str):
 
 def training_flags() -> dict:
     """The strategy-related trainer parameters every pipeline passes on."""
-    return {"strategy": FLAGS.strategy, "mixed_precision": FLAGS.mixed_precision, "jit_compile": FLAGS.jit_compile}
+    return {
+        "strategy": FLAGS.strategy,
+        "mixed_precision": FLAGS.mixed_precision,
+        "jit_compile": FLAGS.jit_compile,
+    }
 
 
 def choose_preset(presets: dict, name: str, pipeline: str):
     if name not in presets:
-        raise UserInputError(f"--preset={name!r}: {pipeline} has presets {', '.join(sorted(presets))}")
+        raise UserInputError(
+            f"--preset={name!r}: {pipeline} has presets {', '.join(sorted(presets))}"
+        )
     return presets[name]
 
 
@@ -79,6 +100,8 @@ def run_and_publish(pipeline: Pipeline, report_id: str, output_dir: str) -> str:
 def run_study(module, preset: str, output_dir: str) -> str:
     """Runs a pipeline module's preset (its PRESETS, NAME, validate and build) and publishes
     the report: what every pipeline's `run(preset, output_dir)` does."""
-    config = module.validate(apply_overrides(choose_preset(module.PRESETS, preset, module.NAME), preset))
+    config = module.validate(
+        apply_overrides(choose_preset(module.PRESETS, preset, module.NAME), preset)
+    )
     pipeline, report_id = module.build(config, output_dir)
     return run_and_publish(pipeline, report_id, output_dir)

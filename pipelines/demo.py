@@ -23,15 +23,25 @@ FLAGS = flags.FLAGS
 
 def run_demo(output_dir: str, names: list[str] | None = None) -> str:
     """Runs the demo preset of each pipeline in `names` (default all); returns the index path."""
-    lines = ["# poison_tf demo", "", "Every study's `demo` preset on embedded, generated data.", "",
-             "| study | report | minutes |", "|---|---|---|"]
+    lines = [
+        "# poison_tf demo",
+        "",
+        "Every study's `demo` preset on embedded, generated data.",
+        "",
+        "| study | report | minutes |",
+        "|---|---|---|",
+    ]
     for name in names or list(PIPELINES):
         started = time.perf_counter()
         report = run_pipeline(name, "demo", os.path.join(output_dir, name))
         minutes = (time.perf_counter() - started) / 60
-        lines.append(f"| {name} | [{name}/report.md]({os.path.relpath(report, output_dir)}) | {minutes:.1f} |")
+        lines.append(
+            f"| {name} | [{name}/report.md]({os.path.relpath(report, output_dir)}) | {minutes:.1f} |"
+        )
         print(f"{name}: {report} ({minutes:.1f} min)", flush=True)
-    boards = ",".join(f"{n}:{os.path.join(output_dir, n, 'tensorboard')}" for n in names or PIPELINES)
+    boards = ",".join(
+        f"{n}:{os.path.join(output_dir, n, 'tensorboard')}" for n in names or PIPELINES
+    )
     lines += ["", f"TensorBoard for every study: `tensorboard --logdir_spec {boards}`.", ""]
     index = os.path.join(output_dir, "report.md")
     with atomic_file(index) as handle:
@@ -45,7 +55,9 @@ def main(argv: list[str]) -> None:
     if not FLAGS.output_dir:
         raise UserInputError("--output_dir is required")
     if FLAGS.pipeline and FLAGS.pipeline not in PIPELINES:
-        raise UserInputError(f"--pipeline={FLAGS.pipeline!r}: choose one of {', '.join(sorted(PIPELINES))}")
+        raise UserInputError(
+            f"--pipeline={FLAGS.pipeline!r}: choose one of {', '.join(sorted(PIPELINES))}"
+        )
     resolve_strategy(FLAGS.strategy)  # multi_worker must be created before any other op
     print(f"demo index: {run_demo(FLAGS.output_dir, [FLAGS.pipeline] if FLAGS.pipeline else None)}")
 

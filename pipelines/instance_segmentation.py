@@ -49,54 +49,102 @@ class SegStudyConfig:
 
 PRESETS = {
     # Under 4 minutes on 2 CPU cores: rendered street scenes at 128 px, the tiny model.
-    "demo": SegStudyConfig(num_train=320, num_val=64, model_size="tiny", epochs=20, global_batch_size=16,
-                           learning_rate=0.01, warmup_epochs=1.0),
+    "demo": SegStudyConfig(
+        num_train=320,
+        num_val=64,
+        model_size="tiny",
+        epochs=20,
+        global_batch_size=16,
+        learning_rate=0.01,
+        warmup_epochs=1.0,
+    ),
     # The real-data check on CPU: coco128-seg (train = val, 128 images) at 320 px, the n model.
-    "coco128": SegStudyConfig(source="yolo:../shared/datasets/coco128-seg/data.yaml", image_size=320,
-                              model_size="n", epochs=60, global_batch_size=8, learning_rate=0.002,
-                              warmup_epochs=2.0, epoch_map=False),
+    "coco128": SegStudyConfig(
+        source="yolo:../shared/datasets/coco128-seg/data.yaml",
+        image_size=320,
+        model_size="n",
+        epochs=60,
+        global_batch_size=8,
+        learning_rate=0.002,
+        warmup_epochs=2.0,
+        epoch_map=False,
+    ),
     # The original study's setting (3,500 images at 720 px, 50 epochs); Ultralytics rounds 720 up to
     # a multiple of the largest stride, 736. Sized for a GPU.
-    "study": SegStudyConfig(source="synthetic_streets", image_size=736, num_train=3500, num_val=500,
-                            model_size="n", epochs=50, global_batch_size=16),
+    "study": SegStudyConfig(
+        source="synthetic_streets",
+        image_size=736,
+        num_train=3500,
+        num_val=500,
+        model_size="n",
+        epochs=50,
+        global_batch_size=16,
+    ),
 }
 
 
 def validate(config: SegStudyConfig) -> SegStudyConfig:
     if config.image_size % 32:
-        raise common.UserInputError(f"--image_size={config.image_size}: must be a multiple of 32 (the largest stride)")
+        raise common.UserInputError(
+            f"--image_size={config.image_size}: must be a multiple of 32 (the largest stride)"
+        )
     if config.model_size not in ("tiny", "n", "s", "m", "l", "x"):
-        raise common.UserInputError(f"--model_size={config.model_size!r}: choose tiny, n, s, m, l or x")
+        raise common.UserInputError(
+            f"--model_size={config.model_size!r}: choose tiny, n, s, m, l or x"
+        )
     if config.epochs < 1:
         raise common.UserInputError(f"--epochs={config.epochs}: must be >= 1")
     return config
 
 
 def example_gen(config: SegStudyConfig) -> SegExampleGen:
-    return SegExampleGen(source=config.source, image_size=config.image_size, num_train=config.num_train,
-                         num_val=config.num_val, seed=config.seed, max_instances=min(config.max_instances, 255))
+    return SegExampleGen(
+        source=config.source,
+        image_size=config.image_size,
+        num_train=config.num_train,
+        num_val=config.num_val,
+        seed=config.seed,
+        max_instances=min(config.max_instances, 255),
+    )
 
 
-def trainer(config: SegStudyConfig, examples, plan=None, instance_name: str | None = None) -> SegTrainer:
-    return SegTrainer(instance_name, examples=examples, plan=plan, size=config.model_size, epochs=config.epochs,
-                      global_batch_size=config.global_batch_size, learning_rate=config.learning_rate,
-                      warmup_epochs=config.warmup_epochs, lr_decay=config.lr_decay,
-                      max_instances=config.max_instances, augment=config.augment, epoch_map=config.epoch_map,
-                      seed=config.seed,
-                      **common.training_flags())
+def trainer(
+    config: SegStudyConfig, examples, plan=None, instance_name: str | None = None
+) -> SegTrainer:
+    return SegTrainer(
+        instance_name,
+        examples=examples,
+        plan=plan,
+        size=config.model_size,
+        epochs=config.epochs,
+        global_batch_size=config.global_batch_size,
+        learning_rate=config.learning_rate,
+        warmup_epochs=config.warmup_epochs,
+        lr_decay=config.lr_decay,
+        max_instances=config.max_instances,
+        augment=config.augment,
+        epoch_map=config.epoch_map,
+        seed=config.seed,
+        **common.training_flags(),
+    )
 
 
 def describe(config: SegStudyConfig) -> str:
-    data = (f"rendered street scenes ({config.num_train} train / {config.num_val} val)"
-            if config.source == "synthetic_streets" else f"`{config.source}`")
+    data = (
+        f"rendered street scenes ({config.num_train} train / {config.num_val} val)"
+        if config.source == "synthetic_streets"
+        else f"`{config.source}`"
+    )
     rate = config.learning_rate or "Ultralytics auto"
-    return (f"Data: {data}, letterboxed to {config.image_size} px. Model: YOLOv8-seg `{config.model_size}` from "
-            f"scratch, {config.epochs} epochs, batch {config.global_batch_size}, AdamW lr {rate}, "
-            f"{config.lr_decay} decay after {config.warmup_epochs:g} warm-up epochs, EMA weights, "
-            f"{'augmentation (flip, HSV, scale, translate)' if config.augment else 'no augmentation'}, "
-            f"seed {config.seed}. "
-            "Metrics: Ultralytics `val` semantics (conf 0.001, NMS IoU 0.7, 300 detections, 101-point AP, "
-            "masks at 1/4 resolution).")
+    return (
+        f"Data: {data}, letterboxed to {config.image_size} px. Model: YOLOv8-seg `{config.model_size}` from "
+        f"scratch, {config.epochs} epochs, batch {config.global_batch_size}, AdamW lr {rate}, "
+        f"{config.lr_decay} decay after {config.warmup_epochs:g} warm-up epochs, EMA weights, "
+        f"{'augmentation (flip, HSV, scale, translate)' if config.augment else 'no augmentation'}, "
+        f"seed {config.seed}. "
+        "Metrics: Ultralytics `val` semantics (conf 0.001, NMS IoU 0.7, 300 detections, 101-point AP, "
+        "masks at 1/4 resolution)."
+    )
 
 
 def build(config: SegStudyConfig, root: str) -> tuple[Pipeline, str]:
@@ -104,9 +152,16 @@ def build(config: SegStudyConfig, root: str) -> tuple[Pipeline, str]:
     examples = gen.outputs["examples"]
     train = trainer(config, examples)
     evaluator = SegEvaluator(model=train.outputs["model"], examples=examples)
-    report = SegReport(examples=examples, models=[train.outputs["model"]], metrics=[evaluator.outputs["metrics"]],
-                       labels='["model"]', settings=describe(config))
-    return Pipeline(NAME, [gen, train, evaluator, report], os.path.join(root, ".pipeline")), report.id
+    report = SegReport(
+        examples=examples,
+        models=[train.outputs["model"]],
+        metrics=[evaluator.outputs["metrics"]],
+        labels='["model"]',
+        settings=describe(config),
+    )
+    return Pipeline(
+        NAME, [gen, train, evaluator, report], os.path.join(root, ".pipeline")
+    ), report.id
 
 
 def run(preset: str, output_dir: str) -> str:

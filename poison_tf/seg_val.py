@@ -41,7 +41,9 @@ flags.DEFINE_string("split", "val", "Split of data.yaml to validate on.", allow_
 flags.DEFINE_string(
     "predictions", None, "COCO results JSON with final detections.", allow_override=True
 )
-flags.DEFINE_string("weights", None, "Segmenter model file (.keras, from SegTrainer).", allow_override=True)
+flags.DEFINE_string(
+    "weights", None, "Segmenter model file (.keras, from SegTrainer).", allow_override=True
+)
 flags.DEFINE_string("output", None, "Optional CSV path for the table.", allow_override=True)
 flags.DEFINE_enum(
     "ap_sentinels",
@@ -51,8 +53,9 @@ flags.DEFINE_enum(
 )
 
 
-def validate_weights(weights: str, data_yaml: str, split: str, sentinels: str = "8.3",
-                     batch_size: int = 8) -> SegValidator:
+def validate_weights(
+    weights: str, data_yaml: str, split: str, sentinels: str = "8.3", batch_size: int = 8
+) -> SegValidator:
     """Runs a trained segmenter (`.keras` file of SegTrainer) over a split exactly as Ultralytics
     `val` does: letterboxed to the model's input size, NMS at conf 0.001 / IoU 0.7 / 300, boxes
     compared in original pixels, masks at 1/4 of the input (the overlap-map ground truth)."""
@@ -69,16 +72,27 @@ def validate_weights(weights: str, data_yaml: str, split: str, sentinels: str = 
     size = int(model.input_shape[1])
     names, samples = load_split(data_yaml, split)
     if getattr(model, "num_classes", len(names)) != len(names):
-        raise UserInputError(f"--weights={weights}: the model has {model.num_classes} classes, "
-                             f"{data_yaml} names {len(names)}")
+        raise UserInputError(
+            f"--weights={weights}: the model has {model.num_classes} classes, "
+            f"{data_yaml} names {len(names)}"
+        )
     validator = SegValidator(names, sentinels=sentinels)
     with tempfile.TemporaryDirectory() as folder:
         info = write_seg_split(folder, split, samples, size, max_instances=255)
         write_seg_schema(folder, {split: info}, size, names, data_yaml, 255)
         dataset = make_dataset(folder, split, batch_size, training=False, max_instances=255)
         for out in predict_dataset(model, dataset):
-            validator.update(out.boxes, out.scores, out.classes, out.masks, out.gt_boxes, out.gt_classes,
-                             out.gt_masks, letterbox=out.letterbox, orig_size=out.orig_size)
+            validator.update(
+                out.boxes,
+                out.scores,
+                out.classes,
+                out.masks,
+                out.gt_boxes,
+                out.gt_classes,
+                out.gt_masks,
+                letterbox=out.letterbox,
+                orig_size=out.orig_size,
+            )
     return validator
 
 
@@ -150,7 +164,9 @@ def main(argv: list[str]) -> None:
     if FLAGS.weights:
         validator = validate_weights(FLAGS.weights, FLAGS.data, FLAGS.split, FLAGS.ap_sentinels)
     else:
-        validator = validate_predictions(FLAGS.data, FLAGS.split, FLAGS.predictions, FLAGS.ap_sentinels)
+        validator = validate_predictions(
+            FLAGS.data, FLAGS.split, FLAGS.predictions, FLAGS.ap_sentinels
+        )
     validator.print()
     if FLAGS.output:
         validator.write_csv(FLAGS.output)

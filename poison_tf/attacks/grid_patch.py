@@ -45,20 +45,29 @@ class PatchGeometry:
         if self.cells > side:
             raise UserInputError(
                 f"{where}: a {self.cells}×{self.cells} grid is finer than the patch's {side}×{side} pixels "
-                f"(--patch_fraction={self.fraction:g} of {self.height}×{self.width}); use fewer cells or a larger patch")
+                f"(--patch_fraction={self.fraction:g} of {self.height}×{self.width}); use fewer cells or a larger patch"
+            )
         if self.keep_clear is not None:
-            if not bool(tf.reduce_any(valid_positions(self.height, self.width, side, self.keep_clear))):
-                raise UserInputError(f"{where}: no position of a {side}-px patch keeps clear of the box {self.keep_clear}")
+            if not bool(
+                tf.reduce_any(valid_positions(self.height, self.width, side, self.keep_clear))
+            ):
+                raise UserInputError(
+                    f"{where}: no position of a {side}-px patch keeps clear of the box {self.keep_clear}"
+                )
         return self
 
 
 def patch_side(height: int, width: int, fraction: float, where: str = "patch") -> int:
     """Side in pixels of the square covering `fraction` of a height × width image."""
     if not 0.0 < fraction < 1.0:
-        raise UserInputError(f"{where}: --patch_fraction={fraction:g} must be strictly between 0 and 1")
+        raise UserInputError(
+            f"{where}: --patch_fraction={fraction:g} must be strictly between 0 and 1"
+        )
     side = max(1, round(math.sqrt(fraction * height * width)))
     if side > min(height, width):
-        raise UserInputError(f"{where}: a patch of {fraction:g} of the area ({side} px) does not fit a {height}×{width} image")
+        raise UserInputError(
+            f"{where}: a patch of {fraction:g} of the area ({side} px) does not fit a {height}×{width} image"
+        )
     return side
 
 
@@ -92,7 +101,9 @@ def valid_positions(height: int, width: int, side: int, keep_clear=None) -> tf.T
     return valid
 
 
-def random_offsets(batch: int | tf.Tensor, geometry: PatchGeometry, seed: tf.Tensor | None = None) -> tf.Tensor:
+def random_offsets(
+    batch: int | tf.Tensor, geometry: PatchGeometry, seed: tf.Tensor | None = None
+) -> tf.Tensor:
     """[batch, 2] int32 (y, x) top-left corners, uniform over the valid positions."""
     side = geometry.side
     valid = valid_positions(geometry.height, geometry.width, side, geometry.keep_clear)
@@ -105,7 +116,9 @@ def random_offsets(batch: int | tf.Tensor, geometry: PatchGeometry, seed: tf.Ten
     return tf.stack([flat // columns, flat % columns], axis=1)
 
 
-def place(patch: tf.Tensor, offsets: tf.Tensor, height: int, width: int) -> tuple[tf.Tensor, tf.Tensor]:
+def place(
+    patch: tf.Tensor, offsets: tf.Tensor, height: int, width: int
+) -> tuple[tf.Tensor, tf.Tensor]:
     """The patch [s, s, 3] on a canvas per offset: (pixels [B, H, W, 3], mask [B, H, W, 1] float)."""
     side = int(patch.shape[0])
     rows = tf.range(height)[None, :] - offsets[:, :1]  # [B, H]

@@ -31,39 +31,61 @@ from poison_tf.attacks.patch_optimizer import PatchConfig, paste_with_eot
 def predict_classes(model, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
     """Argmax classes, in eager batches of `batch_size`: one eager ResNet50 call on 128 images
     of 224 px needs more than 24 GB on a CPU (killed for memory; 5.9 GB peak in batches of 32)."""
-    out = [np.argmax(np.asarray(model(images[i:i + batch_size], training=False)), axis=-1)
-           for i in range(0, len(images), batch_size)]
+    out = [
+        np.argmax(np.asarray(model(images[i : i + batch_size], training=False)), axis=-1)
+        for i in range(0, len(images), batch_size)
+    ]
     return np.concatenate(out) if out else np.zeros([0], np.int64)
 
 
-def patched_images(images: np.ndarray, colours: np.ndarray, geometry: PatchGeometry, seed: int,
-                   eot: PatchConfig | None = None) -> np.ndarray:
+def patched_images(
+    images: np.ndarray,
+    colours: np.ndarray,
+    geometry: PatchGeometry,
+    seed: int,
+    eot: PatchConfig | None = None,
+) -> np.ndarray:
     """The patch at a random position per image; with `eot` also randomly rotated, scaled, relit."""
     patch = render(colours, geometry.side)
     if eot is not None:
-        return paste_with_eot(images, patch, geometry, dataclasses.replace(eot, eot=True),
-                              tf.constant([seed, 2])).numpy()
+        return paste_with_eot(
+            images, patch, geometry, dataclasses.replace(eot, eot=True), tf.constant([seed, 2])
+        ).numpy()
     offsets = random_offsets(len(images), geometry, tf.constant([seed, 1]))
     return apply_patch(images, patch, offsets).numpy()
 
 
-def success_rates(clean_pred: np.ndarray, patched_pred: np.ndarray, labels: np.ndarray, target: int | None) -> dict:
+def success_rates(
+    clean_pred: np.ndarray, patched_pred: np.ndarray, labels: np.ndarray, target: int | None
+) -> dict:
     labels = np.asarray(labels).reshape(-1)
     correct = clean_pred == labels
     result = {
         "clean_accuracy": float(correct.mean()),
         "patched_accuracy": float((patched_pred == labels).mean()),
-        "untargeted_success": float((patched_pred[correct] != labels[correct]).mean()) if correct.any() else 0.0,
+        "untargeted_success": float((patched_pred[correct] != labels[correct]).mean())
+        if correct.any()
+        else 0.0,
     }
     if target is not None:
         others = labels != target
-        result["targeted_success"] = float((patched_pred[others] == target).mean()) if others.any() else 0.0
+        result["targeted_success"] = (
+            float((patched_pred[others] == target).mean()) if others.any() else 0.0
+        )
     return result
 
 
-def evaluate_patch(model, images: np.ndarray, labels: np.ndarray, colours: np.ndarray, geometry: PatchGeometry,
-                   target: int | None, seed: int = 0, clean_pred: np.ndarray | None = None,
-                   eot: PatchConfig | None = None) -> dict:
+def evaluate_patch(
+    model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    colours: np.ndarray,
+    geometry: PatchGeometry,
+    target: int | None,
+    seed: int = 0,
+    clean_pred: np.ndarray | None = None,
+    eot: PatchConfig | None = None,
+) -> dict:
     """{"patch": rates, "random_control": rates} for the optimised patch and a random-colour grid.
 
     With `eot` (its transformation ranges; its `eot` switch is ignored) also "patch_eot" and
@@ -74,7 +96,9 @@ def evaluate_patch(model, images: np.ndarray, labels: np.ndarray, colours: np.nd
     result = {}
     for suffix, transforms in [("", None)] + ([("_eot", eot)] if eot is not None else []):
         for name, value in (("patch", colours), ("random_control", control)):
-            patched = predict_classes(model, patched_images(images, value, geometry, seed, transforms))
+            patched = predict_classes(
+                model, patched_images(images, value, geometry, seed, transforms)
+            )
             result[name + suffix] = success_rates(clean_pred, patched, labels, target)
     result["area_fraction"] = geometry.area_fraction
     result["side_px"] = geometry.side

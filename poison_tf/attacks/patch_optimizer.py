@@ -54,17 +54,27 @@ def outputs_probabilities(model: keras.Model) -> bool:
     return activation is keras.activations.softmax or isinstance(last, keras.layers.Softmax)
 
 
-def check_classifier(model: keras.Model, image_shape: tuple[int, int, int], target: int | None, where: str) -> int:
+def check_classifier(
+    model: keras.Model, image_shape: tuple[int, int, int], target: int | None, where: str
+) -> int:
     """The number of classes; UserInputError when the model's input does not fit or the target is out of range."""
     expected = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
-    if expected is None or len(expected) != 3 or any(e is not None and e != g for e, g in zip(expected, image_shape)):
-        raise UserInputError(f"{where}: the model takes inputs {model.input_shape}, the images are {tuple(image_shape)}")
+    if (
+        expected is None
+        or len(expected) != 3
+        or any(e is not None and e != g for e, g in zip(expected, image_shape))
+    ):
+        raise UserInputError(
+            f"{where}: the model takes inputs {model.input_shape}, the images are {tuple(image_shape)}"
+        )
     output_shape = model.output_shape
     if isinstance(output_shape, list) or len(output_shape) != 2 or output_shape[-1] is None:
         raise UserInputError(f"{where}: the model's output {output_shape} is not [batch, classes]")
     classes = int(output_shape[-1])
     if target is not None and not 0 <= target < classes:
-        raise UserInputError(f"{where}: --target_class={target} is out of range for a model of {classes} classes")
+        raise UserInputError(
+            f"{where}: --target_class={target} is out of range for a model of {classes} classes"
+        )
     return classes
 
 
@@ -74,17 +84,30 @@ def _rotation_scale_matrices(angles: tf.Tensor, scales: tf.Tensor, centres: tf.T
     cy, cx = centres[:, 0], centres[:, 1]
     zeros = tf.zeros_like(cos)
     # input = R^-1 S^-1 (output - c) + c, in (x, y) order as ImageProjectiveTransform expects
-    return tf.stack([cos, sin, cx - cos * cx - sin * cy, -sin, cos, cy + sin * cx - cos * cy, zeros, zeros], axis=1)
+    return tf.stack(
+        [cos, sin, cx - cos * cx - sin * cy, -sin, cos, cy + sin * cx - cos * cy, zeros, zeros],
+        axis=1,
+    )
 
 
 def _transform(canvas: tf.Tensor, matrices: tf.Tensor) -> tf.Tensor:
     return tf.raw_ops.ImageProjectiveTransformV3(
-        images=canvas, transforms=matrices, output_shape=tf.shape(canvas)[1:3], fill_value=0.0,
-        interpolation="BILINEAR", fill_mode="CONSTANT")
+        images=canvas,
+        transforms=matrices,
+        output_shape=tf.shape(canvas)[1:3],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="CONSTANT",
+    )
 
 
-def paste_with_eot(images: tf.Tensor, patch: tf.Tensor, geometry: PatchGeometry, config: PatchConfig,
-                   seed: tf.Tensor) -> tf.Tensor:
+def paste_with_eot(
+    images: tf.Tensor,
+    patch: tf.Tensor,
+    geometry: PatchGeometry,
+    config: PatchConfig,
+    seed: tf.Tensor,
+) -> tf.Tensor:
     """Random placement, and with `config.eot` a random rotation/scale/brightness/contrast per image."""
     batch = tf.shape(images)[0]
     seeds = tf.random.experimental.stateless_split(seed, 6)
@@ -92,8 +115,12 @@ def paste_with_eot(images: tf.Tensor, patch: tf.Tensor, geometry: PatchGeometry,
     if not config.eot:
         return apply_patch(images, patch, offsets)
     height, width = geometry.height, geometry.width
-    contrast = tf.random.stateless_uniform([batch, 1, 1, 1], seeds[1], 1 - config.contrast, 1 + config.contrast)
-    bright = tf.random.stateless_uniform([batch, 1, 1, 1], seeds[2], -config.brightness, config.brightness)
+    contrast = tf.random.stateless_uniform(
+        [batch, 1, 1, 1], seeds[1], 1 - config.contrast, 1 + config.contrast
+    )
+    bright = tf.random.stateless_uniform(
+        [batch, 1, 1, 1], seeds[2], -config.brightness, config.brightness
+    )
     pixels, mask = place(patch, offsets, height, width)
     pixels = tf.clip_by_value((pixels - 0.5) * contrast + 0.5 + bright, 0.0, 1.0)
     limit = math.radians(config.max_rotation_deg)
@@ -106,8 +133,14 @@ def paste_with_eot(images: tf.Tensor, patch: tf.Tensor, geometry: PatchGeometry,
     return tf.convert_to_tensor(images, tf.float32) * (1.0 - mask) + pixels
 
 
-def patch_loss(model: keras.Model, images: tf.Tensor, labels: tf.Tensor, target: int | None,
-               probabilities: bool, kind: str = "ce") -> tf.Tensor:
+def patch_loss(
+    model: keras.Model,
+    images: tf.Tensor,
+    labels: tf.Tensor,
+    target: int | None,
+    probabilities: bool,
+    kind: str = "ce",
+) -> tf.Tensor:
     """Per-image loss to minimise.
 
     `ce`: cross-entropy to the target (targeted) or minus cross-entropy to the true label.
@@ -116,14 +149,24 @@ def patch_loss(model: keras.Model, images: tf.Tensor, labels: tf.Tensor, target:
     pulling the patch and the steps go to the images still resisting: it raises the success
     rate where the mean cross-entropy is dominated by images that are already won."""
     outputs = tf.cast(model(images, training=False), tf.float32)
-    wanted = tf.fill(tf.shape(labels), tf.cast(target, labels.dtype)) if target is not None else labels
+    wanted = (
+        tf.fill(tf.shape(labels), tf.cast(target, labels.dtype)) if target is not None else labels
+    )
     if kind == "margin":
-        log_probs = tf.math.log(tf.clip_by_value(outputs, 1e-12, 1.0)) if probabilities else tf.nn.log_softmax(outputs)
+        log_probs = (
+            tf.math.log(tf.clip_by_value(outputs, 1e-12, 1.0))
+            if probabilities
+            else tf.nn.log_softmax(outputs)
+        )
         chosen = tf.one_hot(tf.cast(wanted, tf.int32), tf.shape(log_probs)[-1])
         own = tf.reduce_sum(chosen * log_probs, axis=-1)
         other = tf.reduce_max(log_probs - chosen * 1e9, axis=-1)
-        return tf.maximum(other - own, -5.0) if target is not None else tf.maximum(own - other, -5.0)
-    cross_entropy = keras.losses.sparse_categorical_crossentropy(wanted, outputs, from_logits=not probabilities)
+        return (
+            tf.maximum(other - own, -5.0) if target is not None else tf.maximum(own - other, -5.0)
+        )
+    cross_entropy = keras.losses.sparse_categorical_crossentropy(
+        wanted, outputs, from_logits=not probabilities
+    )
     return cross_entropy if target is not None else -cross_entropy
 
 
@@ -145,9 +188,14 @@ class PatchResult:
     losses: list[float]
 
 
-def optimise_patch(model: keras.Model, dataset: tf.data.Dataset, geometry: PatchGeometry, config: PatchConfig,
-                   strategy: tf.distribute.Strategy | None = None,
-                   on_step: Callable[[int, float, np.ndarray], None] | None = None) -> PatchResult:
+def optimise_patch(
+    model: keras.Model,
+    dataset: tf.data.Dataset,
+    geometry: PatchGeometry,
+    config: PatchConfig,
+    strategy: tf.distribute.Strategy | None = None,
+    on_step: Callable[[int, float, np.ndarray], None] | None = None,
+) -> PatchResult:
     """Optimises the k×k colours on batches of (image [H, W, 3] in [0, 1], label) from `dataset`.
 
     `dataset` yields unbatched examples and is repeated and batched here. `on_step(step, loss,
@@ -167,15 +215,25 @@ def optimise_patch(model: keras.Model, dataset: tf.data.Dataset, geometry: Patch
         first = tf.Variable(tf.zeros_like(colours), name="adam_m")
         second = tf.Variable(tf.zeros_like(colours), name="adam_v")
         counter = tf.Variable(0.0, name="adam_t")
-    batches = dataset.repeat().shuffle(1024, seed=config.seed).batch(config.batch_size, drop_remainder=True)
+    batches = (
+        dataset.repeat()
+        .shuffle(1024, seed=config.seed)
+        .batch(config.batch_size, drop_remainder=True)
+    )
     iterator = iter(strategy.experimental_distribute_dataset(batches))
 
     def replica_step(images, labels, seed):
-        seed = seed + tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int32)
+        seed = seed + tf.cast(
+            tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int32
+        )
         with tf.GradientTape() as tape:
             tape.watch(colours)
-            patched = paste_with_eot(images, render(colours, side), geometry, config, tf.stack([seed, config.seed]))
-            loss = tf.reduce_mean(patch_loss(model, patched, labels, config.target, probabilities, config.loss))
+            patched = paste_with_eot(
+                images, render(colours, side), geometry, config, tf.stack([seed, config.seed])
+            )
+            loss = tf.reduce_mean(
+                patch_loss(model, patched, labels, config.target, probabilities, config.loss)
+            )
         return tape.gradient(loss, colours), loss
 
     @tf.function
@@ -198,7 +256,14 @@ def optimise_patch(model: keras.Model, dataset: tf.data.Dataset, geometry: Patch
     losses = []
     for index in range(config.steps):
         images, labels = next(iterator)
-        loss = float(step(images, labels, tf.constant(index * 7919, tf.int32), tf.constant(step_size(config, index))))
+        loss = float(
+            step(
+                images,
+                labels,
+                tf.constant(index * 7919, tf.int32),
+                tf.constant(step_size(config, index)),
+            )
+        )
         losses.append(loss)
         if on_step is not None:
             on_step(index, loss, colours.numpy())

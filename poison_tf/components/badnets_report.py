@@ -35,29 +35,47 @@ class BadNetsReportSpec(ComponentSpec):
         "explanation": ChannelParameter("Explanation", optional=True),
     }
     OUTPUTS = {"report": ChannelParameter("Report")}
-    PARAMETERS = {"title": ExecutionParameter(str, default="BadNets on a head-pose regressor"),
-                  "settings": ExecutionParameter(str, default="", help="Markdown describing data and training")}
+    PARAMETERS = {
+        "title": ExecutionParameter(str, default="BadNets on a head-pose regressor"),
+        "settings": ExecutionParameter(
+            str, default="", help="Markdown describing data and training"
+        ),
+    }
 
 
 def sweep_frame(baseline: dict, runs: list[tuple[dict, dict]]) -> pd.DataFrame:
     """Long format: one row per (trigger, rate), plus the baseline evaluated with each trigger."""
     rows = []
     for trigger, attack in baseline["attacks"].items():
-        rows.append({"trigger": trigger, "rate_percent": 0.0, "count": 0,
-                     **{f"clean_{k}": v for k, v in baseline["clean"].items()},
-                     **{f"attack_{k}": v for k, v in attack.items()}})
+        rows.append(
+            {
+                "trigger": trigger,
+                "rate_percent": 0.0,
+                "count": 0,
+                **{f"clean_{k}": v for k, v in baseline["clean"].items()},
+                **{f"attack_{k}": v for k, v in attack.items()},
+            }
+        )
     for plan, metrics in runs:
         trigger = plan["trigger"]["name"]
-        rows.append({"trigger": trigger, "rate_percent": plan["rate"] * 100, "count": plan["count"],
-                     "num_examples": plan["num_examples"],
-                     **{f"clean_{k}": v for k, v in metrics["clean"].items()},
-                     **{f"attack_{k}": v for k, v in metrics["attacks"][trigger].items()}})
+        rows.append(
+            {
+                "trigger": trigger,
+                "rate_percent": plan["rate"] * 100,
+                "count": plan["count"],
+                "num_examples": plan["num_examples"],
+                **{f"clean_{k}": v for k, v in metrics["clean"].items()},
+                **{f"attack_{k}": v for k, v in metrics["attacks"][trigger].items()},
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def study_table(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     """Rows = poison rate (high to low, baseline last), columns = trigger, values = `column`."""
-    table = frame.pivot_table(index="rate_percent", columns="trigger", values=column, aggfunc="first")
+    table = frame.pivot_table(
+        index="rate_percent", columns="trigger", values=column, aggfunc="first"
+    )
     table = table.sort_index(ascending=False)
     table.index = [BASELINE if rate == 0 else f"{rate:g}" for rate in table.index]
     table.index.name = "Rate of poison (%)"
@@ -67,13 +85,19 @@ def study_table(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 
 def plot_sweep(frame: pd.DataFrame, path: str) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for axis, column, title in zip(axes, ["clean_mean", "attack_mean"], ["Clean MAE (benign test set)", "Attack MAE (triggered test set vs target)"]):
+    for axis, column, title in zip(
+        axes,
+        ["clean_mean", "attack_mean"],
+        ["Clean MAE (benign test set)", "Attack MAE (triggered test set vs target)"],
+    ):
         for trigger, group in frame.groupby("trigger"):
             poisoned = group[group.rate_percent > 0].sort_values("rate_percent")
             line = axis.plot(poisoned.rate_percent, poisoned[column], marker="o", label=trigger)[0]
             base = group[group.rate_percent == 0][column]
             if len(base):
-                axis.axhline(float(base.iloc[0]), color=line.get_color(), linestyle="--", linewidth=0.8)
+                axis.axhline(
+                    float(base.iloc[0]), color=line.get_color(), linestyle="--", linewidth=0.8
+                )
         axis.set_xscale("log")
         axis.set_xlabel("poison rate (% of training set, log scale)")
         axis.set_ylabel("MAE (degrees)")
@@ -93,7 +117,11 @@ class BadNetsReportExecutor(BaseExecutor):
         metrics = [read_json(a.path(METRICS_FILE)) for a in input_dict["metrics"]]
         frame = sweep_frame(baseline, list(zip(plans, metrics)))
         clean, attack = study_table(frame, "clean_mean"), study_table(frame, "attack_mean")
-        counts = frame[frame.rate_percent > 0].pivot_table(index="rate_percent", columns="trigger", values="count", aggfunc="first").sort_index(ascending=False)
+        counts = (
+            frame[frame.rate_percent > 0]
+            .pivot_table(index="rate_percent", columns="trigger", values="count", aggfunc="first")
+            .sort_index(ascending=False)
+        )
         counts.index = [f"{r:g}" for r in counts.index]
         counts.index.name = "Rate of poison (%)"
         write_csv(frame, out.path("sweep.csv"), index=False)
@@ -101,22 +129,37 @@ class BadNetsReportExecutor(BaseExecutor):
         write_csv(attack, out.path("attack_mae.csv"))
         write_csv(counts, out.path("poison_counts.csv"))
         plot_sweep(frame, out.path("mae_vs_rate.png"))
-        sections = [f"# {exec_properties['title']}", exec_properties["settings"],
-                    "## Clean MAE (degrees, mean of yaw, pitch, roll on the benign test set)", to_markdown(clean),
-                    "## Attack MAE (degrees, |prediction − (90, 0, 0)| on the whole test set with the trigger)", to_markdown(attack),
-                    "## Poisoned training examples (exact counts)", to_markdown(counts, float_format="{:.0f}"),
-                    "## MAE against poison rate", "![MAE vs rate](mae_vs_rate.png)"]
+        sections = [
+            f"# {exec_properties['title']}",
+            exec_properties["settings"],
+            "## Clean MAE (degrees, mean of yaw, pitch, roll on the benign test set)",
+            to_markdown(clean),
+            "## Attack MAE (degrees, |prediction − (90, 0, 0)| on the whole test set with the trigger)",
+            to_markdown(attack),
+            "## Poisoned training examples (exact counts)",
+            to_markdown(counts, float_format="{:.0f}"),
+            "## MAE against poison rate",
+            "![MAE vs rate](mae_vs_rate.png)",
+        ]
         if input_dict.get("explanation"):
             explanation = input_dict["explanation"][0]
             for name in os.listdir(explanation.uri):
                 if name.endswith(".png") or name.endswith(".json"):
                     shutil.copy(explanation.path(name), out.path(name))
-            sections += ["## Regression Grad-CAM (gradient of the predicted yaw)", "![Grad-CAM](gradcam.png)"]
-        sections += ["Per-angle values: `sweep.csv`. TensorBoard: `tensorboard --logdir tensorboard`."]
+            sections += [
+                "## Regression Grad-CAM (gradient of the predicted yaw)",
+                "![Grad-CAM](gradcam.png)",
+            ]
+        sections += [
+            "Per-angle values: `sweep.csv`. TensorBoard: `tensorboard --logdir tensorboard`."
+        ]
         with atomic_file(out.path("report.md")) as handle:
             handle.write("\n\n".join(s for s in sections if s) + "\n")
         runs = [("baseline", input_dict["baseline_model"][0])]
-        runs += [(f"{p['trigger']['name']}_{p['rate'] * 100:g}pct", m) for p, m in zip(plans, input_dict["models"])]
+        runs += [
+            (f"{p['trigger']['name']}_{p['rate'] * 100:g}pct", m)
+            for p, m in zip(plans, input_dict["models"])
+        ]
         for name, model in runs:
             if os.path.isdir(model.path("tensorboard")):
                 shutil.copytree(model.path("tensorboard"), out.path("tensorboard", name))

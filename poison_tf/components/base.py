@@ -58,7 +58,9 @@ class BaseComponent:
             expected = spec.INPUTS[name].type_name
             for channel in channels:
                 if not isinstance(channel, Channel) or channel.type_name != expected:
-                    raise TypeError(f"{self.id}: input {name!r} takes {expected} channels, got {channel!r}")
+                    raise TypeError(
+                        f"{self.id}: input {name!r} takes {expected} channels, got {channel!r}"
+                    )
             self.inputs[name] = channels
         missing = [k for k, c in spec.INPUTS.items() if not c.optional and k not in self.inputs]
         if missing:
@@ -83,6 +85,8 @@ class BaseComponent:
             if key not in cls.SPEC_CLASS.INPUTS:
                 raise UserInputError(f"{cls.__name__}: unknown input {key!r}")
             artifacts[key] = [Artifact.load(u, cls.SPEC_CLASS.INPUTS[key].type_name) for u in uris]
-        channels = {k: [Channel("external", k, a.type_name) for a in v] for k, v in artifacts.items()}
+        channels = {
+            k: [Channel("external", k, a.type_name) for a in v] for k, v in artifacts.items()
+        }
         component = cls(**channels, **params)
         return execute_component(component, artifacts, output_root, use_cache=True)[0]

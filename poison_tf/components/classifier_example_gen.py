@@ -20,14 +20,24 @@ from poison_tf.errors import UserInputError
 class ClassifierExampleGenSpec(ComponentSpec):
     OUTPUTS = {"examples": ChannelParameter("Examples")}
     PARAMETERS = {
-        "source": ExecutionParameter(str, default="synthetic", is_path=True, help="synthetic | npz:<file|dir> | folder:<dir>"),
-        "image_size": ExecutionParameter(int, default=32, help="side in pixels; 0 keeps an npz's own size"),
+        "source": ExecutionParameter(
+            str, default="synthetic", is_path=True, help="synthetic | npz:<file|dir> | folder:<dir>"
+        ),
+        "image_size": ExecutionParameter(
+            int, default=32, help="side in pixels; 0 keeps an npz's own size"
+        ),
         "num_classes": ExecutionParameter(int, default=4, help="synthetic: number of classes"),
         "num_train": ExecutionParameter(int, default=2000, help="synthetic: training images"),
         "num_test": ExecutionParameter(int, default=500, help="synthetic: test images"),
-        "max_train": ExecutionParameter(int, default=0, help="real data: keep at most this many training images (0 = all)"),
-        "max_test": ExecutionParameter(int, default=0, help="real data: keep at most this many test images (0 = all)"),
-        "test_fraction": ExecutionParameter(float, default=0.2, help="real data without a test split: share held out"),
+        "max_train": ExecutionParameter(
+            int, default=0, help="real data: keep at most this many training images (0 = all)"
+        ),
+        "max_test": ExecutionParameter(
+            int, default=0, help="real data: keep at most this many test images (0 = all)"
+        ),
+        "test_fraction": ExecutionParameter(
+            float, default=0.2, help="real data without a test split: share held out"
+        ),
         "seed": ExecutionParameter(int, default=0),
         "num_shards": ExecutionParameter(int, default=2),
     }
@@ -45,7 +55,9 @@ def load_classification_source(props: dict) -> tuple[tuple, tuple, list[str]]:
     if source == "synthetic":
         classes = props["num_classes"]
         if not 2 <= classes <= len(CLASS_NAMES):
-            raise UserInputError(f"--num_classes={classes}: the synthetic source has 2..{len(CLASS_NAMES)} classes")
+            raise UserInputError(
+                f"--num_classes={classes}: the synthetic source has 2..{len(CLASS_NAMES)} classes"
+            )
         size = size or 32
         train = synthetic_classes(props["num_train"], size, classes, seed)
         test = synthetic_classes(props["num_test"], size, classes, seed + 1_000_003)
@@ -65,13 +77,18 @@ def load_classification_source(props: dict) -> tuple[tuple, tuple, list[str]]:
         order = rng.permutation(len(train[0]))
         cut = int(round(len(order) * (1 - fraction)))
         if cut == 0 or cut == len(order):
-            raise UserInputError(f"{path}: {len(order)} images are too few to split into train and test")
+            raise UserInputError(
+                f"{path}: {len(order)} images are too few to split into train and test"
+            )
         test = (train[0][order[cut:]], train[1][order[cut:]])
         train = (train[0][order[:cut]], train[1][order[:cut]])
     train = _subset(*train, props["max_train"], rng)
     test = _subset(*test, props["max_test"], rng)
     if size:
-        train, test = (resize_images(train[0], size), train[1]), (resize_images(test[0], size), test[1])
+        train, test = (
+            (resize_images(train[0], size), train[1]),
+            (resize_images(test[0], size), test[1]),
+        )
     return train, test, names
 
 
@@ -79,10 +96,16 @@ class ClassifierExampleGenExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         train, test, names = load_classification_source(exec_properties)
         out = output_dict["examples"][0]
-        splits = {name: image_examples.write_split(out.uri, name, x, y.astype(np.int64), exec_properties["num_shards"])
-                  for name, (x, y) in (("train", train), ("test", test))}
+        splits = {
+            name: image_examples.write_split(
+                out.uri, name, x, y.astype(np.int64), exec_properties["num_shards"]
+            )
+            for name, (x, y) in (("train", train), ("test", test))
+        }
         label = {"kind": "class", "dim": 1, "names": names, "num_classes": len(names)}
-        image_examples.write_schema(out.uri, splits, tuple(train[0].shape[1:3]), label, exec_properties["source"])
+        image_examples.write_schema(
+            out.uri, splits, tuple(train[0].shape[1:3]), label, exec_properties["source"]
+        )
         out.properties.update({k: v["count"] for k, v in splits.items()})
         out.properties["num_classes"] = len(names)
 

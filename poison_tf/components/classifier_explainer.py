@@ -32,11 +32,16 @@ JSON_FILE = "gradcam.json"
 
 
 class ClassifierExplainerSpec(ComponentSpec):
-    INPUTS = {"model": ChannelParameter("Model"), "examples": ChannelParameter("Examples"),
-              "patch": ChannelParameter("Patch")}
+    INPUTS = {
+        "model": ChannelParameter("Model"),
+        "examples": ChannelParameter("Examples"),
+        "patch": ChannelParameter("Patch"),
+    }
     OUTPUTS = {"explanation": ChannelParameter("Explanation")}
     PARAMETERS = {
-        "gradcam_layer": ExecutionParameter(str, default="", help="feature layer name; empty = last conv layer"),
+        "gradcam_layer": ExecutionParameter(
+            str, default="", help="feature layer name; empty = last conv layer"
+        ),
         "num_images": ExecutionParameter(int, default=4),
         "seed": ExecutionParameter(int, default=0),
     }
@@ -60,9 +65,18 @@ def plot_rows(images, patched, cams, names, predictions, masks, path: str) -> No
     count = len(images)
     fig, axes = plt.subplots(count, 4, figsize=(9, 2.4 * count + 0.4), squeeze=False)
     for i, row in enumerate(axes):
-        shown = [images[i], overlay(images[i], cams[0][i]), patched[i], overlay(patched[i], cams[1][i])]
-        titles = [f"clean: {names[predictions[0][i]]}", "Grad-CAM clean", f"patched: {names[predictions[1][i]]}",
-                  "Grad-CAM patched"]
+        shown = [
+            images[i],
+            overlay(images[i], cams[0][i]),
+            patched[i],
+            overlay(patched[i], cams[1][i]),
+        ]
+        titles = [
+            f"clean: {names[predictions[0][i]]}",
+            "Grad-CAM clean",
+            f"patched: {names[predictions[1][i]]}",
+            "Grad-CAM patched",
+        ]
         for column, (axis, image, title) in enumerate(zip(row, shown, titles)):
             axis.imshow(image, interpolation="nearest")
             if column == 3:
@@ -79,13 +93,17 @@ def plot_rows(images, patched, cams, names, predictions, masks, path: str) -> No
 
 class ClassifierExplainerExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
-        keras.utils.set_random_seed(exec_properties["seed"])  # same images cached or fresh (see PatchOptimizer)
+        keras.utils.set_random_seed(
+            exec_properties["seed"]
+        )  # same images cached or fresh (see PatchOptimizer)
         model = keras.models.load_model(input_dict["model"][0].path(MODEL_FILE), compile=False)
         layer = exec_properties["gradcam_layer"] or None
         layer_path = check_gradcam_layer(model, layer)
         examples_dir = input_dict["examples"][0].uri
         names = list(read_schema(examples_dir)["label"].get("names") or [])
-        images, labels = load_split(examples_dir, "test", max(1, exec_properties["num_images"]), exec_properties["seed"])
+        images, labels = load_split(
+            examples_dir, "test", max(1, exec_properties["num_images"]), exec_properties["seed"]
+        )
         colours, geometry, info = load_patch(input_dict["patch"][0])
         offsets = random_offsets(len(images), geometry, tf.constant([exec_properties["seed"], 2]))
         pixels = render(colours, geometry.side)
@@ -95,30 +113,54 @@ class ClassifierExplainerExecutor(BaseExecutor):
         for batch in (images, patched):
             predicted = np.argmax(np.asarray(model(batch, training=False)), axis=-1)
             index = tf.constant(predicted, tf.int32)
-            cams.append(grad_cam(model, batch, lambda y, index=index: tf.gather(y, index, axis=1, batch_dims=1),
-                                 layer=layer))
+            cams.append(
+                grad_cam(
+                    model,
+                    batch,
+                    lambda y, index=index: tf.gather(y, index, axis=1, batch_dims=1),
+                    layer=layer,
+                )
+            )
             predictions.append(predicted)
-        names = names if len(names) >= int(model.output_shape[-1]) else [str(i) for i in range(model.output_shape[-1])]
+        names = (
+            names
+            if len(names) >= int(model.output_shape[-1])
+            else [str(i) for i in range(model.output_shape[-1])]
+        )
         out = output_dict["explanation"][0]
         plot_rows(images, patched, cams, names, predictions, masks, out.path(PNG_FILE))
-        per_image = [{"label": names[int(labels[i])], "clean_prediction": names[int(predictions[0][i])],
-                      "patched_prediction": names[int(predictions[1][i])],
-                      "cam_share_in_patch_clean": mass_share(cams[0][i], masks[i]),
-                      "cam_share_in_patch_patched": mass_share(cams[1][i], masks[i])} for i in range(len(images))]
+        per_image = [
+            {
+                "label": names[int(labels[i])],
+                "clean_prediction": names[int(predictions[0][i])],
+                "patched_prediction": names[int(predictions[1][i])],
+                "cam_share_in_patch_clean": mass_share(cams[0][i], masks[i]),
+                "cam_share_in_patch_patched": mass_share(cams[1][i], masks[i]),
+            }
+            for i in range(len(images))
+        ]
 
         def mean(key):
             values = [row[key] for row in per_image if row[key] is not None]
             return float(np.mean(values)) if values else None
 
-        write_json(out.path(JSON_FILE), {
-            "layer": layer_path, "feature_map_size": list(cams[0].shape[1:]), "target_class": info["target_class"],
-            "patch_area_share": geometry.area_fraction, "images": per_image,
-            "mean_cam_share_in_patch_clean": mean("cam_share_in_patch_clean"),
-            "mean_cam_share_in_patch_patched": mean("cam_share_in_patch_patched"),
-        })
+        write_json(
+            out.path(JSON_FILE),
+            {
+                "layer": layer_path,
+                "feature_map_size": list(cams[0].shape[1:]),
+                "target_class": info["target_class"],
+                "patch_area_share": geometry.area_fraction,
+                "images": per_image,
+                "mean_cam_share_in_patch_clean": mean("cam_share_in_patch_clean"),
+                "mean_cam_share_in_patch_patched": mean("cam_share_in_patch_patched"),
+            },
+        )
 
 
 class ClassifierExplainer(BaseComponent):
-    VERSION = "2"  # a seeded sample of test images (was the first N, one class on a class-sorted source)
+    VERSION = (
+        "2"  # a seeded sample of test images (was the first N, one class on a class-sorted source)
+    )
     SPEC_CLASS = ClassifierExplainerSpec
     EXECUTOR_CLASS = ClassifierExplainerExecutor

@@ -16,8 +16,12 @@ from poison_tf.io.model_loading import load_hackml_model
 class ClassifierImporterSpec(ComponentSpec):
     OUTPUTS = {"model": ChannelParameter("Model")}
     PARAMETERS = {
-        "model_file": ExecutionParameter(str, is_path=True, help="a Keras classifier (.h5 or .keras)"),
-        "unsafe": ExecutionParameter(bool, default=False, help="allow Lambda / custom layers (trusted files only)"),
+        "model_file": ExecutionParameter(
+            str, is_path=True, help="a Keras classifier (.h5 or .keras)"
+        ),
+        "unsafe": ExecutionParameter(
+            bool, default=False, help="allow Lambda / custom layers (trusted files only)"
+        ),
     }
 
 

@@ -43,12 +43,15 @@ class CleanImagePlannerExecutor(BaseExecutor):
         p = exec_properties
         examples = input_dict["examples"][0].uri
         pair = load_pairs(input_dict["pairs"][0])[p["index"]]
-        plan = plan_relabel(table_from_records(examples, "train"), pair, p["ratio"], p["seed"], p["mode"])
+        plan = plan_relabel(
+            table_from_records(examples, "train"), pair, p["ratio"], p["seed"], p["mode"]
+        )
         out = output_dict["plan"][0]
         plan.save(out.path(PLAN_FILE))
         try:
-            plan_relabel(table_from_records(examples, "val"), pair, p["ratio"], p["seed"], p["mode"]).save(
-                out.path(VAL_PLAN_FILE))
+            plan_relabel(
+                table_from_records(examples, "val"), pair, p["ratio"], p["seed"], p["mode"]
+            ).save(out.path(VAL_PLAN_FILE))
         except UserInputError:  # no host instance in val: no poisoned-label evaluation
             pass
         out.properties.update(pair=pair.slug, relabelled=plan.count, host_initial=plan.host_initial)

@@ -51,7 +51,9 @@ class CleanImageReportSpec(ComponentSpec):
     }
     OUTPUTS = {"report": ChannelParameter("Report")}
     PARAMETERS = {
-        "settings": ExecutionParameter(str, default="", help="Markdown describing data, models and attack"),
+        "settings": ExecutionParameter(
+            str, default="", help="Markdown describing data, models and attack"
+        ),
         "num_samples": ExecutionParameter(int, default=3),
     }
 
@@ -73,50 +75,90 @@ class CleanImageReportExecutor(BaseExecutor):
         base = _table(base_metrics)
         ranking = pd.read_csv(selector.path(RANKING_CSV))
         shutil.copy(selector.path(SCATTER_PNG), out.path(SCATTER_PNG))
-        lines = ["# Clean-image backdoor on a YOLOv8-seg", "", p["settings"], "",
-                 "## Pair selection (t-SNE of the base model's instance features)", "",
-                 github_table(ranking.head(10), floatfmt=".4g"), "", f"![t-SNE]({SCATTER_PNG})", "",
-                 f"## Instance Difference (Host/Target) with {plans[0].ratio:g} ratio", ""]
+        lines = [
+            "# Clean-image backdoor on a YOLOv8-seg",
+            "",
+            p["settings"],
+            "",
+            "## Pair selection (t-SNE of the base model's instance features)",
+            "",
+            github_table(ranking.head(10), floatfmt=".4g"),
+            "",
+            f"![t-SNE]({SCATTER_PNG})",
+            "",
+            f"## Instance Difference (Host/Target) with {plans[0].ratio:g} ratio",
+            "",
+        ]
         lines += [pair_section(plan) for plan in plans]
         lines += ["## Base model (clean validation labels)", "", class_table_markdown(base), ""]
         summaries, observations = [], []
         base_net = load_seg_model(base_model)
-        for plan, model, metrics, base_attack in zip(plans, input_dict["models"], input_dict["metrics"],
-                                                     input_dict["base_attacks"]):
+        for plan, model, metrics, base_attack in zip(
+            plans, input_dict["models"], input_dict["metrics"], input_dict["base_attacks"]
+        ):
             host, target, slug = plan.pair.host_name, plan.pair.target_name, plan.pair.slug
             poisoned = _table(metrics)
             comparison = comparison_table(base, poisoned, host, target)
             write_csv(comparison, out.path(f"comparison_{slug}.csv"), index=False)
             shutil.copy(metrics.path(TABLE_CSV), out.path(f"table_{slug}.csv"))
-            lines += [f"## {slug}: poisoned model (clean validation labels)", "", class_table_markdown(poisoned), "",
-                      f"Base vs poisoned, Δ = poisoned − base (host `{host}`, target `{target}`):", "",
-                      comparison_markdown(comparison), ""]
+            lines += [
+                f"## {slug}: poisoned model (clean validation labels)",
+                "",
+                class_table_markdown(poisoned),
+                "",
+                f"Base vs poisoned, Δ = poisoned − base (host `{host}`, target `{target}`):",
+                "",
+                comparison_markdown(comparison),
+                "",
+            ]
             success = read_json(metrics.path(ATTACK_FILE))
-            summary = attack_summary(base, poisoned, host, target, _table(metrics, POISONED_LABELS_CSV), success)
+            summary = attack_summary(
+                base, poisoned, host, target, _table(metrics, POISONED_LABELS_CSV), success
+            )
             baseline = read_json(base_attack.path(ATTACK_FILE))
-            summary.update({"base box_success": baseline["box_success"], "base mask_success": baseline["mask_success"],
-                            "host instances (val)": success["host_instances"]})
+            summary.update(
+                {
+                    "base box_success": baseline["box_success"],
+                    "base mask_success": baseline["mask_success"],
+                    "host instances (val)": success["host_instances"],
+                }
+            )
             summaries.append(summary)
             observations.append(f"- **{slug}**: {study_observation(summary)[1]}")
             images, truth = sample_batch(examples, p["num_samples"], plan.pair.host)
-            predictions = {"base": predict_samples(base_net, images),
-                           slug: predict_samples(load_seg_model(model), images)}
+            predictions = {
+                "base": predict_samples(base_net, images),
+                slug: predict_samples(load_seg_model(model), images),
+            }
             save_prediction_grid(out.path(f"samples_{slug}.png"), images, truth, predictions, names)
             copy_tensorboard(model.uri, out.uri, slug)
         attacks = attack_table(summaries)
         write_csv(attacks, out.path("attack.csv"), index=False)
-        lines += ["## Attack", "",
-                  "Success = share of the host's ground-truth validation instances predicted as the target "
-                  "(IoU ≥ 0.5, conf ≥ 0.25); drops are base − poisoned; target AP also against the poisoned "
-                  "validation labels (the plan's rule applied to val).", "",
-                  github_table(attacks.set_index("Pair").T.reset_index().rename(columns={"index": "metric"}), floatfmt=".3g"), "",
-                  "Does the original study's observation hold (overall mAP barely moves, the host loses AP, "
-                  "the target gains false positives)?", "", *observations, ""]
+        lines += [
+            "## Attack",
+            "",
+            "Success = share of the host's ground-truth validation instances predicted as the target "
+            "(IoU ≥ 0.5, conf ≥ 0.25); drops are base − poisoned; target AP also against the poisoned "
+            "validation labels (the plan's rule applied to val).",
+            "",
+            github_table(
+                attacks.set_index("Pair").T.reset_index().rename(columns={"index": "metric"}),
+                floatfmt=".3g",
+            ),
+            "",
+            "Does the original study's observation hold (overall mAP barely moves, the host loses AP, "
+            "the target gains false positives)?",
+            "",
+            *observations,
+            "",
+        ]
         lines += ["## Base vs poisoned predictions on host images (conf 0.25)", ""]
         lines += [f"![{plan.pair.slug}](samples_{plan.pair.slug}.png)" for plan in plans] + [""]
         copy_tensorboard(base_model.uri, out.uri, "base")
         if os.path.isdir(selector.path("projector")):
-            shutil.copytree(selector.path("projector"), out.path("tensorboard/projector"), dirs_exist_ok=True)
+            shutil.copytree(
+                selector.path("projector"), out.path("tensorboard/projector"), dirs_exist_ok=True
+            )
         with atomic_file(out.path("report.md")) as handle:
             handle.write("\n".join(lines))
 

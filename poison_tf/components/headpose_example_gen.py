@@ -20,8 +20,12 @@ LABEL = {"kind": "regression", "dim": 3, "names": ["yaw", "pitch", "roll"], "uni
 class HeadPoseExampleGenSpec(ComponentSpec):
     OUTPUTS = {"examples": ChannelParameter("Examples")}
     PARAMETERS = {
-        "source": ExecutionParameter(str, default="synthetic", is_path=True,
-                                     help="synthetic | pandora:<dir> | biwi:<dir> | aflw2000:<dir> | csv:<file> | opal23:<dir>"),
+        "source": ExecutionParameter(
+            str,
+            default="synthetic",
+            is_path=True,
+            help="synthetic | pandora:<dir> | biwi:<dir> | aflw2000:<dir> | csv:<file> | opal23:<dir>",
+        ),
         "image_size": ExecutionParameter(int, default=100),
         "num_train": ExecutionParameter(int, default=2000, help="synthetic: training images"),
         "num_test": ExecutionParameter(int, default=500, help="synthetic: test images"),
@@ -50,15 +54,23 @@ def load_source(source: str, image_size: int, exec_properties: dict):
     order = np.random.default_rng(seed).permutation(len(images))
     cut = int(round(len(images) * (1 - fraction)))
     if cut == 0 or cut == len(images):
-        raise UserInputError(f"{path}: {len(images)} images are too few to split into train and test")
+        raise UserInputError(
+            f"{path}: {len(images)} images are too few to split into train and test"
+        )
     train, test = order[:cut], order[cut:]
     return images[train], angles[train], images[test], angles[test]
 
 
-def write_headpose_examples(folder: str, train: tuple, test: tuple, source: str, num_shards: int = 4) -> dict:
+def write_headpose_examples(
+    folder: str, train: tuple, test: tuple, source: str, num_shards: int = 4
+) -> dict:
     """Writes (images uint8 [N,S,S,3], angles [N,3]) train and test splits + the schema."""
-    splits = {name: image_examples.write_split(folder, name, images, angles.astype(np.float32), num_shards)
-              for name, (images, angles) in (("train", train), ("test", test))}
+    splits = {
+        name: image_examples.write_split(
+            folder, name, images, angles.astype(np.float32), num_shards
+        )
+        for name, (images, angles) in (("train", train), ("test", test))
+    }
     size = int(train[0].shape[1])
     image_examples.write_schema(folder, splits, (size, size), LABEL, source)
     return splits
@@ -69,10 +81,17 @@ class HeadPoseExampleGenExecutor(BaseExecutor):
         size = exec_properties["image_size"]
         if size < 16:
             raise UserInputError(f"--image_size={size}: at least 16 pixels are needed")
-        train_x, train_y, test_x, test_y = load_source(exec_properties["source"], size, exec_properties)
+        train_x, train_y, test_x, test_y = load_source(
+            exec_properties["source"], size, exec_properties
+        )
         out = output_dict["examples"][0]
-        splits = write_headpose_examples(out.uri, (train_x, train_y), (test_x, test_y),
-                                         exec_properties["source"], exec_properties["num_shards"])
+        splits = write_headpose_examples(
+            out.uri,
+            (train_x, train_y),
+            (test_x, test_y),
+            exec_properties["source"],
+            exec_properties["num_shards"],
+        )
         out.properties.update({k: v["count"] for k, v in splits.items()})
         out.properties["angle_std"] = [float(s) for s in train_y.std(axis=0)]
 

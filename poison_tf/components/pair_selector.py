@@ -27,7 +27,12 @@ from poison_tf.data.seg_examples import make_dataset, read_seg_schema
 from poison_tf.errors import UserInputError
 from poison_tf.io.atomic import read_json, write_json
 
-PAIRS_FILE, RANKING_CSV, RANKING_MD, SCATTER_PNG = "pairs.json", "ranking.csv", "ranking.md", "tsne.png"
+PAIRS_FILE, RANKING_CSV, RANKING_MD, SCATTER_PNG = (
+    "pairs.json",
+    "ranking.csv",
+    "ranking.md",
+    "tsne.png",
+)
 FEATURE_LAYER = "cls0_1_pad"  # first layer of the P3 class branch: its input is the P3 neck output
 
 
@@ -35,11 +40,19 @@ class PairSelectorSpec(ComponentSpec):
     INPUTS = {"examples": ChannelParameter("Examples"), "model": ChannelParameter("Model")}
     OUTPUTS = {"pairs": ChannelParameter("ClassPairs")}
     PARAMETERS = {
-        "pairs": ExecutionParameter(str, default="", help="hand-picked host:target,… (class names)"),
+        "pairs": ExecutionParameter(
+            str, default="", help="hand-picked host:target,… (class names)"
+        ),
         "num_tsne_pairs": ExecutionParameter(int, default=2),
-        "tsne_space": ExecutionParameter(str, default="features", help="rank by feature or t-SNE-plane distance"),
-        "min_host_instances": ExecutionParameter(int, default=1, help="t-SNE hosts need this many training instances"),
-        "max_images": ExecutionParameter(int, default=0, help="embed at most N training images (0: all)"),
+        "tsne_space": ExecutionParameter(
+            str, default="features", help="rank by feature or t-SNE-plane distance"
+        ),
+        "min_host_instances": ExecutionParameter(
+            int, default=1, help="t-SNE hosts need this many training instances"
+        ),
+        "max_images": ExecutionParameter(
+            int, default=0, help="embed at most N training images (0: all)"
+        ),
         "seed": ExecutionParameter(int, default=0),
     }
 
@@ -48,7 +61,9 @@ def neck_features(model: keras.Model) -> keras.Model:
     return keras.Model(model.input, model.get_layer(FEATURE_LAYER).input)
 
 
-def instance_features(model: keras.Model, examples: str, max_images: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def instance_features(
+    model: keras.Model, examples: str, max_images: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Mask-pooled P3 features [N, C] and classes [N] of the training split's instances."""
     extractor = neck_features(model)
     size = int(read_seg_schema(examples)["image_size"][0])
@@ -66,18 +81,27 @@ def instance_features(model: keras.Model, examples: str, max_images: int = 0) ->
     return np.concatenate(features), np.concatenate(classes)
 
 
-def tsne_choice(ranking: pd.DataFrame, names: list[str], given: list[ClassPair], count: int,
-                min_host_instances: int = 1) -> list[ClassPair]:
+def tsne_choice(
+    ranking: pd.DataFrame,
+    names: list[str],
+    given: list[ClassPair],
+    count: int,
+    min_host_instances: int = 1,
+) -> list[ClassPair]:
     """The `count` best-ranked pairs that do not repeat a given pair or host, whose host has at
     least `min_host_instances` training instances."""
     taken = {p.host_name for p in given}
     given_pairs = {(p.host_name, p.target_name) for p in given}
-    keep = [h not in taken and (h, t) not in given_pairs and n >= min_host_instances
-            for h, t, n in zip(ranking["Host"], ranking["Target"], ranking["Host instances"])]
+    keep = [
+        h not in taken and (h, t) not in given_pairs and n >= min_host_instances
+        for h, t, n in zip(ranking["Host"], ranking["Target"], ranking["Host instances"])
+    ]
     chosen = tsne_pairs.top_pairs(ranking[keep], names, count)
     if len(chosen) < count:
-        raise UserInputError(f"--num_tsne_pairs={count}: only {len(chosen)} t-SNE pair(s) with at least "
-                             f"{min_host_instances} host instance(s) left beside --pairs")
+        raise UserInputError(
+            f"--num_tsne_pairs={count}: only {len(chosen)} t-SNE pair(s) with at least "
+            f"{min_host_instances} host instance(s) left beside --pairs"
+        )
     return chosen
 
 
@@ -91,10 +115,14 @@ class PairSelectorExecutor(BaseExecutor):
         examples = input_dict["examples"][0].uri
         names = list(read_seg_schema(examples)["label"]["names"])
         given = parse_pairs(p["pairs"], names) if p["pairs"] else []
-        features, classes = instance_features(load_seg_model(input_dict["model"][0]), examples, p["max_images"])
+        features, classes = instance_features(
+            load_seg_model(input_dict["model"][0]), examples, p["max_images"]
+        )
         embedding = tsne_pairs.embed_classes(features, classes, names, seed=p["seed"])
         ranking = tsne_pairs.rank_pairs(embedding, space=p["tsne_space"])
-        pairs = tsne_choice(ranking, names, given, p["num_tsne_pairs"], p["min_host_instances"]) + given
+        pairs = (
+            tsne_choice(ranking, names, given, p["num_tsne_pairs"], p["min_host_instances"]) + given
+        )
         out = output_dict["pairs"][0]
         write_json(out.path(PAIRS_FILE), [pair.to_json() for pair in pairs])
         tsne_pairs.write_ranking(ranking, out.path(RANKING_CSV), out.path(RANKING_MD))

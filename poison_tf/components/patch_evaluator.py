@@ -29,18 +29,30 @@ KINDS = ("patch", "random_control", "patch_eot", "random_control_eot")
 
 
 class PatchEvaluatorSpec(ComponentSpec):
-    INPUTS = {"model": ChannelParameter("Model"), "examples": ChannelParameter("Examples"),
-              "patches": ChannelParameter("Patch")}
+    INPUTS = {
+        "model": ChannelParameter("Model"),
+        "examples": ChannelParameter("Examples"),
+        "patches": ChannelParameter("Patch"),
+    }
     OUTPUTS = {"metrics": ChannelParameter("PatchMetrics")}
     PARAMETERS = {
-        "max_images": ExecutionParameter(int, default=0, help="evaluate on N test images, a seeded sample (0 = all)"),
-        "seed": ExecutionParameter(int, default=0, help="seed of the random positions and the control colours"),
-        "eot": ExecutionParameter(bool, default=False,
-                                  help="also evaluate under the random transformations of the optimiser's EOT"),
+        "max_images": ExecutionParameter(
+            int, default=0, help="evaluate on N test images, a seeded sample (0 = all)"
+        ),
+        "seed": ExecutionParameter(
+            int, default=0, help="seed of the random positions and the control colours"
+        ),
+        "eot": ExecutionParameter(
+            bool,
+            default=False,
+            help="also evaluate under the random transformations of the optimiser's EOT",
+        ),
     }
 
 
-def load_split(examples_dir: str, split: str, limit: int = 0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def load_split(
+    examples_dir: str, split: str, limit: int = 0, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """(images, labels) of a split; with `limit`, a seeded sample of that many (sources may be sorted by class)."""
     dataset = image_examples_dataset(examples_dir, split, shuffle_seed=seed if limit > 0 else None)
     if limit > 0:
@@ -55,8 +67,11 @@ def load_split(examples_dir: str, split: str, limit: int = 0, seed: int = 0) -> 
 def sweep_table(entries: list[dict]) -> pd.DataFrame:
     rows = []
     for entry in entries:
-        row = {"area %": round(100 * entry["requested_fraction"], 2), "actual area %": round(100 * entry["area_fraction"], 2),
-               "side px": entry["side_px"]}
+        row = {
+            "area %": round(100 * entry["requested_fraction"], 2),
+            "actual area %": round(100 * entry["area_fraction"], 2),
+            "side px": entry["side_px"],
+        }
         for kind in KINDS:
             for key, value in entry.get(kind, {}).items():
                 row[f"{kind}: {key}"] = value
@@ -66,19 +81,39 @@ def sweep_table(entries: list[dict]) -> pd.DataFrame:
 
 class PatchEvaluatorExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
-        keras.utils.set_random_seed(exec_properties["seed"])  # same sample cached or fresh (see PatchOptimizer)
+        keras.utils.set_random_seed(
+            exec_properties["seed"]
+        )  # same sample cached or fresh (see PatchOptimizer)
         model = keras.models.load_model(input_dict["model"][0].path(MODEL_FILE), compile=False)
-        images, labels = load_split(input_dict["examples"][0].uri, "test", exec_properties["max_images"],
-                                    exec_properties["seed"])
+        images, labels = load_split(
+            input_dict["examples"][0].uri,
+            "test",
+            exec_properties["max_images"],
+            exec_properties["seed"],
+        )
         clean_pred = predict_classes(model, images)
         entries = []
         for artifact in input_dict["patches"]:
             colours, geometry, info = load_patch(artifact)
-            metrics = evaluate_patch(model, images, labels, colours, geometry, info["target_class"],
-                                     seed=exec_properties["seed"], clean_pred=clean_pred,
-                                     eot=eot_config(info) if exec_properties["eot"] else None)
-            entries.append({"requested_fraction": geometry.fraction, "target_class": info["target_class"],
-                            "cells": geometry.cells, **metrics})
+            metrics = evaluate_patch(
+                model,
+                images,
+                labels,
+                colours,
+                geometry,
+                info["target_class"],
+                seed=exec_properties["seed"],
+                clean_pred=clean_pred,
+                eot=eot_config(info) if exec_properties["eot"] else None,
+            )
+            entries.append(
+                {
+                    "requested_fraction": geometry.fraction,
+                    "target_class": info["target_class"],
+                    "cells": geometry.cells,
+                    **metrics,
+                }
+            )
         out = output_dict["metrics"][0]
         write_json(out.path(METRICS_FILE), {"num_images": int(len(images)), "entries": entries})
         sweep_table(entries).to_csv(out.path(SWEEP_FILE))

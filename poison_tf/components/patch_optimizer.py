@@ -36,18 +36,36 @@ class PatchOptimizerSpec(ComponentSpec):
     OUTPUTS = {"patch": ChannelParameter("Patch")}
     PARAMETERS = {
         "target_class": ExecutionParameter(int, default=0, help="target class id; -1 = untargeted"),
-        "patch_fraction": ExecutionParameter(float, default=0.15, help="share of the image area the patch covers"),
-        "patch_cells": ExecutionParameter(int, default=10, help="k: the patch is k×k uniform cells"),
-        "keep_clear": ExecutionParameter(str, default="", help="y0,x0,y1,x1 box (pixels) the patch never covers"),
+        "patch_fraction": ExecutionParameter(
+            float, default=0.15, help="share of the image area the patch covers"
+        ),
+        "patch_cells": ExecutionParameter(
+            int, default=10, help="k: the patch is k×k uniform cells"
+        ),
+        "keep_clear": ExecutionParameter(
+            str, default="", help="y0,x0,y1,x1 box (pixels) the patch never covers"
+        ),
         "steps": ExecutionParameter(int, default=500),
         "batch_size": ExecutionParameter(int, default=32),
-        "patch_optimizer": ExecutionParameter(str, default="adam", help="adam | signed (the study's per-cell sign step)"),
+        "patch_optimizer": ExecutionParameter(
+            str, default="adam", help="adam | signed (the study's per-cell sign step)"
+        ),
         "patch_learning_rate": ExecutionParameter(float, default=0.05),
-        "patch_lr_decay": ExecutionParameter(str, default="constant", help="constant | cosine (to 5 % at the end)"),
-        "patch_loss": ExecutionParameter(str, default="ce", help="ce | margin (Carlini-Wagner on log-probabilities)"),
-        "eot": ExecutionParameter(bool, default=False, help="expectation over rotation, scale, brightness, contrast"),
-        "max_images": ExecutionParameter(int, default=0, help="optimise on N training images, a seeded sample (0 = all)"),
-        "image_every": ExecutionParameter(int, default=50, help="TensorBoard patch image every N steps"),
+        "patch_lr_decay": ExecutionParameter(
+            str, default="constant", help="constant | cosine (to 5 % at the end)"
+        ),
+        "patch_loss": ExecutionParameter(
+            str, default="ce", help="ce | margin (Carlini-Wagner on log-probabilities)"
+        ),
+        "eot": ExecutionParameter(
+            bool, default=False, help="expectation over rotation, scale, brightness, contrast"
+        ),
+        "max_images": ExecutionParameter(
+            int, default=0, help="optimise on N training images, a seeded sample (0 = all)"
+        ),
+        "image_every": ExecutionParameter(
+            int, default=50, help="TensorBoard patch image every N steps"
+        ),
         "print_size_cm": ExecutionParameter(float, default=10.0),
         "seed": ExecutionParameter(int, default=0),
         "strategy": ExecutionParameter(str, default="default"),
@@ -62,7 +80,9 @@ def parse_box(text: str) -> tuple[int, int, int, int] | None:
     except ValueError:
         box = ()
     if len(box) != 4 or box[0] >= box[2] or box[1] >= box[3]:
-        raise UserInputError(f"--keep_clear={text!r}: expected y0,x0,y1,x1 with y0 < y1 and x0 < x1")
+        raise UserInputError(
+            f"--keep_clear={text!r}: expected y0,x0,y1,x1 with y0 < y1 and x0 < x1"
+        )
     return box
 
 
@@ -87,8 +107,13 @@ def load_patch(artifact) -> tuple[np.ndarray, PatchGeometry, dict]:
     """(colours [k, k, 3], geometry, patch.json) of a Patch artefact."""
     info = read_json(artifact.path(PATCH_JSON))
     g = info["geometry"]
-    geometry = PatchGeometry(g["height"], g["width"], g["fraction"], g["cells"],
-                             tuple(g["keep_clear"]) if g["keep_clear"] else None)
+    geometry = PatchGeometry(
+        g["height"],
+        g["width"],
+        g["fraction"],
+        g["cells"],
+        tuple(g["keep_clear"]) if g["keep_clear"] else None,
+    )
     return np.load(artifact.path(COLOURS_FILE)), geometry, info
 
 
@@ -101,21 +126,35 @@ class PatchOptimizerExecutor(BaseExecutor):
         keras.utils.set_random_seed(p["seed"])
         examples_dir = input_dict["examples"][0].uri
         height, width = read_schema(examples_dir)["image_size"]
-        geometry = PatchGeometry(height, width, p["patch_fraction"], p["patch_cells"], parse_box(p["keep_clear"]))
+        geometry = PatchGeometry(
+            height, width, p["patch_fraction"], p["patch_cells"], parse_box(p["keep_clear"])
+        )
         geometry.check("PatchOptimizer")
         target = None if p["target_class"] == -1 else p["target_class"]
         model = keras.models.load_model(input_dict["model"][0].path(MODEL_FILE), compile=False)
         check_classifier(model, (height, width, 3), target, "PatchOptimizer")
-        config = PatchConfig(target=target, steps=p["steps"], batch_size=p["batch_size"], optimizer=p["patch_optimizer"],
-                             learning_rate=p["patch_learning_rate"], lr_decay=p["patch_lr_decay"], loss=p["patch_loss"],
-                             eot=p["eot"], seed=p["seed"])
+        config = PatchConfig(
+            target=target,
+            steps=p["steps"],
+            batch_size=p["batch_size"],
+            optimizer=p["patch_optimizer"],
+            learning_rate=p["patch_learning_rate"],
+            lr_decay=p["patch_lr_decay"],
+            loss=p["patch_loss"],
+            eot=p["eot"],
+            seed=p["seed"],
+        )
         # a seeded sample, not the head of the split: sources such as the CIFAR-10 npz are sorted by class
-        dataset = image_examples_dataset(examples_dir, "train", shuffle_seed=p["seed"] if p["max_images"] > 0 else None)
+        dataset = image_examples_dataset(
+            examples_dir, "train", shuffle_seed=p["seed"] if p["max_images"] > 0 else None
+        )
         dataset = dataset.map(lambda e: (e["image"], e["label"]))
         if p["max_images"] > 0:
             dataset = dataset.take(p["max_images"]).cache()
         out = output_dict["patch"][0]
-        writer = tf.summary.create_file_writer(out.path("tensorboard", f"patch_{p['patch_fraction'] * 100:g}pct"))
+        writer = tf.summary.create_file_writer(
+            out.path("tensorboard", f"patch_{p['patch_fraction'] * 100:g}pct")
+        )
 
         def on_step(step: int, loss: float, colours: np.ndarray) -> None:
             with writer.as_default(step=step):
@@ -123,31 +162,57 @@ class PatchOptimizerExecutor(BaseExecutor):
                 if step % max(1, p["image_every"]) == 0 or step == config.steps - 1:
                     tf.summary.image("patch/colours", render(colours, geometry.side)[None])
 
-        result = optimise_patch(model, dataset, geometry, config, resolve_strategy(p["strategy"]), on_step)
+        result = optimise_patch(
+            model, dataset, geometry, config, resolve_strategy(p["strategy"]), on_step
+        )
         writer.flush()
         np.save(out.path(COLOURS_FILE), result.colours)
         save_patch_png(render(result.colours, geometry.side).numpy(), out.path("patch.png"))
-        save_patch_png(render(result.colours, geometry.cells * 32).numpy(), out.path("patch_large.png"))
+        save_patch_png(
+            render(result.colours, geometry.cells * 32).numpy(), out.path("patch_large.png")
+        )
         size = p["print_size_cm"]
-        save_patch_pdf(result.colours, out.path("patch.pdf"), size,
-                       f"{geometry.cells}×{geometry.cells} cells, {size:g} cm × {size:g} cm (print at 100 %); "
-                       f"target class {target if target is not None else 'none (untargeted)'}")
-        pd.DataFrame({"iteration": np.arange(1, len(result.losses) + 1), "loss": result.losses}).to_csv(
-            out.path("losses.csv"), index=False)
+        save_patch_pdf(
+            result.colours,
+            out.path("patch.pdf"),
+            size,
+            f"{geometry.cells}×{geometry.cells} cells, {size:g} cm × {size:g} cm (print at 100 %); "
+            f"target class {target if target is not None else 'none (untargeted)'}",
+        )
+        pd.DataFrame(
+            {"iteration": np.arange(1, len(result.losses) + 1), "loss": result.losses}
+        ).to_csv(out.path("losses.csv"), index=False)
         kind = f"targeted → class {target}" if target is not None else "untargeted"
-        plot_loss(result.losses, out.path("loss.png"),
-                  f"patch loss ({kind}, {geometry.area_fraction:.1%} area, {config.optimizer}"
-                  f"{', EOT' if config.eot else ''})")
-        write_json(out.path(PATCH_JSON), {
-            "geometry": {"height": height, "width": width, "fraction": p["patch_fraction"], "cells": geometry.cells,
-                         "keep_clear": list(geometry.keep_clear) if geometry.keep_clear else None,
-                         "side_px": geometry.side, "area_fraction": geometry.area_fraction},
-            "target_class": target, "optimizer": config.optimizer, "steps": config.steps, "eot": config.eot,
-            "learning_rate": config.learning_rate, "lr_decay": config.lr_decay, "loss": config.loss,
-            "batch_size": config.batch_size,
-            "eot_transforms": eot_transforms(config),
-            "final_loss": float(np.mean(result.losses[-10:])) if result.losses else None,
-        })
+        plot_loss(
+            result.losses,
+            out.path("loss.png"),
+            f"patch loss ({kind}, {geometry.area_fraction:.1%} area, {config.optimizer}"
+            f"{', EOT' if config.eot else ''})",
+        )
+        write_json(
+            out.path(PATCH_JSON),
+            {
+                "geometry": {
+                    "height": height,
+                    "width": width,
+                    "fraction": p["patch_fraction"],
+                    "cells": geometry.cells,
+                    "keep_clear": list(geometry.keep_clear) if geometry.keep_clear else None,
+                    "side_px": geometry.side,
+                    "area_fraction": geometry.area_fraction,
+                },
+                "target_class": target,
+                "optimizer": config.optimizer,
+                "steps": config.steps,
+                "eot": config.eot,
+                "learning_rate": config.learning_rate,
+                "lr_decay": config.lr_decay,
+                "loss": config.loss,
+                "batch_size": config.batch_size,
+                "eot_transforms": eot_transforms(config),
+                "final_loss": float(np.mean(result.losses[-10:])) if result.losses else None,
+            },
+        )
         out.properties["area_fraction"] = geometry.area_fraction
         os.makedirs(out.path("tensorboard"), exist_ok=True)
 

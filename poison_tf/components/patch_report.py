@@ -27,35 +27,67 @@ from poison_tf.report.patch_figures import plot_success_vs_area
 from poison_tf.report.tables import to_markdown, write_csv
 
 VICTIM_FILE = "victim.keras"
-COPIED = ("patch.png", "patch_large.png", "patch.pdf", "loss.png", "losses.csv", "colours.npy", PATCH_JSON)
+COPIED = (
+    "patch.png",
+    "patch_large.png",
+    "patch.pdf",
+    "loss.png",
+    "losses.csv",
+    "colours.npy",
+    PATCH_JSON,
+)
 RATES = ("clean_accuracy", "patched_accuracy", "targeted_success", "untargeted_success")
 
 
 class PatchReportSpec(ComponentSpec):
-    INPUTS = {"metrics": ChannelParameter("PatchMetrics"), "patch": ChannelParameter("Patch"),
-              "model": ChannelParameter("Model"), "explanation": ChannelParameter("Explanation", optional=True)}
+    INPUTS = {
+        "metrics": ChannelParameter("PatchMetrics"),
+        "patch": ChannelParameter("Patch"),
+        "model": ChannelParameter("Model"),
+        "explanation": ChannelParameter("Explanation", optional=True),
+    }
     OUTPUTS = {"report": ChannelParameter("Report")}
-    PARAMETERS = {"title": ExecutionParameter(str, default="Grid adversarial patch"),
-                  "settings": ExecutionParameter(str, default="", help="Markdown describing data, victim and attack")}
+    PARAMETERS = {
+        "title": ExecutionParameter(str, default="Grid adversarial patch"),
+        "settings": ExecutionParameter(
+            str, default="", help="Markdown describing data, victim and attack"
+        ),
+    }
 
 
-ROWS = (("optimised patch", "patch"), ("random-colour control", "random_control"),
-        ("optimised patch, EOT", "patch_eot"), ("random-colour control, EOT", "random_control_eot"))
+ROWS = (
+    ("optimised patch", "patch"),
+    ("random-colour control", "random_control"),
+    ("optimised patch, EOT", "patch_eot"),
+    ("random-colour control, EOT", "random_control_eot"),
+)
 
 
 def main_table(entry: dict) -> pd.DataFrame:
     """One row per patch kind measured (the EOT rows only when the evaluator ran with `eot`)."""
-    rows = {name: {key: entry[kind][key] for key in RATES if key in entry[kind]}
-            for name, kind in ROWS if kind in entry}
+    rows = {
+        name: {key: entry[kind][key] for key in RATES if key in entry[kind]}
+        for name, kind in ROWS
+        if kind in entry
+    }
     return pd.DataFrame(rows).T.rename_axis("patch")
 
 
 def success_curve(sweep: pd.DataFrame, key: str) -> pd.DataFrame:
     """Success (`key`) vs area: the optimised patch and the control, plain and (when measured) under EOT."""
-    names = {"patch": "optimised patch", "random_control": "random control",
-             "patch_eot": "optimised patch, EOT", "random_control_eot": "random control, EOT"}
-    return pd.DataFrame({label: sweep[f"{kind}: {key}"] for kind, label in names.items()
-                         if f"{kind}: {key}" in sweep.columns})
+    names = {
+        "patch": "optimised patch",
+        "random_control": "random control",
+        "patch_eot": "optimised patch, EOT",
+        "random_control_eot": "random control, EOT",
+    }
+    return pd.DataFrame(
+        {
+            label: sweep[f"{kind}: {key}"]
+            for kind, label in names.items()
+            if f"{kind}: {key}" in sweep.columns
+        }
+    )
 
 
 def patch_recipe(info: dict) -> str:
@@ -74,22 +106,36 @@ class PatchReportExecutor(BaseExecutor):
         patch_dir = input_dict["patch"][0]
         info = read_json(patch_dir.path(PATCH_JSON))
         entries = metrics["entries"]
-        main = min(entries, key=lambda e: abs(e["requested_fraction"] - info["geometry"]["fraction"]))
+        main = min(
+            entries, key=lambda e: abs(e["requested_fraction"] - info["geometry"]["fraction"])
+        )
         targeted = info["target_class"] is not None
-        lines = [f"# {exec_properties['title']}", "", exec_properties["settings"], "",
-                 f"Held-out images: {metrics['num_images']}. Patch: {info['geometry']['cells']}×"
-                 f"{info['geometry']['cells']} cells, {info['geometry']['side_px']} px square "
-                 f"({main['area_fraction']:.1%} of the image), random position per image, "
-                 + (f"target class {info['target_class']}" if targeted else "untargeted")
-                 + f", {info['optimizer']} ({patch_recipe(info)}) for {info['steps']} steps"
-                 + f"{', EOT' if info['eot'] else ''}.", "",
-                 "## Clean vs patched", "", to_markdown(main_table(main)), ""]
+        lines = [
+            f"# {exec_properties['title']}",
+            "",
+            exec_properties["settings"],
+            "",
+            f"Held-out images: {metrics['num_images']}. Patch: {info['geometry']['cells']}×"
+            f"{info['geometry']['cells']} cells, {info['geometry']['side_px']} px square "
+            f"({main['area_fraction']:.1%} of the image), random position per image, "
+            + (f"target class {info['target_class']}" if targeted else "untargeted")
+            + f", {info['optimizer']} ({patch_recipe(info)}) for {info['steps']} steps"
+            + f"{', EOT' if info['eot'] else ''}.",
+            "",
+            "## Clean vs patched",
+            "",
+            to_markdown(main_table(main)),
+            "",
+        ]
         if "patch_eot" in main:
             eot = info.get("eot_transforms") or {}
-            lines += [f"EOT rows: the same patches pasted under random transformations (rotation up to "
-                      f"±{eot.get('max_rotation_deg', '?')}°, scale {eot.get('scale_range', '?')}, brightness "
-                      f"±{eot.get('brightness', '?')}, contrast ±{eot.get('contrast', '?')}), the ones the optimiser's "
-                      f"EOT draws; this patch was optimised {'with' if info['eot'] else 'without'} EOT.", ""]
+            lines += [
+                f"EOT rows: the same patches pasted under random transformations (rotation up to "
+                f"±{eot.get('max_rotation_deg', '?')}°, scale {eot.get('scale_range', '?')}, brightness "
+                f"±{eot.get('brightness', '?')}, contrast ±{eot.get('contrast', '?')}), the ones the optimiser's "
+                f"EOT draws; this patch was optimised {'with' if info['eot'] else 'without'} EOT.",
+                "",
+            ]
         write_csv(main_table(main), out.path("patch_metrics.csv"))
         sweep = sweep_table(entries)
         write_csv(sweep, out.path("success_vs_area.csv"))
@@ -100,19 +146,41 @@ class PatchReportExecutor(BaseExecutor):
         lines += ["## Success vs patch area", "", to_markdown(curve, "{:.3f}"), ""]
         if len(sweep) > 1:
             lines += ["![success vs area](success_vs_area.png)", ""]
-        lines += ["## Loss per iteration", "", "![loss](loss.png)", "",
-                  "The patch: [patch.png](patch.png) (victim resolution), [patch_large.png](patch_large.png) (32 px per "
-                  "cell), [patch.pdf](patch.pdf) (printable, grid drawn).", "", "![patch](patch_large.png)",
-                  "", f"The victim attacked: [{VICTIM_FILE}]({VICTIM_FILE}).", ""]
+        lines += [
+            "## Loss per iteration",
+            "",
+            "![loss](loss.png)",
+            "",
+            "The patch: [patch.png](patch.png) (victim resolution), [patch_large.png](patch_large.png) (32 px per "
+            "cell), [patch.pdf](patch.pdf) (printable, grid drawn).",
+            "",
+            "![patch](patch_large.png)",
+            "",
+            f"The victim attacked: [{VICTIM_FILE}]({VICTIM_FILE}).",
+            "",
+        ]
         if input_dict.get("explanation"):
             explanation = input_dict["explanation"][0]
             cam = read_json(explanation.path(GRADCAM_JSON))
             shutil.copy(explanation.path(GRADCAM_PNG), out.path(GRADCAM_PNG))
-            table = pd.DataFrame({"clean image": [cam["mean_cam_share_in_patch_clean"]],
-                                  "patched image": [cam["mean_cam_share_in_patch_patched"]],
-                                  "patch area share": [cam["patch_area_share"]]}, index=pd.Index(["Grad-CAM mass in patch square"], name="share"))
-            lines += ["## Grad-CAM", "", f"Layer `{cam['layer']}`, {len(cam['images'])} test images.", "",
-                      to_markdown(table, "{:.3f}"), "", f"![Grad-CAM]({GRADCAM_PNG})", ""]
+            table = pd.DataFrame(
+                {
+                    "clean image": [cam["mean_cam_share_in_patch_clean"]],
+                    "patched image": [cam["mean_cam_share_in_patch_patched"]],
+                    "patch area share": [cam["patch_area_share"]],
+                },
+                index=pd.Index(["Grad-CAM mass in patch square"], name="share"),
+            )
+            lines += [
+                "## Grad-CAM",
+                "",
+                f"Layer `{cam['layer']}`, {len(cam['images'])} test images.",
+                "",
+                to_markdown(table, "{:.3f}"),
+                "",
+                f"![Grad-CAM]({GRADCAM_PNG})",
+                "",
+            ]
         for name in COPIED:
             if os.path.isfile(patch_dir.path(name)):
                 shutil.copy(patch_dir.path(name), out.path(name))
@@ -120,8 +188,10 @@ class PatchReportExecutor(BaseExecutor):
         victim = input_dict["model"][0]
         shutil.copy(victim.path(MODEL_FILE), out.path(VICTIM_FILE))
         board = out.path("tensorboard")
-        for source, target in ((patch_dir.path("tensorboard"), board),
-                               (victim.path("tensorboard"), os.path.join(board, "victim"))):
+        for source, target in (
+            (patch_dir.path("tensorboard"), board),
+            (victim.path("tensorboard"), os.path.join(board, "victim")),
+        ):
             if os.path.isdir(source):
                 shutil.copytree(source, target, dirs_exist_ok=True)
         with atomic_file(out.path("report.md")) as handle:

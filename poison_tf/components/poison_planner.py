@@ -36,9 +36,13 @@ class PoisonPlannerSpec(ComponentSpec):
         "trigger": ExecutionParameter(str, help="checkerboard|point|random|image|blend"),
         "trigger_params": ExecutionParameter(str, default="{}", help="JSON keyword arguments"),
         "rate_percent": ExecutionParameter(float, help="share of the training split, in percent"),
-        "label_rule": ExecutionParameter(str, help='JSON, e.g. {"kind": "all_to_one", "target": [0]}'),
+        "label_rule": ExecutionParameter(
+            str, help='JSON, e.g. {"kind": "all_to_one", "target": [0]}'
+        ),
         "seed": ExecutionParameter(int, default=17),
-        "exclude_target_class": ExecutionParameter(bool, default=False, help="all-to-one: skip examples already of the target class"),
+        "exclude_target_class": ExecutionParameter(
+            bool, default=False, help="all-to-one: skip examples already of the target class"
+        ),
     }
 
 
@@ -48,21 +52,32 @@ class PoisonPlannerExecutor(BaseExecutor):
         schema = read_schema(examples_dir)
         num_train = int(schema["splits"]["train"]["count"])
         rate = check_rate_percent(exec_properties["rate_percent"], "--rate_percent")
-        trigger = make_trigger(exec_properties["trigger"], **_json(exec_properties["trigger_params"], "trigger_params"))
+        trigger = make_trigger(
+            exec_properties["trigger"], **_json(exec_properties["trigger_params"], "trigger_params")
+        )
         height, width = schema["image_size"]
         trigger.check_fits(height, width, where=f"{examples_dir} images")
         rule = label_rule_from_config(_json(exec_properties["label_rule"], "label_rule"))
         candidates: np.ndarray | int = num_train
         if exec_properties["exclude_target_class"] and rule.kind == "all_to_one":
-            labels = np.array([(int(e["id"]), int(e["label"])) for e in
-                               image_examples_dataset(examples_dir, "train").as_numpy_iterator()])
+            labels = np.array(
+                [
+                    (int(e["id"]), int(e["label"]))
+                    for e in image_examples_dataset(examples_dir, "train").as_numpy_iterator()
+                ]
+            )
             candidates = labels[labels[:, 1] != rule.target[0], 0]
         ids = select_examples(candidates, rate, exec_properties["seed"], num_examples=num_train)
         plan = PoisonPlan(trigger, rule, ids, num_train, rate, exec_properties["seed"])
         plan.save(output_dict["plan"][0].path(PLAN_FILE))
-        output_dict["plan"][0].properties.update({"count": plan.count, "num_examples": num_train,
-                                                  "rate_percent": exec_properties["rate_percent"],
-                                                  "trigger": trigger.config.get("name")})
+        output_dict["plan"][0].properties.update(
+            {
+                "count": plan.count,
+                "num_examples": num_train,
+                "rate_percent": exec_properties["rate_percent"],
+                "trigger": trigger.config.get("name"),
+            }
+        )
 
 
 class PoisonPlanner(BaseComponent):

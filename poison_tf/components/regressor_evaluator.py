@@ -27,7 +27,9 @@ class RegressorEvaluatorSpec(ComponentSpec):
     INPUTS = {"model": ChannelParameter("Model"), "examples": ChannelParameter("Examples")}
     OUTPUTS = {"metrics": ChannelParameter("Metrics")}
     PARAMETERS = {
-        "attacks": ExecutionParameter(str, help='JSON list of {"trigger": config, "label_rule": config}'),
+        "attacks": ExecutionParameter(
+            str, help='JSON list of {"trigger": config, "label_rule": config}'
+        ),
         "global_batch_size": ExecutionParameter(int, default=128),
     }
 
@@ -35,9 +37,13 @@ class RegressorEvaluatorSpec(ComponentSpec):
 class RegressorEvaluatorExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         model = keras.models.load_model(input_dict["model"][0].path(MODEL_FILE), compile=False)
-        task = HeadPoseRegressionTask(input_dict["examples"][0].uri,
-                                      global_batch_size=exec_properties["global_batch_size"])
-        metrics = {"clean": angle_maes(mean_absolute_error(model, task.build_inputs("test"))), "attacks": {}}
+        task = HeadPoseRegressionTask(
+            input_dict["examples"][0].uri, global_batch_size=exec_properties["global_batch_size"]
+        )
+        metrics = {
+            "clean": angle_maes(mean_absolute_error(model, task.build_inputs("test"))),
+            "attacks": {},
+        }
         for attack in json.loads(exec_properties["attacks"]):
             trigger = trigger_from_config(attack["trigger"])
             rule = label_rule_from_config(attack["label_rule"])

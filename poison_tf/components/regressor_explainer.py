@@ -40,9 +40,13 @@ class RegressorExplainerSpec(ComponentSpec):
     OUTPUTS = {"explanation": ChannelParameter("Explanation")}
     PARAMETERS = {
         "trigger": ExecutionParameter(str, help="JSON trigger config, as make_trigger(...).config"),
-        "index": ExecutionParameter(int, default=0, help="which test image (position in the test split)"),
+        "index": ExecutionParameter(
+            int, default=0, help="which test image (position in the test split)"
+        ),
         "output_index": ExecutionParameter(int, default=0, help="explained output (0 = yaw)"),
-        "layer": ExecutionParameter(str, default="", help="feature layer name; empty = last 4-D layer"),
+        "layer": ExecutionParameter(
+            str, default="", help="feature layer name; empty = last 4-D layer"
+        ),
     }
 
 
@@ -50,7 +54,9 @@ def load_test_example(examples_dir: str, index: int) -> tuple[np.ndarray, np.nda
     """(image [H, W, 3] float in [0, 1], label, id) of the `index`-th test example."""
     count = int(read_schema(examples_dir)["splits"].get("test", {}).get("count", 0))
     if not 0 <= index < count:
-        raise UserInputError(f"RegressorExplainer: index={index} is outside the test split of {examples_dir} ({count} images)")
+        raise UserInputError(
+            f"RegressorExplainer: index={index} is outside the test split of {examples_dir} ({count} images)"
+        )
     example = next(iter(image_examples_dataset(examples_dir, "test").skip(index).take(1)))
     return example["image"].numpy(), example["label"].numpy(), int(example["id"])
 
@@ -76,8 +82,15 @@ def _pose(values: np.ndarray) -> str:
     return "(" + ", ".join(f"{v:.1f}" for v in values[:3]) + ")"
 
 
-def plot_explanations(rows: list[dict], images: np.ndarray, mask: np.ndarray | None, names: list[str],
-                      output_name: str, caption: str, path: str) -> None:
+def plot_explanations(
+    rows: list[dict],
+    images: np.ndarray,
+    mask: np.ndarray | None,
+    names: list[str],
+    output_name: str,
+    caption: str,
+    path: str,
+) -> None:
     """rows: {"name", "predictions" [2, D], "cams" [2, h, w]}; images: clean and triggered."""
     import matplotlib
 
@@ -86,7 +99,9 @@ def plot_explanations(rows: list[dict], images: np.ndarray, mask: np.ndarray | N
 
     fig, axes = plt.subplots(len(rows), 4, figsize=(11, 3.3 * len(rows) + 0.5), squeeze=False)
     for axis_row, row in zip(axes, rows):
-        for column, (axis, kind) in enumerate(zip(axis_row, ["clean", "clean", "triggered", "triggered"])):
+        for column, (axis, kind) in enumerate(
+            zip(axis_row, ["clean", "clean", "triggered", "triggered"])
+        ):
             which = 0 if kind == "clean" else 1
             is_cam = column % 2 == 1
             shown = overlay(images[which], row["cams"][which]) if is_cam else images[which]
@@ -98,8 +113,11 @@ def plot_explanations(rows: list[dict], images: np.ndarray, mask: np.ndarray | N
             axis.set_xticks([])
             axis.set_yticks([])
         axis_row[0].set_ylabel(row["name"], fontsize=10)
-    fig.suptitle(f"{caption}\nGrad-CAM of the predicted {output_name}; pred = predicted "
-                 f"({', '.join(names)}); white outline: trigger", fontsize=9)
+    fig.suptitle(
+        f"{caption}\nGrad-CAM of the predicted {output_name}; pred = predicted "
+        f"({', '.join(names)}); white outline: trigger",
+        fontsize=9,
+    )
     fig.tight_layout(h_pad=1.5)
     with atomic_file(path, "wb") as handle:
         fig.savefig(handle, format="png", dpi=120)
@@ -113,7 +131,9 @@ class RegressorExplainerExecutor(BaseExecutor):
         names = list(schema["label"].get("names") or DEFAULT_NAMES)
         output_index = exec_properties["output_index"]
         if not 0 <= output_index < len(names):
-            raise UserInputError(f"RegressorExplainer: output_index={output_index} is not one of the outputs {names}")
+            raise UserInputError(
+                f"RegressorExplainer: output_index={output_index} is not one of the outputs {names}"
+            )
         trigger = trigger_from_config(json.loads(exec_properties["trigger"]))
         image, label, example_id = load_test_example(examples_dir, exec_properties["index"])
         height, width = image.shape[:2]
@@ -134,23 +154,34 @@ class RegressorExplainerExecutor(BaseExecutor):
             report[name] = {
                 "layer": "/".join(part.name for part in conv_layer_path(model, layer)),
                 "feature_map_size": list(cams.shape[1:]),
-                **{kind: {"prediction": dict(zip(names, predictions[i].tolist())),
-                          "cam_share_in_trigger": mass_share(cams[i], mask)}
-                   for i, kind in enumerate(["clean", "triggered"])},
+                **{
+                    kind: {
+                        "prediction": dict(zip(names, predictions[i].tolist())),
+                        "cam_share_in_trigger": mass_share(cams[i], mask),
+                    }
+                    for i, kind in enumerate(["clean", "triggered"])
+                },
             }
         out = output_dict["explanation"][0]
-        caption = (f"test image {exec_properties['index']} (id {example_id}), label {_pose(np.asarray(label))}, "
-                   f"trigger {trigger.config.get('name')}")
-        plot_explanations(rows, images, mask, names, names[output_index], caption, out.path(PNG_FILE))
-        write_json(out.path(JSON_FILE), {
-            "index": exec_properties["index"],
-            "id": example_id,
-            "label": dict(zip(names, np.asarray(label).tolist())),
-            "explained_output": names[output_index],
-            "trigger": trigger.config,
-            "trigger_area_share": None if mask is None else float(mask.mean()),
-            "models": report,
-        })
+        caption = (
+            f"test image {exec_properties['index']} (id {example_id}), label {_pose(np.asarray(label))}, "
+            f"trigger {trigger.config.get('name')}"
+        )
+        plot_explanations(
+            rows, images, mask, names, names[output_index], caption, out.path(PNG_FILE)
+        )
+        write_json(
+            out.path(JSON_FILE),
+            {
+                "index": exec_properties["index"],
+                "id": example_id,
+                "label": dict(zip(names, np.asarray(label).tolist())),
+                "explained_output": names[output_index],
+                "trigger": trigger.config,
+                "trigger_area_share": None if mask is None else float(mask.mean()),
+                "models": report,
+            },
+        )
 
 
 class RegressorExplainer(BaseComponent):

@@ -18,10 +18,15 @@ __all__ = ["MODEL_FILE", "RegressorTrainer"]
 
 
 class RegressorTrainerSpec(ComponentSpec):
-    INPUTS = {"examples": ChannelParameter("Examples"), "plan": ChannelParameter("PoisonPlan", optional=True)}
+    INPUTS = {
+        "examples": ChannelParameter("Examples"),
+        "plan": ChannelParameter("PoisonPlan", optional=True),
+    }
     OUTPUTS = {"model": ChannelParameter("Model")}
     PARAMETERS = {
-        "width": ExecutionParameter(float, default=1.0, help="ResNet18 width multiplier (stages 2-4)"),
+        "width": ExecutionParameter(
+            float, default=1.0, help="ResNet18 width multiplier (stages 2-4)"
+        ),
         **training_parameters(30),
         "checkpoint_every_steps": ExecutionParameter(int, default=0),
     }

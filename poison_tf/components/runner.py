@@ -55,7 +55,9 @@ def execution_fingerprint(component: BaseComponent, inputs: dict[str, list[Artif
             "component": f"{cls.__module__}.{cls.__qualname__}",
             "version": cls.VERSION,
             "parameters": params,
-            "inputs": {key: [a.fingerprint for a in group] for key, group in sorted(inputs.items())},
+            "inputs": {
+                key: [a.fingerprint for a in group] for key, group in sorted(inputs.items())
+            },
         }
     )
 
@@ -108,8 +110,14 @@ def execute_component(
                 "version": type(component).VERSION,
                 "fingerprint": fp,
                 "exec_properties": component.exec_properties,
-                "inputs": {k: [{"uri": a.uri, "fingerprint": a.fingerprint} for a in group] for k, group in inputs.items()},
-                "outputs": {k: dataclasses.asdict(a) | {"uri": os.path.join(final, k)} for k, a in outputs.items()},
+                "inputs": {
+                    k: [{"uri": a.uri, "fingerprint": a.fingerprint} for a in group]
+                    for k, group in inputs.items()
+                },
+                "outputs": {
+                    k: dataclasses.asdict(a) | {"uri": os.path.join(final, k)}
+                    for k, a in outputs.items()
+                },
                 "started": started,
                 "duration_s": round(time.time() - started, 3),
                 "host": platform.node(),

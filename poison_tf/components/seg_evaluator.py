@@ -23,20 +23,30 @@ from poison_tf.metrics.clean_image_attack import AttackSuccess
 from poison_tf.metrics.seg_validation import SegValidator
 from poison_tf.models.yolo_seg_predict import export_predictions, predict_dataset
 
-TABLE_CSV, TABLE_TXT, SUMMARY_FILE, ATTACK_FILE = "table.csv", "table.txt", "summary.json", "attack.json"
+TABLE_CSV, TABLE_TXT, SUMMARY_FILE, ATTACK_FILE = (
+    "table.csv",
+    "table.txt",
+    "summary.json",
+    "attack.json",
+)
 POISONED_LABELS_CSV = "table_poisoned_labels.csv"
 COCO_RESULTS = "coco_results.json"
 
 
 class SegEvaluatorSpec(ComponentSpec):
-    INPUTS = {"model": ChannelParameter("Model"), "examples": ChannelParameter("Examples"),
-              "plan": ChannelParameter("RelabelPlan", optional=True)}
+    INPUTS = {
+        "model": ChannelParameter("Model"),
+        "examples": ChannelParameter("Examples"),
+        "plan": ChannelParameter("RelabelPlan", optional=True),
+    }
     OUTPUTS = {"metrics": ChannelParameter("Metrics")}
     PARAMETERS = {
         "split": ExecutionParameter(str, default="val"),
         "global_batch_size": ExecutionParameter(int, default=8),
         "max_instances": ExecutionParameter(int, default=100),
-        "export": ExecutionParameter(bool, default=True, help="write COCO results JSON and YOLO txt"),
+        "export": ExecutionParameter(
+            bool, default=True, help="write COCO results JSON and YOLO txt"
+        ),
     }
 
 
@@ -52,8 +62,14 @@ class SegEvaluatorExecutor(BaseExecutor):
         val_plan = load_val_plan(plans[0]) if plans else None
 
         def dataset(relabel=None):
-            return make_dataset(examples, p["split"], p["global_batch_size"], training=False,
-                                max_instances=p["max_instances"], relabel=relabel)
+            return make_dataset(
+                examples,
+                p["split"],
+                p["global_batch_size"],
+                training=False,
+                max_instances=p["max_instances"],
+                relabel=relabel,
+            )
 
         def clean_classes():
             """The clean val classes beside the relabelled pass (a label-only second read)."""
@@ -65,7 +81,11 @@ class SegEvaluatorExecutor(BaseExecutor):
         poisoned = SegValidator(names) if val_plan else None
         attack = AttackSuccess(plan.pair.host, plan.pair.target) if plan else None
         outputs = predict_dataset(model, dataset(val_plan.relabel_fn() if val_plan else None))
-        pairs = zip(outputs, clean_classes()) if val_plan else ((out, out.gt_classes) for out in outputs)
+        pairs = (
+            zip(outputs, clean_classes())
+            if val_plan
+            else ((out, out.gt_classes) for out in outputs)
+        )
         for out, classes in pairs:  # streamed: one image's masks in memory at a time
             geometry = {"letterbox": out.letterbox, "orig_size": out.orig_size}
             predicted = (out.boxes, out.scores, out.classes, out.masks, out.gt_boxes)
@@ -86,8 +106,14 @@ class SegEvaluatorExecutor(BaseExecutor):
             poisoned.write_csv(out.path(POISONED_LABELS_CSV))
         if p["export"]:
             stems = [entry["stem"] for entry in read_split_index(examples, p["split"])]
-            export_predictions(model, dataset(), stems, names, coco_json=out.path(COCO_RESULTS),
-                               yolo_dir=out.path("labels"))
+            export_predictions(
+                model,
+                dataset(),
+                stems,
+                names,
+                coco_json=out.path(COCO_RESULTS),
+                yolo_dir=out.path("labels"),
+            )
         out.properties.update({k: v for k, v in summary.items() if np.isfinite(v)})
 
 

@@ -28,14 +28,24 @@ SPLITS = ("train", "val")
 class SegExampleGenSpec(ComponentSpec):
     OUTPUTS = {"examples": ChannelParameter("Examples")}
     PARAMETERS = {
-        "source": ExecutionParameter(str, default="synthetic_streets", is_path=True,
-                                     help="synthetic_streets | yolo:<data.yaml> | coco:<json>:<image_dir>[,<json>:<image_dir>]"),
-        "image_size": ExecutionParameter(int, default=128, help="square input side S (multiple of 32)"),
+        "source": ExecutionParameter(
+            str,
+            default="synthetic_streets",
+            is_path=True,
+            help="synthetic_streets | yolo:<data.yaml> | coco:<json>:<image_dir>[,<json>:<image_dir>]",
+        ),
+        "image_size": ExecutionParameter(
+            int, default=128, help="square input side S (multiple of 32)"
+        ),
         "num_train": ExecutionParameter(int, default=400, help="synthetic: training images"),
         "num_val": ExecutionParameter(int, default=100, help="synthetic: validation images"),
-        "val_fraction": ExecutionParameter(float, default=0.2, help="one COCO file: share held out for val"),
+        "val_fraction": ExecutionParameter(
+            float, default=0.2, help="one COCO file: share held out for val"
+        ),
         "seed": ExecutionParameter(int, default=0),
-        "max_instances": ExecutionParameter(int, default=100, help="instances kept per image (largest first, <= 255)"),
+        "max_instances": ExecutionParameter(
+            int, default=100, help="instances kept per image (largest first, <= 255)"
+        ),
         "num_shards": ExecutionParameter(int, default=2),
     }
 
@@ -48,10 +58,14 @@ def _coco(spec: str, props: dict) -> tuple[list[str], dict[str, list[SegSample]]
     for part in parts:
         json_path, sep, image_dir = part.rpartition(":")
         if not sep or not json_path or not image_dir:
-            raise UserInputError(f"--source=coco:{spec!r}: expected coco:<instances.json>:<image_dir>")
+            raise UserInputError(
+                f"--source=coco:{spec!r}: expected coco:<instances.json>:<image_dir>"
+            )
         loaded.append(load_coco_instances(json_path, image_dir))
     if len(loaded) == 2:
-        require(loaded[0][0] == loaded[1][0], f"--source=coco:{spec}: train and val categories differ")
+        require(
+            loaded[0][0] == loaded[1][0], f"--source=coco:{spec}: train and val categories differ"
+        )
         return loaded[0][0], {"train": loaded[0][1], "val": loaded[1][1]}
     require(len(loaded) == 1, f"--source=coco:{spec}: give one or two <json>:<image_dir> pairs")
     names, samples = loaded[0]
@@ -59,8 +73,13 @@ def _coco(spec: str, props: dict) -> tuple[list[str], dict[str, list[SegSample]]
     require(0.0 < fraction < 1.0, f"--val_fraction must be in (0, 1), got {fraction}")
     order = np.random.default_rng(props["seed"]).permutation(len(samples))
     cut = int(round(len(samples) * (1 - fraction)))
-    require(0 < cut < len(samples), f"--source=coco:{spec}: {len(samples)} images are too few to split")
-    return names, {"train": [samples[i] for i in sorted(order[:cut])], "val": [samples[i] for i in sorted(order[cut:])]}
+    require(
+        0 < cut < len(samples), f"--source=coco:{spec}: {len(samples)} images are too few to split"
+    )
+    return names, {
+        "train": [samples[i] for i in sorted(order[:cut])],
+        "val": [samples[i] for i in sorted(order[cut:])],
+    }
 
 
 def load_seg_source(props: dict, scratch: str) -> tuple[list[str], dict[str, list[SegSample]]]:
@@ -69,14 +88,17 @@ def load_seg_source(props: dict, scratch: str) -> tuple[list[str], dict[str, lis
     if source == "synthetic_streets":
         from poison_tf.data.synthetic_streets import write_synthetic_streets
 
-        data_yaml = write_synthetic_streets(scratch, props["num_train"], props["num_val"],
-                                            props["image_size"], props["seed"])
+        data_yaml = write_synthetic_streets(
+            scratch, props["num_train"], props["num_val"], props["image_size"], props["seed"]
+        )
     else:
         kind, sep, rest = source.partition(":")
         if kind == "coco" and sep:
             return _coco(rest, props)
         if kind != "yolo" or not rest:
-            raise UserInputError(f"--source={source!r}: use synthetic_streets, yolo:<data.yaml> or coco:<json>:<image_dir>")
+            raise UserInputError(
+                f"--source={source!r}: use synthetic_streets, yolo:<data.yaml> or coco:<json>:<image_dir>"
+            )
         data_yaml = rest
     splits = {}
     for split in SPLITS:
@@ -88,14 +110,24 @@ class SegExampleGenExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         props = exec_properties
         size, limit = props["image_size"], props["max_instances"]
-        require(size >= 32 and size % 32 == 0, f"--image_size={size}: must be a positive multiple of 32")
+        require(
+            size >= 32 and size % 32 == 0, f"--image_size={size}: must be a positive multiple of 32"
+        )
         require(1 <= limit <= 255, f"--max_instances={limit}: must be in 1..255")
         out = output_dict["examples"][0]
         with tempfile.TemporaryDirectory(prefix="seg-source-") as scratch:
             names, samples = load_seg_source(props, scratch)
-            written = {split: seg_examples.write_seg_split(out.uri, split, samples[split], size,
-                                                           num_shards=props["num_shards"], max_instances=limit)
-                       for split in SPLITS}
+            written = {
+                split: seg_examples.write_seg_split(
+                    out.uri,
+                    split,
+                    samples[split],
+                    size,
+                    num_shards=props["num_shards"],
+                    max_instances=limit,
+                )
+                for split in SPLITS
+            }
         seg_examples.write_seg_schema(out.uri, written, size, names, props["source"], limit)
         out.properties.update({split: info["count"] for split, info in written.items()})
         out.properties["num_classes"] = len(names)

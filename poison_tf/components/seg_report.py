@@ -30,20 +30,32 @@ HISTORY_KEYS = ("loss", "val_box_mAP50", "val_box_mAP50-95", "val_mask_mAP50", "
 
 
 class SegReportSpec(ComponentSpec):
-    INPUTS = {"examples": ChannelParameter("Examples"), "models": ChannelParameter("Model"),
-              "metrics": ChannelParameter("Metrics")}
+    INPUTS = {
+        "examples": ChannelParameter("Examples"),
+        "models": ChannelParameter("Model"),
+        "metrics": ChannelParameter("Metrics"),
+    }
     OUTPUTS = {"report": ChannelParameter("Report")}
     PARAMETERS = {
         "title": ExecutionParameter(str, default="YOLOv8-seg instance segmentation"),
-        "settings": ExecutionParameter(str, default="", help="Markdown describing data, model and training"),
-        "labels": ExecutionParameter(str, default="[]", help="JSON list: one label per model (default model_i)"),
+        "settings": ExecutionParameter(
+            str, default="", help="Markdown describing data, model and training"
+        ),
+        "labels": ExecutionParameter(
+            str, default="[]", help="JSON list: one label per model (default model_i)"
+        ),
         "num_samples": ExecutionParameter(int, default=4),
-        "sample_class": ExecutionParameter(int, default=-1, help="prefer sample images holding this class"),
+        "sample_class": ExecutionParameter(
+            int, default=-1, help="prefer sample images holding this class"
+        ),
     }
 
 
 def history_table(history: list[dict]) -> pd.DataFrame:
-    rows = [{"epoch": i + 1, **{k: row[k] for k in HISTORY_KEYS if k in row}} for i, row in enumerate(history)]
+    rows = [
+        {"epoch": i + 1, **{k: row[k] for k in HISTORY_KEYS if k in row}}
+        for i, row in enumerate(history)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -66,17 +78,39 @@ class SegReportExecutor(BaseExecutor):
             table = pd.read_csv(metric.path(TABLE_CSV))
             summary = read_json(metric.path(SUMMARY_FILE))
             shutil.copy(metric.path(TABLE_CSV), out.path(f"table_{label}.csv"))
-            lines += [f"## {label}: validation ({summary['images']} images)", "", class_table_markdown(table), "",
-                      "Ultralytics printout:", "", "```", open(metric.path(TABLE_TXT)).read(), "```", ""]
+            lines += [
+                f"## {label}: validation ({summary['images']} images)",
+                "",
+                class_table_markdown(table),
+                "",
+                "Ultralytics printout:",
+                "",
+                "```",
+                open(metric.path(TABLE_TXT)).read(),
+                "```",
+                "",
+            ]
             if os.path.isfile(model.path("history.json")):
                 history = history_table(read_json(model.path("history.json")))
-                lines += [f"Training ({label}), per epoch:", "",
-                          github_table(history, floatfmt=".4g"), ""]
+                lines += [
+                    f"Training ({label}), per epoch:",
+                    "",
+                    github_table(history, floatfmt=".4g"),
+                    "",
+                ]
             copy_tensorboard(model.uri, out.uri, label)
         images, truth = sample_batch(examples, p["num_samples"], p["sample_class"])
-        predictions = {label: predict_samples(load_seg_model(model), images) for label, model in zip(labels, models)}
+        predictions = {
+            label: predict_samples(load_seg_model(model), images)
+            for label, model in zip(labels, models)
+        }
         save_prediction_grid(out.path(SAMPLES_PNG), images, truth, predictions, names)
-        lines += ["## Sample validation images (predictions at conf 0.25)", "", f"![samples]({SAMPLES_PNG})", ""]
+        lines += [
+            "## Sample validation images (predictions at conf 0.25)",
+            "",
+            f"![samples]({SAMPLES_PNG})",
+            "",
+        ]
         with atomic_file(out.path("report.md")) as handle:
             handle.write("\n".join(lines))
 

@@ -27,15 +27,22 @@ PLAN_FILE = "plan.json"
 
 
 class SegTrainerSpec(ComponentSpec):
-    INPUTS = {"examples": ChannelParameter("Examples"), "plan": ChannelParameter("RelabelPlan", optional=True)}
+    INPUTS = {
+        "examples": ChannelParameter("Examples"),
+        "plan": ChannelParameter("RelabelPlan", optional=True),
+    }
     OUTPUTS = {"model": ChannelParameter("Model")}
     PARAMETERS = {
         "size": ExecutionParameter(str, default="n", help="model size: tiny | n | s | m | l | x"),
         "warmup_epochs": ExecutionParameter(float, default=3.0),
         "lr_decay": ExecutionParameter(str, default="linear", help="linear | cosine"),
         "max_instances": ExecutionParameter(int, default=100),
-        "augment": ExecutionParameter(bool, default=True, help="flip, HSV, scale/translate while training"),
-        "epoch_map": ExecutionParameter(bool, default=True, help="val mAP after every epoch (else val losses)"),
+        "augment": ExecutionParameter(
+            bool, default=True, help="flip, HSV, scale/translate while training"
+        ),
+        "epoch_map": ExecutionParameter(
+            bool, default=True, help="val mAP after every epoch (else val losses)"
+        ),
         **training_parameters(50, seed=0),
     }
 
@@ -55,11 +62,20 @@ class SegTrainerExecutor(BaseExecutor):
         p = exec_properties
         plan = load_plan(input_dict)
         task = YoloSegmentationTask(
-            input_dict["examples"][0].uri, size=p["size"], global_batch_size=p["global_batch_size"],
-            learning_rate=p["learning_rate"] or None, seed=p["seed"], epochs=p["epochs"],
-            warmup_epochs=p["warmup_epochs"], lr_decay=p["lr_decay"], max_instances=p["max_instances"],
-            augment=None if p["augment"] else False, relabel=plan.relabel_fn() if plan else None,
-            validate_map=p["epoch_map"], xla=p["jit_compile"])
+            input_dict["examples"][0].uri,
+            size=p["size"],
+            global_batch_size=p["global_batch_size"],
+            learning_rate=p["learning_rate"] or None,
+            seed=p["seed"],
+            epochs=p["epochs"],
+            warmup_epochs=p["warmup_epochs"],
+            lr_decay=p["lr_decay"],
+            max_instances=p["max_instances"],
+            augment=None if p["augment"] else False,
+            relabel=plan.relabel_fn() if plan else None,
+            validate_map=p["epoch_map"],
+            xla=p["jit_compile"],
+        )
         out = output_dict["model"][0]
         train_and_export(task, p, out)
         out.properties["size"] = p["size"]

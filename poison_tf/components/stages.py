@@ -57,26 +57,58 @@ FLAGS = flags.FLAGS
 
 # stage → {component name for --component: class}; the first entry is the default.
 STAGES: dict[str, dict[str, type[BaseComponent]]] = {
-    "example_gen": {"headpose": HeadPoseExampleGen, "classifier": ClassifierExampleGen, "face": FaceExampleGen,
-                    "seg": SegExampleGen},
+    "example_gen": {
+        "headpose": HeadPoseExampleGen,
+        "classifier": ClassifierExampleGen,
+        "face": FaceExampleGen,
+        "seg": SegExampleGen,
+    },
     "poison": {"planner": PoisonPlanner, "patch": PatchOptimizer, "clean_image": CleanImagePlanner},
-    "train": {"regressor": RegressorTrainer, "victim": VictimTrainer, "import_classifier": ClassifierImporter,
-              "classifier": ClassifierTrainer, "detector": DetectorFitter, "seg": SegTrainer},
-    "evaluate": {"regressor": RegressorEvaluator, "patch": PatchEvaluator, "detection": DetectionEvaluator,
-                 "seg": SegEvaluator},
-    "explain": {"regressor": RegressorExplainer, "classifier": ClassifierExplainer, "class_pairs": PairSelector},
-    "report": {"badnets": BadNetsReport, "patch": PatchReport, "detection": DetectionReport, "seg": SegReport,
-               "clean_image": CleanImageReport},
+    "train": {
+        "regressor": RegressorTrainer,
+        "victim": VictimTrainer,
+        "import_classifier": ClassifierImporter,
+        "classifier": ClassifierTrainer,
+        "detector": DetectorFitter,
+        "seg": SegTrainer,
+    },
+    "evaluate": {
+        "regressor": RegressorEvaluator,
+        "patch": PatchEvaluator,
+        "detection": DetectionEvaluator,
+        "seg": SegEvaluator,
+    },
+    "explain": {
+        "regressor": RegressorExplainer,
+        "classifier": ClassifierExplainer,
+        "class_pairs": PairSelector,
+    },
+    "report": {
+        "badnets": BadNetsReport,
+        "patch": PatchReport,
+        "detection": DetectionReport,
+        "seg": SegReport,
+        "clean_image": CleanImageReport,
+    },
 }
 
-_DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string}
+_DEFINE = {
+    bool: flags.DEFINE_bool,
+    int: flags.DEFINE_integer,
+    float: flags.DEFINE_float,
+    str: flags.DEFINE_string,
+}
 
 
 def define_stage_flags(stage: str) -> None:
     """Defines --component, --output_dir, one list flag per input and one flag per parameter."""
     components = STAGES[stage]
-    flags.DEFINE_enum("component", next(iter(components)), list(components), f"Which {stage} component to run.")
-    flags.DEFINE_string("output_dir", None, "Folder that receives <component id>/<fingerprint>/ outputs.")
+    flags.DEFINE_enum(
+        "component", next(iter(components)), list(components), f"Which {stage} component to run."
+    )
+    flags.DEFINE_string(
+        "output_dir", None, "Folder that receives <component id>/<fingerprint>/ outputs."
+    )
     defined: dict[str, type] = {}
     for cls in components.values():
         spec = cls.SPEC_CLASS

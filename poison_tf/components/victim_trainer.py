@@ -24,11 +24,17 @@ class VictimTrainerSpec(ComponentSpec):
     OUTPUTS = {"model": ChannelParameter("Model")}
     PARAMETERS = {
         "arch": ExecutionParameter(str, default="small", help="small | resnet50"),
-        "weights": ExecutionParameter(str, default="", is_path=True, help="resnet50: local weights file to start from"),
+        "weights": ExecutionParameter(
+            str, default="", is_path=True, help="resnet50: local weights file to start from"
+        ),
         "filters": ExecutionParameter(int, default=16, help="small: filters of the stem"),
         "pooling": ExecutionParameter(str, default="avg", help="small: global avg or max pooling"),
-        "flip": ExecutionParameter(bool, default=False, help="random left-right flips while training"),
-        "lr_decay": ExecutionParameter(str, default="constant", help="constant | cosine | linear (to 5 % at the end)"),
+        "flip": ExecutionParameter(
+            bool, default=False, help="random left-right flips while training"
+        ),
+        "lr_decay": ExecutionParameter(
+            str, default="constant", help="constant | cosine | linear (to 5 % at the end)"
+        ),
         **training_parameters(10, seed=0),
     }
 
@@ -36,10 +42,19 @@ class VictimTrainerSpec(ComponentSpec):
 class VictimTrainerExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         p = exec_properties
-        task = ImageClassificationTask(input_dict["examples"][0].uri, arch=p["arch"], weights=p["weights"],
-                                       width=p["filters"], pooling=p["pooling"], flip=p["flip"],
-                                       global_batch_size=p["global_batch_size"], learning_rate=p["learning_rate"],
-                                       seed=p["seed"], epochs=p["epochs"], lr_decay=p["lr_decay"])
+        task = ImageClassificationTask(
+            input_dict["examples"][0].uri,
+            arch=p["arch"],
+            weights=p["weights"],
+            width=p["filters"],
+            pooling=p["pooling"],
+            flip=p["flip"],
+            global_batch_size=p["global_batch_size"],
+            learning_rate=p["learning_rate"],
+            seed=p["seed"],
+            epochs=p["epochs"],
+            lr_decay=p["lr_decay"],
+        )
         out = output_dict["model"][0]
         train_and_export(task, p, out)
         if os.path.isfile(out.path("history.json")):

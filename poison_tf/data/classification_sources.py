@@ -33,9 +33,13 @@ def _read_npz(path: str) -> tuple[np.ndarray, np.ndarray]:
     else:
         raise UserInputError(f"{path}: needs keys x/y or images/labels, has {archive.files}")
     if images.ndim != 4 or images.shape[-1] != 3 or len(images) != len(labels):
-        raise UserInputError(f"{path}: images must be [N, H, W, 3] with N labels, got {images.shape} / {labels.shape}")
+        raise UserInputError(
+            f"{path}: images must be [N, H, W, 3] with N labels, got {images.shape} / {labels.shape}"
+        )
     if images.dtype != np.uint8:
-        images = np.round(np.clip(images, 0, 1) * 255 if images.max() <= 1.0 else np.clip(images, 0, 255)).astype(np.uint8)
+        images = np.round(
+            np.clip(images, 0, 1) * 255 if images.max() <= 1.0 else np.clip(images, 0, 255)
+        ).astype(np.uint8)
     return images, labels.astype(np.int64)
 
 
@@ -55,7 +59,9 @@ def load_npz(path: str) -> tuple[tuple, tuple | None, list[str]]:
         train = [a for a in archives if "train" in os.path.basename(a)]
         test = [a for a in archives if "test" in os.path.basename(a)]
         if len(train) != 1 or len(test) != 1:
-            raise UserInputError(f"{path}: needs one *train*.npz and one *test*.npz, found {archives}")
+            raise UserInputError(
+                f"{path}: needs one *train*.npz and one *test*.npz, found {archives}"
+            )
         train_xy, test_xy = _read_npz(train[0]), _read_npz(test[0])
         count = int(max(train_xy[1].max(), test_xy[1].max())) + 1
         return train_xy, test_xy, _class_names(path, count)
@@ -65,7 +71,9 @@ def load_npz(path: str) -> tuple[tuple, tuple | None, list[str]]:
     return train_xy, None, _class_names(os.path.dirname(path), int(train_xy[1].max()) + 1)
 
 
-def _read_class_folders(folder: str, size: int, names: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _read_class_folders(
+    folder: str, size: int, names: list[str] | None = None
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     names = names or sorted(d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)))
     if len(names) < 2:
         raise UserInputError(f"{folder}: needs at least two class sub-folders, found {names}")
@@ -75,14 +83,18 @@ def _read_class_folders(folder: str, size: int, names: list[str] | None = None) 
             if not path.lower().endswith(IMAGE_SUFFIXES):
                 continue
             try:
-                image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+                image = tf.io.decode_image(
+                    tf.io.read_file(path), channels=3, expand_animations=False
+                )
             except tf.errors.InvalidArgumentError:
                 raise UserInputError(f"{path}: not a readable image") from None
             image = tf.image.resize(image, (size, size), antialias=True)
             images.append(np.clip(np.round(image.numpy()), 0, 255).astype(np.uint8))
             labels.append(label)
     if not images:
-        raise UserInputError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in the class sub-folders")
+        raise UserInputError(
+            f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in the class sub-folders"
+        )
     return np.stack(images), np.asarray(labels, np.int64), names
 
 
@@ -105,6 +117,8 @@ def resize_images(images: np.ndarray, size: int, chunk: int = 512) -> np.ndarray
         return images
     out = np.empty((len(images), size, size, images.shape[-1]), np.uint8)
     for start in range(0, len(images), chunk):
-        resized = tf.image.resize(images[start:start + chunk], (size, size), antialias=True).numpy()
-        out[start:start + chunk] = np.clip(np.round(resized), 0, 255)
+        resized = tf.image.resize(
+            images[start : start + chunk], (size, size), antialias=True
+        ).numpy()
+        out[start : start + chunk] = np.clip(np.round(resized), 0, 255)
     return out

@@ -60,8 +60,13 @@ def _parts(segmentation: list, height: int, width: int, where: str) -> list[np.n
     parts = []
     for part in segmentation:
         coords = np.asarray(part, np.float64).reshape(-1)
-        require(len(coords) % 2 == 0, f"{where}: polygon with an odd number of coordinates ({len(coords)})")
-        require(len(coords) >= 6, f"{where}: a polygon needs at least 3 points, got {len(coords) // 2}")
+        require(
+            len(coords) % 2 == 0,
+            f"{where}: polygon with an odd number of coordinates ({len(coords)})",
+        )
+        require(
+            len(coords) >= 6, f"{where}: a polygon needs at least 3 points, got {len(coords) // 2}"
+        )
         points = coords.reshape(-1, 2)
         limit = np.array([width, height], np.float64)
         if (points < -EDGE_TOLERANCE_PX).any() or (points > limit + EDGE_TOLERANCE_PX).any():
@@ -73,26 +78,35 @@ def _parts(segmentation: list, height: int, width: int, where: str) -> list[np.n
 
 def _rle_mask(segmentation: dict, height: int, width: int, where: str) -> np.ndarray:
     _need(segmentation, ("size", "counts"), where)
-    require(list(segmentation["size"]) == [height, width],
-            f"{where}: RLE size {segmentation['size']} differs from the image's [{height}, {width}]")
+    require(
+        list(segmentation["size"]) == [height, width],
+        f"{where}: RLE size {segmentation['size']} differs from the image's [{height}, {width}]",
+    )
     counts = segmentation["counts"]
     if isinstance(counts, list):
         rle = mask_utils.frPyObjects(segmentation, height, width)
     else:
-        rle = {"size": [height, width], "counts": counts.encode() if isinstance(counts, str) else counts}
+        rle = {
+            "size": [height, width],
+            "counts": counts.encode() if isinstance(counts, str) else counts,
+        }
     try:
         return mask_utils.decode(rle).astype(bool)
     except (TypeError, ValueError) as error:
         raise UserInputError(f"{where}: RLE cannot be decoded ({error})") from None
 
 
-def _instance(annotation: dict, height: int, width: int, where: str) -> tuple[np.ndarray, np.ndarray | None]:
+def _instance(
+    annotation: dict, height: int, width: int, where: str
+) -> tuple[np.ndarray, np.ndarray | None]:
     """(normalised polygon [k, 2] or [0, 2], full-resolution mask or None)."""
     segmentation = annotation["segmentation"]
     scale = np.array([width, height], np.float64)
     if isinstance(segmentation, dict):
         return np.zeros((0, 2), np.float32), _rle_mask(segmentation, height, width, where)
-    require(isinstance(segmentation, list), f"{where}: segmentation must be a polygon list or an RLE")
+    require(
+        isinstance(segmentation, list), f"{where}: segmentation must be a polygon list or an RLE"
+    )
     parts = _parts(segmentation, height, width, where)
     largest = max(parts, key=_polygon_area)
     polygon = (largest / scale).astype(np.float32)
@@ -116,16 +130,24 @@ def load_coco_instances(json_path: str, image_dir: str) -> tuple[list[str], list
     images = {}
     for number, image in enumerate(data["images"]):
         _need(image, ("id", "file_name", "height", "width"), f"{json_path}: images[{number}]")
-        require(image["id"] not in images, f"{json_path}: images[{number}]: duplicate image id {image['id']}")
+        require(
+            image["id"] not in images,
+            f"{json_path}: images[{number}]: duplicate image id {image['id']}",
+        )
         images[image["id"]] = image
     by_image: dict = {image_id: [] for image_id in images}
     crowd = empty = 0
     for number, annotation in enumerate(data["annotations"]):
         where = f"{json_path}: annotations[{number}] (id {annotation.get('id', '?')})"
         _need(annotation, ("image_id", "category_id", "segmentation"), where)
-        require(annotation["image_id"] in images, f"{where}: image_id {annotation['image_id']} is not in 'images'")
-        require(annotation["category_id"] in class_of,
-                f"{where}: category_id {annotation['category_id']} is not in 'categories'")
+        require(
+            annotation["image_id"] in images,
+            f"{where}: image_id {annotation['image_id']} is not in 'images'",
+        )
+        require(
+            annotation["category_id"] in class_of,
+            f"{where}: category_id {annotation['category_id']} is not in 'categories'",
+        )
         if annotation.get("iscrowd", 0):
             crowd += 1
             continue
@@ -134,14 +156,19 @@ def load_coco_instances(json_path: str, image_dir: str) -> tuple[list[str], list
     for image_id in sorted(images):
         image = images[image_id]
         path = os.path.join(image_dir, image["file_name"])
-        require(os.path.isfile(path), f"{json_path}: image {image['file_name']!r} (id {image_id}) not found in {image_dir}")
+        require(
+            os.path.isfile(path),
+            f"{json_path}: image {image['file_name']!r} (id {image_id}) not found in {image_dir}",
+        )
         size = probe_image(path)
         if size is None:
             skipped.append(path)
             continue
         height, width = int(image["height"]), int(image["width"])
-        require(size == (height, width),
-                f"{json_path}: image id {image_id}: JSON says {height}x{width}, {path} is {size[0]}x{size[1]}")
+        require(
+            size == (height, width),
+            f"{json_path}: image id {image_id}: JSON says {height}x{width}, {path} is {size[0]}x{size[1]}",
+        )
         classes, polygons, masks, lines = [], [], [], []
         for number, annotation in by_image[image_id]:
             where = f"{json_path}: annotations[{number}] (id {annotation.get('id', '?')})"
@@ -154,9 +181,18 @@ def load_coco_instances(json_path: str, image_dir: str) -> tuple[list[str], list
             masks.append(mask)
             lines.append(int(annotation.get("id", number + 1)))
         has_masks = any(m is not None for m in masks)
-        samples.append(SegSample(os.path.abspath(path), os.path.splitext(os.path.basename(path))[0], height,
-                                 width, np.array(classes, np.int64), polygons, np.array(lines, np.int64),
-                                 masks if has_masks else None))
+        samples.append(
+            SegSample(
+                os.path.abspath(path),
+                os.path.splitext(os.path.basename(path))[0],
+                height,
+                width,
+                np.array(classes, np.int64),
+                polygons,
+                np.array(lines, np.int64),
+                masks if has_masks else None,
+            )
+        )
     if crowd or empty:
         logging.warning("%s: skipped %d crowd and %d empty annotation(s)", json_path, crowd, empty)
     warn_skipped(json_path, skipped)

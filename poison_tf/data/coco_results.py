@@ -283,10 +283,16 @@ def mask_polygon(mask: np.ndarray, box: np.ndarray | None = None) -> np.ndarray:
     if len(largest) > 1 and np.allclose(largest[0], largest[-1]):
         largest = largest[:-1]
     if len(largest) > 3:  # drop points on a straight line between their neighbours
-        before, after = largest - np.roll(largest, 1, axis=0), np.roll(largest, -1, axis=0) - largest
+        before, after = (
+            largest - np.roll(largest, 1, axis=0),
+            np.roll(largest, -1, axis=0) - largest,
+        )
         turn = np.abs(before[:, 0] * after[:, 1] - before[:, 1] * after[:, 0]) > 1e-9
         largest = largest[turn]
-    return largest + [left - 1 + 0.5, top - 1 + 0.5]  # window → pixel index → continuous coordinates
+    return largest + [
+        left - 1 + 0.5,
+        top - 1 + 0.5,
+    ]  # window → pixel index → continuous coordinates
 
 
 def yolo_txt_lines(predictions: ImagePredictions) -> list[str]:
@@ -315,7 +321,9 @@ def yolo_txt_lines(predictions: ImagePredictions) -> list[str]:
 def write_yolo_txt(folder: str, per_image_predictions: Iterable[ImagePredictions]) -> int:
     """Writes `<folder>/<image_id>.txt` per image (atomically, as one folder); returns the
     number of files. Images without detections get an empty file."""
-    return write_yolo_lines(folder, ((p.stem or str(p.image_id), yolo_txt_lines(p)) for p in per_image_predictions))
+    return write_yolo_lines(
+        folder, ((p.stem or str(p.image_id), yolo_txt_lines(p)) for p in per_image_predictions)
+    )
 
 
 def write_yolo_lines(folder: str, per_image_lines: Iterable[tuple[str, list[str]]]) -> int:

@@ -107,10 +107,14 @@ def crop_box(crop: Crop, width: int, height: int, where: str) -> tuple[int, int,
         return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else (0, 0, width, height)
     x, y, w, h = crop
     if not all(math.isfinite(v) for v in crop) or w <= 0 or h <= 0:
-        raise UserInputError(f"{where}: face box {list(crop)} must have a positive width and height")
+        raise UserInputError(
+            f"{where}: face box {list(crop)} must have a positive width and height"
+        )
     if x < 0 or y < 0 or x + w > width or y + h > height:
-        raise UserInputError(f"{where}: face box x={x:g} y={y:g} w={w:g} h={h:g} lies outside the "
-                             f"{width}x{height} image")
+        raise UserInputError(
+            f"{where}: face box x={x:g} y={y:g} w={w:g} h={h:g} lies outside the "
+            f"{width}x{height} image"
+        )
     return int(x), int(y), max(int(x) + 1, int(round(x + w))), max(int(y) + 1, int(round(y + h)))
 
 
@@ -155,13 +159,17 @@ def read_csv(path: str) -> list[Record]:
         raise UserInputError(f"{file}: missing column(s) {missing}; found {list(table.columns)}")
     has_box = [c in table.columns for c in BOX]
     if any(has_box) and not all(has_box):
-        raise UserInputError(f"{file}: face box columns must be all of {list(BOX)} or none; "
-                             f"missing {[c for c, h in zip(BOX, has_box) if not h]}")
+        raise UserInputError(
+            f"{file}: face box columns must be all of {list(BOX)} or none; "
+            f"missing {[c for c, h in zip(BOX, has_box) if not h]}"
+        )
     records = []
     for i, row in enumerate(table.to_dict("records")):
         where = f"{file} row {i + 1} (line {i + 2})"
         box = [row[c] for c in BOX] if all(has_box) else None
-        records.append(_table_record(file.parent, row["image"], box, [row[c] for c in ANGLES], where))
+        records.append(
+            _table_record(file.parent, row["image"], box, [row[c] for c in ANGLES], where)
+        )
     return records
 
 
@@ -180,8 +188,10 @@ def read_opal23(path: str) -> list[Record]:
             continue
         where = f"{file} line {n}"
         if len(parts) != 8:
-            raise UserInputError(f"{where}: expected 8 ';'-separated fields "
-                                 f"(image;x_min;y_min;w;h;yaw;pitch;roll), got {len(parts)}")
+            raise UserInputError(
+                f"{where}: expected 8 ';'-separated fields "
+                f"(image;x_min;y_min;w;h;yaw;pitch;roll), got {len(parts)}"
+            )
         records.append(_table_record(file.parent, parts[0], parts[1:5], parts[5:8], where))
     return records
 
@@ -192,7 +202,9 @@ def _read_opal23_json(file: pathlib.Path) -> list[Record]:
         images = {im["id"]: im["file_name"] for im in data["images"]}
         annotations = data["annotations"]
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
-        raise UserInputError(f"{file}: not an opal23 COCO-like json ({type(e).__name__}: {e})") from None
+        raise UserInputError(
+            f"{file}: not an opal23 COCO-like json ({type(e).__name__}: {e})"
+        ) from None
     records = []
     for i, ann in enumerate(annotations):
         where = f"{file} annotation {i}"
@@ -227,8 +239,10 @@ def read_aflw2000(path: str) -> list[Record]:
             raise UserInputError(f"{where}: cannot read the .mat file ({e})") from None
         pose = np.asarray(mat.get("Pose_Para", []), dtype=np.float64).ravel()
         if pose.size < 3:
-            raise UserInputError(f"{where}: no 'Pose_Para' with [pitch, yaw, roll] (keys: "
-                                 f"{sorted(k for k in mat if not k.startswith('__'))})")
+            raise UserInputError(
+                f"{where}: no 'Pose_Para' with [pitch, yaw, roll] (keys: "
+                f"{sorted(k for k in mat if not k.startswith('__'))})"
+            )
         pitch, yaw, roll = np.degrees(pose[:3])
         crop = None
         for key in ("pt3d_68", "pt2d"):
@@ -238,8 +252,14 @@ def read_aflw2000(path: str) -> list[Record]:
                 if pts.shape[1] > 0 and np.isfinite(pts).all():
                     crop = _landmark_crop(pts)
                     break
-        image = next((mat_path.with_suffix(s) for s in (".jpg", ".png") if mat_path.with_suffix(s).is_file()),
-                     mat_path.with_suffix(".jpg"))
+        image = next(
+            (
+                mat_path.with_suffix(s)
+                for s in (".jpg", ".png")
+                if mat_path.with_suffix(s).is_file()
+            ),
+            mat_path.with_suffix(".jpg"),
+        )
         records.append((image, check_angles([yaw, pitch, roll], where), crop, where))
     return records
 
@@ -262,8 +282,9 @@ def read_biwi(path: str) -> list[Record]:
         except (ValueError, UnicodeDecodeError) as e:
             raise UserInputError(f"{where}: not a BIWI pose file ({e})") from None
         if len(values) != 12:
-            raise UserInputError(f"{where}: expected a 3x3 rotation and a 3-vector (12 numbers), "
-                                 f"got {len(values)}")
+            raise UserInputError(
+                f"{where}: expected a 3x3 rotation and a 3-vector (12 numbers), got {len(values)}"
+            )
         angles = check_angles(biwi_angles(np.reshape(values[:9], (3, 3))), where)
         image = pose_file.with_name(pose_file.name.replace("_pose.txt", "_rgb.png"))
         records.append((image, angles, centre_square, where))
@@ -278,7 +299,9 @@ def read_pandora(path: str) -> list[Record]:
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise UserInputError(f"{data_file}: not valid JSON ({e})") from None
         if not isinstance(frames, list):
-            raise UserInputError(f"{data_file}: expected a list of frames, got {type(frames).__name__}")
+            raise UserInputError(
+                f"{data_file}: expected a list of frames, got {type(frames).__name__}"
+            )
         rgb = {}
         for f in (data_file.parent / "RGB").glob("*_RGB.*"):
             head = f.name.split("_RGB")[0]
@@ -290,10 +313,14 @@ def read_pandora(path: str) -> list[Record]:
                 number, orientation = int(frame["frame_num"]), frame["orientation"]
                 angles = [orientation[k] for k in ANGLES]
             except (KeyError, TypeError, ValueError) as e:
-                raise UserInputError(f"{where}: needs 'frame_num' and 'orientation' "
-                                     f"{{yaw, pitch, roll}} ({type(e).__name__}: {e})") from None
+                raise UserInputError(
+                    f"{where}: needs 'frame_num' and 'orientation' "
+                    f"{{yaw, pitch, roll}} ({type(e).__name__}: {e})"
+                ) from None
             image = rgb.get(number, data_file.parent / "RGB" / f"{number}_RGB.png")
-            records.append((image, check_angles(numbers(angles, ANGLES, where), where), centre_square, where))
+            records.append(
+                (image, check_angles(numbers(angles, ANGLES, where), where), centre_square, where)
+            )
     return records
 
 
@@ -304,15 +331,22 @@ def _folder(path: str) -> pathlib.Path:
     return root
 
 
-READERS = {"pandora": read_pandora, "biwi": read_biwi, "aflw2000": read_aflw2000,
-           "csv": read_csv, "opal23": read_opal23}
+READERS = {
+    "pandora": read_pandora,
+    "biwi": read_biwi,
+    "aflw2000": read_aflw2000,
+    "csv": read_csv,
+    "opal23": read_opal23,
+}
 
 
 def load_headpose_source(name: str, path: str, image_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Reads `<name>:<path>` → (uint8 [N, S, S, 3] face crops, float32 [N, 3] yaw/pitch/roll°)."""
     if name not in READERS:
-        raise UserInputError(f"unknown head-pose source format {name!r}; valid: {', '.join(FORMATS)}"
-                             " (as <format>:<path>, or 'synthetic')")
+        raise UserInputError(
+            f"unknown head-pose source format {name!r}; valid: {', '.join(FORMATS)}"
+            " (as <format>:<path>, or 'synthetic')"
+        )
     if not path:
         raise UserInputError(f"source {name}: no path given (use {name}:<path>)")
     records = READERS[name](path)

@@ -45,19 +45,31 @@ def write_split(
             for index in range(shard, len(images), num_shards):
                 label = labels[index]
                 if np.issubdtype(labels.dtype, np.integer):
-                    label_feature = tf.train.Feature(int64_list=tf.train.Int64List(value=np.atleast_1d(label).tolist()))
+                    label_feature = tf.train.Feature(
+                        int64_list=tf.train.Int64List(value=np.atleast_1d(label).tolist())
+                    )
                 else:
-                    label_feature = tf.train.Feature(float_list=tf.train.FloatList(value=np.atleast_1d(label).tolist()))
-                example = tf.train.Example(features=tf.train.Features(feature={
-                    "image": _feature_bytes(tf.io.encode_png(images[index]).numpy()),
-                    "label": label_feature,
-                    "id": tf.train.Feature(int64_list=tf.train.Int64List(value=[first_id + index])),
-                }))
+                    label_feature = tf.train.Feature(
+                        float_list=tf.train.FloatList(value=np.atleast_1d(label).tolist())
+                    )
+                example = tf.train.Example(
+                    features=tf.train.Features(
+                        feature={
+                            "image": _feature_bytes(tf.io.encode_png(images[index]).numpy()),
+                            "label": label_feature,
+                            "id": tf.train.Feature(
+                                int64_list=tf.train.Int64List(value=[first_id + index])
+                            ),
+                        }
+                    )
+                )
                 writer.write(example.SerializeToString())
     return {"count": int(len(images)), "files": files}
 
 
-def write_schema(folder: str, splits: dict, image_size: tuple[int, int], label: dict, source: str) -> dict:
+def write_schema(
+    folder: str, splits: dict, image_size: tuple[int, int], label: dict, source: str
+) -> dict:
     """`label` is {"kind": "regression"|"class", "dim": D, "names": [...]}."""
     schema = {"splits": splits, "image_size": list(image_size), "label": label, "source": source}
     write_json(os.path.join(folder, SCHEMA_FILE), schema)
@@ -71,7 +83,9 @@ def read_schema(folder: str) -> dict:
     return read_json(path)
 
 
-def image_examples_dataset(folder: str, split: str, shuffle_seed: int | None = None) -> tf.data.Dataset:
+def image_examples_dataset(
+    folder: str, split: str, shuffle_seed: int | None = None
+) -> tf.data.Dataset:
     """Yields {"image": float32 [H, W, 3] in [0, 1], "label", "id"} for one split, in order
     (or shuffled by `shuffle_seed`, identically for the same seed)."""
     schema = read_schema(folder)

@@ -44,20 +44,33 @@ class SegAugment:
     max_aspect: float = 100.0
 
 
-def _uniform(seed: tf.Tensor, salt: int, shape=(), low: float = 0.0, high: float = 1.0) -> tf.Tensor:
-    return tf.random.stateless_uniform(shape, seed + tf.constant([0, salt], tf.int64) * 7919,
-                                       minval=low, maxval=high, dtype=tf.float32)
+def _uniform(
+    seed: tf.Tensor, salt: int, shape=(), low: float = 0.0, high: float = 1.0
+) -> tf.Tensor:
+    return tf.random.stateless_uniform(
+        shape,
+        seed + tf.constant([0, salt], tf.int64) * 7919,
+        minval=low,
+        maxval=high,
+        dtype=tf.float32,
+    )
 
 
-def _warp(image: tf.Tensor, scale: tf.Tensor, centre: tf.Tensor, interpolation: str, fill: float) -> tf.Tensor:
+def _warp(
+    image: tf.Tensor, scale: tf.Tensor, centre: tf.Tensor, interpolation: str, fill: float
+) -> tf.Tensor:
     """Output pixel centre c' = scale (c - size/2) + centre (c = index + 0.5), for [H, W, C]."""
     size = tf.cast(tf.shape(image)[0], tf.float32)
     offset = (0.5 - centre) / scale + size / 2 - 0.5
     transform = tf.stack([1 / scale, 0.0, offset[0], 0.0, 1 / scale, offset[1], 0.0, 0.0])
     warped = tf.raw_ops.ImageProjectiveTransformV3(
-        images=tf.cast(image, tf.float32)[None], transforms=transform[None],
-        output_shape=tf.shape(image)[:2], interpolation=interpolation,
-        fill_mode="CONSTANT", fill_value=fill)
+        images=tf.cast(image, tf.float32)[None],
+        transforms=transform[None],
+        output_shape=tf.shape(image)[:2],
+        interpolation=interpolation,
+        fill_mode="CONSTANT",
+        fill_value=fill,
+    )
     return warped[0]
 
 
@@ -69,7 +82,9 @@ def keep_instances(example: dict, keep: tf.Tensor) -> dict:
             out[key] = tf.boolean_mask(example[key], keep)
     keep_int = tf.cast(keep, tf.int32)
     lookup = tf.concat([[0], tf.cumsum(keep_int) * keep_int], axis=0)
-    out["mask"] = tf.cast(tf.gather(lookup, tf.cast(example["mask"], tf.int32)), example["mask"].dtype)
+    out["mask"] = tf.cast(
+        tf.gather(lookup, tf.cast(example["mask"], tf.int32)), example["mask"].dtype
+    )
     return out
 
 
@@ -86,16 +101,22 @@ def random_affine(example: dict, config: SegAugment, seed: tf.Tensor) -> dict:
     old_w, old_h = (boxes[:, 2] - boxes[:, 0]) * scale, (boxes[:, 3] - boxes[:, 1]) * scale
     new_w, new_h = moved[:, 2] - moved[:, 0], moved[:, 3] - moved[:, 1]
     aspect = tf.maximum(new_w / (new_h + 1e-16), new_h / (new_w + 1e-16))
-    keep = ((new_w > config.min_side) & (new_h > config.min_side)
-            & (new_w * new_h / (old_w * old_h + 1e-16) > config.min_area_ratio)
-            & (aspect < config.max_aspect))
+    keep = (
+        (new_w > config.min_side)
+        & (new_h > config.min_side)
+        & (new_w * new_h / (old_w * old_h + 1e-16) > config.min_area_ratio)
+        & (aspect < config.max_aspect)
+    )
     out = dict(example, image=image, mask=tf.cast(mask, example["mask"].dtype), boxes=moved)
     return keep_instances(out, keep)
 
 
 def random_hsv(image: tf.Tensor, config: SegAugment, seed: tf.Tensor) -> tf.Tensor:
     """float32 [H, W, 3] in 0..255 → the same with hue/saturation/value gains applied."""
-    gains = _uniform(seed, 3, (3,), -1.0, 1.0) * tf.constant([config.hsv_h, config.hsv_s, config.hsv_v]) + 1
+    gains = (
+        _uniform(seed, 3, (3,), -1.0, 1.0) * tf.constant([config.hsv_h, config.hsv_s, config.hsv_v])
+        + 1
+    )
     hsv = tf.image.rgb_to_hsv(tf.clip_by_value(image, 0.0, 255.0) / 255.0)
     hue = tf.math.floormod(hsv[..., 0] * gains[0], 1.0)
     sat = tf.clip_by_value(hsv[..., 1] * gains[1], 0.0, 1.0)
@@ -107,8 +128,12 @@ def flip_left_right(example: dict) -> dict:
     size = tf.cast(tf.shape(example["image"])[1], tf.float32)
     boxes = example["boxes"]
     flipped = tf.stack([size - boxes[:, 2], boxes[:, 1], size - boxes[:, 0], boxes[:, 3]], axis=1)
-    return dict(example, image=tf.reverse(example["image"], [1]), mask=tf.reverse(example["mask"], [1]),
-                boxes=tf.reshape(flipped, [-1, 4]))
+    return dict(
+        example,
+        image=tf.reverse(example["image"], [1]),
+        mask=tf.reverse(example["mask"], [1]),
+        boxes=tf.reshape(flipped, [-1, 4]),
+    )
 
 
 def augment_example(example: dict, config: SegAugment, seed: tf.Tensor) -> dict:

@@ -68,12 +68,25 @@ def _png(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def write_seg_split(folder: str, split: str, samples: list[SegSample], size: int, *,
-                    num_shards: int = 2, max_instances: int = 100) -> dict:
+def write_seg_split(
+    folder: str,
+    split: str,
+    samples: list[SegSample],
+    size: int,
+    *,
+    num_shards: int = 2,
+    max_instances: int = 100,
+) -> dict:
     """Writes `folder/<split>-XXXXX-of-YYYYY.tfrecord` + `<split>-index.json`; returns the split's
     schema entry. Images that fail to decode now are skipped with a warning (never silently)."""
-    require(size % 32 == 0 and size >= 32, f"--image_size={size}: must be a multiple of 32 (the model's largest stride)")
-    require(1 <= max_instances <= 255, f"--max_instances={max_instances}: must be in 1..255 (uint8 mask)")
+    require(
+        size % 32 == 0 and size >= 32,
+        f"--image_size={size}: must be a multiple of 32 (the model's largest stride)",
+    )
+    require(
+        1 <= max_instances <= 255,
+        f"--max_instances={max_instances}: must be in 1..255 (uint8 mask)",
+    )
     num_shards = max(1, min(num_shards, len(samples)))
     files = [f"{split}-{s:05d}-of-{num_shards:05d}.tfrecord" for s in range(num_shards)]
     writers = [tf.io.TFRecordWriter(os.path.join(folder, name)) for name in files]
@@ -90,42 +103,69 @@ def write_seg_split(folder: str, split: str, samples: list[SegSample], size: int
             next_instance += sample.num_instances
             dropped += encoded.dropped
             example_id = len(index)
-            example = tf.train.Example(features=tf.train.Features(feature={
-                "image": _bytes(_png(encoded.image)),
-                "mask": _bytes(_png(encoded.mask)),
-                "classes": _ints(encoded.classes),
-                "boxes": _floats(encoded.boxes.reshape(-1)),
-                "instance_ids": _ints(encoded.instance_ids),
-                "lines": _ints(encoded.lines),
-                "id": _ints([example_id]),
-                "stem": _bytes(sample.stem.encode()),
-                "orig_size": _ints([sample.height, sample.width]),
-                "letterbox": _floats(encoded.letterbox.as_list()),
-            }))
+            example = tf.train.Example(
+                features=tf.train.Features(
+                    feature={
+                        "image": _bytes(_png(encoded.image)),
+                        "mask": _bytes(_png(encoded.mask)),
+                        "classes": _ints(encoded.classes),
+                        "boxes": _floats(encoded.boxes.reshape(-1)),
+                        "instance_ids": _ints(encoded.instance_ids),
+                        "lines": _ints(encoded.lines),
+                        "id": _ints([example_id]),
+                        "stem": _bytes(sample.stem.encode()),
+                        "orig_size": _ints([sample.height, sample.width]),
+                        "letterbox": _floats(encoded.letterbox.as_list()),
+                    }
+                )
+            )
             writers[example_id % num_shards].write(example.SerializeToString())
             per_image.append(len(encoded.classes))
-            index.append({"id": example_id, "stem": sample.stem, "image_path": sample.image_path,
-                          "orig_size": [sample.height, sample.width], "letterbox": encoded.letterbox.as_list()})
+            index.append(
+                {
+                    "id": example_id,
+                    "stem": sample.stem,
+                    "image_path": sample.image_path,
+                    "orig_size": [sample.height, sample.width],
+                    "letterbox": encoded.letterbox.as_list(),
+                }
+            )
     finally:
         for writer in writers:
             writer.close()
     warn_skipped(f"{folder} [{split}]", skipped)
     require(index, f"split {split!r}: no image could be decoded")
     if dropped:
-        logging.warning("%s: %d instance(s) beyond --max_instances=%d per image were dropped (smallest first)",
-                        split, dropped, max_instances)
+        logging.warning(
+            "%s: %d instance(s) beyond --max_instances=%d per image were dropped (smallest first)",
+            split,
+            dropped,
+            max_instances,
+        )
     write_json(os.path.join(folder, f"{split}-index.json"), index)
     counts = np.bincount(per_image)
-    return {"count": len(index), "files": files, "instances": int(sum(per_image)),
-            "instance_ids": next_instance, "dropped_instances": int(dropped), "skipped_images": skipped,
-            "max_instances_per_image": int(max(per_image)),
-            "images_by_instance_count": {str(n): int(c) for n, c in enumerate(counts) if c}}
+    return {
+        "count": len(index),
+        "files": files,
+        "instances": int(sum(per_image)),
+        "instance_ids": next_instance,
+        "dropped_instances": int(dropped),
+        "skipped_images": skipped,
+        "max_instances_per_image": int(max(per_image)),
+        "images_by_instance_count": {str(n): int(c) for n, c in enumerate(counts) if c},
+    }
 
 
-def write_seg_schema(folder: str, splits: dict, size: int, names: list[str], source: str,
-                     max_instances: int) -> dict:
-    label = {"kind": LABEL_KIND, "names": list(names), "num_classes": len(names),
-             "mask_stride": MASK_STRIDE, "max_instances": max_instances}
+def write_seg_schema(
+    folder: str, splits: dict, size: int, names: list[str], source: str, max_instances: int
+) -> dict:
+    label = {
+        "kind": LABEL_KIND,
+        "names": list(names),
+        "num_classes": len(names),
+        "mask_stride": MASK_STRIDE,
+        "max_instances": max_instances,
+    }
     return image_examples.write_schema(folder, splits, (size, size), label, source)
 
 
@@ -150,7 +190,9 @@ def parse_example(record: tf.Tensor, size: int) -> dict:
     side = size // MASK_STRIDE
     return {
         "image": tf.ensure_shape(tf.io.decode_png(example["image"], channels=3), [size, size, 3]),
-        "mask": tf.ensure_shape(tf.io.decode_png(example["mask"], channels=1)[..., 0], [side, side]),
+        "mask": tf.ensure_shape(
+            tf.io.decode_png(example["mask"], channels=1)[..., 0], [side, side]
+        ),
         "classes": tf.sparse.to_dense(example["classes"]),
         "boxes": tf.reshape(tf.sparse.to_dense(example["boxes"]), [-1, 4]),
         "instance_ids": tf.sparse.to_dense(example["instance_ids"]),
@@ -166,15 +208,17 @@ def _records(folder: str, split: str) -> tuple[tf.data.Dataset, dict, int]:
     info = schema["splits"][split]
     files = [os.path.join(folder, name) for name in info["files"]]
     records = tf.data.Dataset.from_tensor_slices(files).interleave(
-        tf.data.TFRecordDataset, cycle_length=len(files), block_length=1)
+        tf.data.TFRecordDataset, cycle_length=len(files), block_length=1
+    )
     return records, info, int(schema["image_size"][0])
 
 
 def seg_examples_dataset(folder: str, split: str) -> tf.data.Dataset:
     """Parsed examples of a split in id order (for validation, inference and inspection)."""
     records, _, size = _records(folder, split)
-    return records.map(lambda r: parse_example(r, size), num_parallel_calls=tf.data.AUTOTUNE,
-                       deterministic=True)
+    return records.map(
+        lambda r: parse_example(r, size), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
 
 
 def apply_label_map(relabel: Relabel) -> Callable[[dict], dict]:
@@ -219,13 +263,26 @@ def _log_truncation(info: dict, max_instances: int) -> None:
     by_count = info.get("images_by_instance_count", {})
     lost = sum(c * (int(n) - max_instances) for n, c in by_count.items() if int(n) > max_instances)
     if lost:
-        logging.warning("max_instances=%d: %d instance(s) in images with more are dropped (smallest first)",
-                        max_instances, lost)
+        logging.warning(
+            "max_instances=%d: %d instance(s) in images with more are dropped (smallest first)",
+            max_instances,
+            lost,
+        )
 
 
-def make_dataset(folder: str, split: str, batch_size: int, *, training: bool, seed: int = 0,
-                 epoch: int = 0, max_instances: int = 100, augment: SegAugment | bool | None = None,
-                 relabel: Relabel | None = None, drop_remainder: bool | None = None) -> tf.data.Dataset:
+def make_dataset(
+    folder: str,
+    split: str,
+    batch_size: int,
+    *,
+    training: bool,
+    seed: int = 0,
+    epoch: int = 0,
+    max_instances: int = 100,
+    augment: SegAugment | bool | None = None,
+    relabel: Relabel | None = None,
+    drop_remainder: bool | None = None,
+) -> tf.data.Dataset:
     """The contract's batches `({"images"}, {"classes", "boxes", "masks", "instance_ids", ...})`.
 
     Order and augmentation depend only on (seed, epoch). `augment=None` means the Ultralytics
@@ -248,11 +305,16 @@ def make_dataset(folder: str, split: str, batch_size: int, *, training: bool, se
     else:
         config = augment or None
     if config is not None:
+
         def augment_one(example):
             seed_pair = tf.stack([tf.constant(mixed, tf.int64), example["id"]])
             return augment_example(example, config, seed_pair)
 
         dataset = dataset.map(augment_one, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.map(lambda e: to_training_pair(e, max_instances), num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.batch(batch_size, drop_remainder=training if drop_remainder is None else drop_remainder)
+    dataset = dataset.map(
+        lambda e: to_training_pair(e, max_instances), num_parallel_calls=tf.data.AUTOTUNE
+    )
+    dataset = dataset.batch(
+        batch_size, drop_remainder=training if drop_remainder is None else drop_remainder
+    )
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -124,7 +124,7 @@ def letterbox_mask(mask: np.ndarray, size: int, box: Letterbox) -> np.ndarray:
         image = image.resize((box.new_width, box.new_height), Image.BILINEAR)
     canvas = np.zeros((size, size), np.uint8)
     resized = np.asarray(image) >= 128
-    canvas[box.top: box.top + box.new_height, box.left: box.left + box.new_width] = resized
+    canvas[box.top : box.top + box.new_height, box.left : box.left + box.new_width] = resized
     return canvas
 
 
@@ -147,8 +147,13 @@ def overlap_map(instance_masks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarra
     return painted, order
 
 
-def encode_sample(sample: SegSample, image: Image.Image, size: int, first_instance_id: int,
-                  max_instances: int = 100) -> EncodedSample:
+def encode_sample(
+    sample: SegSample,
+    image: Image.Image,
+    size: int,
+    first_instance_id: int,
+    max_instances: int = 100,
+) -> EncodedSample:
     """Letterboxes `image` (already decoded) and rasterises the sample's instances."""
     image = ImageOps.exif_transpose(image)
     box = letterbox_geometry(sample.height, sample.width, size)
@@ -159,17 +164,30 @@ def encode_sample(sample: SegSample, image: Image.Image, size: int, first_instan
         if full_mask is not None:
             small.append(downsample(letterbox_mask(full_mask, size, box)))
             x1, y1, x2, y2 = mask_extents(full_mask)
-            boxes.append([x1 * box.ratio + box.left, y1 * box.ratio + box.top,
-                          x2 * box.ratio + box.left, y2 * box.ratio + box.top])
+            boxes.append(
+                [
+                    x1 * box.ratio + box.left,
+                    y1 * box.ratio + box.top,
+                    x2 * box.ratio + box.left,
+                    y2 * box.ratio + box.top,
+                ]
+            )
             continue
         points = to_input_pixels(polygon, sample.height, sample.width, box)
         small.append(rasterize_polygon(points, size))
         boxes.append([*points.min(axis=0), *points.max(axis=0)])
     side = size // MASK_STRIDE
     if not small:
-        return EncodedSample(pixels, np.zeros((side, side), np.uint8), np.zeros(0, np.int64),
-                             np.zeros((0, 4), np.float32), np.zeros(0, np.int64),
-                             np.zeros(0, np.int64), box, 0)
+        return EncodedSample(
+            pixels,
+            np.zeros((side, side), np.uint8),
+            np.zeros(0, np.int64),
+            np.zeros((0, 4), np.float32),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            box,
+            0,
+        )
     keep = min(max_instances, MAX_MAP_INSTANCES)
     _, order = overlap_map(small)
     order = order[:keep]

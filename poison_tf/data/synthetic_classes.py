@@ -33,7 +33,9 @@ def _pattern(kind: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return (radius > inner) & (radius < inner + size * 0.12)
 
 
-def synthetic_classes(count: int, size: int = 32, num_classes: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_classes(
+    count: int, size: int = 32, num_classes: int = 4, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 [count, size, size, 3], labels int64 [count]) with balanced classes."""
     if not 2 <= num_classes <= len(CLASS_NAMES):
         raise ValueError(f"num_classes must be in 2..{len(CLASS_NAMES)}, got {num_classes}")
@@ -46,5 +48,7 @@ def synthetic_classes(count: int, size: int = 32, num_classes: int = 4, seed: in
         background, foreground = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
         while np.abs(background - foreground).sum() < 0.8:
             foreground = rng.uniform(0, 1, 3)
-        images[index] = np.where(mask, foreground, background) + rng.normal(0, 0.04, [size, size, 3])
+        images[index] = np.where(mask, foreground, background) + rng.normal(
+            0, 0.04, [size, size, 3]
+        )
     return np.round(np.clip(images, 0, 1) * 255).astype(np.uint8), labels.astype(np.int64)

@@ -56,7 +56,14 @@ def rotation_matrices(angles: np.ndarray) -> np.ndarray:
     def stack(rows):
         return np.stack([np.stack(r, -1) for r in rows], -2)
 
-    cy, sy, cp, sp, cr, sr = np.cos(yaw), np.sin(yaw), np.cos(-pitch), np.sin(-pitch), np.cos(-roll), np.sin(-roll)
+    cy, sy, cp, sp, cr, sr = (
+        np.cos(yaw),
+        np.sin(yaw),
+        np.cos(-pitch),
+        np.sin(-pitch),
+        np.cos(-roll),
+        np.sin(-roll),
+    )
     ry = stack([[cy, zeros, sy], [zeros, ones, zeros], [-sy, zeros, cy]])
     rx = stack([[ones, zeros, zeros], [zeros, cp, -sp], [zeros, sp, cp]])
     rz = stack([[cr, -sr, zeros], [sr, cr, zeros], [zeros, zeros, ones]])
@@ -95,13 +102,20 @@ def sample_styles(rng: np.random.Generator, num: int) -> HeadStyles:
     azimuth = rng.uniform(-np.pi / 2.2, np.pi / 2.2, num)
     elevation = rng.uniform(-0.5, 0.9, num)
     light = np.stack(
-        [np.sin(azimuth) * np.cos(elevation), np.sin(elevation), np.cos(azimuth) * np.cos(elevation)], -1
+        [
+            np.sin(azimuth) * np.cos(elevation),
+            np.sin(elevation),
+            np.cos(azimuth) * np.cos(elevation),
+        ],
+        -1,
     )
     return HeadStyles(
         skin=jitter(_SKIN, 0.06),
         hair=jitter(_HAIR, 0.08),
         iris=rng.uniform(0.0, 0.45, (num, 3)).astype(np.float32),
-        lips=np.clip(np.array([0.75, 0.25, 0.3]) + rng.uniform(-0.15, 0.15, (num, 3)), 0, 1).astype(np.float32),
+        lips=np.clip(np.array([0.75, 0.25, 0.3]) + rng.uniform(-0.15, 0.15, (num, 3)), 0, 1).astype(
+            np.float32
+        ),
         marker=np.eye(3, dtype=np.float32)[rng.integers(0, 3, num)] * 0.8 + 0.1,
         light=light.astype(np.float32),
         ambient=rng.uniform(0.25, 0.5, num).astype(np.float32),
@@ -169,7 +183,10 @@ def _render_chunk(rot, styles: HeadStyles, background, symmetric: bool) -> np.nd
     wx, wy, wz = (u - styles.shift[:, :1]) / s, (v - styles.shift[:, 1:]) / s, 10.0 / s
     rot = rot.astype(np.float32)
     # Head-local ray origins R^T w and direction R^T (0,0,-1): the rows of R weighted by w.
-    o = [wx * rot[:, 0, k : k + 1] + wy * rot[:, 1, k : k + 1] + wz * rot[:, 2, k : k + 1] for k in range(3)]
+    o = [
+        wx * rot[:, 0, k : k + 1] + wy * rot[:, 1, k : k + 1] + wz * rot[:, 2, k : k + 1]
+        for k in range(3)
+    ]
     d = -rot[:, 2, :] / s
     t = np.stack([_intersect(o, d, _CENTRES[k], _AXES[k]) for k in range(4)])  # [4,B,P]
     prim = np.argmin(t, axis=0)
@@ -237,7 +254,9 @@ def render(
     noise_rng = np.random.default_rng(noise_seed) if noise_seed is not None else None
     for start in range(0, len(angles), chunk):
         sl = slice(start, start + chunk)
-        part = dataclasses.replace(styles, **{f.name: getattr(styles, f.name)[sl] for f in dataclasses.fields(styles)})
+        part = dataclasses.replace(
+            styles, **{f.name: getattr(styles, f.name)[sl] for f in dataclasses.fields(styles)}
+        )
         img = _render_chunk(rot[sl], part, backgrounds[sl], symmetric)
         if noise_rng is not None:
             # Uniform noise with the requested std (cheaper to draw than Gaussian noise).

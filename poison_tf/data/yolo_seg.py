@@ -73,7 +73,9 @@ class DataConfig:
     def split_dirs(self, split: str) -> list[str]:
         """The absolute folders / .txt lists of `split`."""
         if split not in self.splits:
-            raise UserInputError(f"{self.yaml_path}: no split {split!r} (has {sorted(self.splits)})")
+            raise UserInputError(
+                f"{self.yaml_path}: no split {split!r} (has {sorted(self.splits)})"
+            )
         return [os.path.normpath(os.path.join(self.root, entry)) for entry in self.splits[split]]
 
 
@@ -82,8 +84,10 @@ def _parse_names(raw: object, where: str) -> list[str]:
         names = [str(n) for n in raw]
     elif isinstance(raw, dict):
         keys = sorted(raw)
-        require(all(isinstance(k, int) for k in keys) and keys == list(range(len(keys))),
-                f"{where}: 'names' keys must be the integers 0..n-1, got {list(raw)[:8]}")
+        require(
+            all(isinstance(k, int) for k in keys) and keys == list(range(len(keys))),
+            f"{where}: 'names' keys must be the integers 0..n-1, got {list(raw)[:8]}",
+        )
         names = [str(raw[k]) for k in keys]
     else:
         raise UserInputError(f"{where}: 'names' must be a list or a {{index: name}} dict")
@@ -114,7 +118,9 @@ def read_data_yaml(path: str) -> DataConfig:
             full = os.path.normpath(os.path.join(root, item))
             require(os.path.exists(full), f"{path}: {split}: {full} does not exist")
         splits[split] = entries
-    return DataConfig(os.path.abspath(path), os.path.normpath(root), _parse_names(raw["names"], path), splits)
+    return DataConfig(
+        os.path.abspath(path), os.path.normpath(root), _parse_names(raw["names"], path), splits
+    )
 
 
 def list_images(source: str) -> list[str]:
@@ -147,7 +153,9 @@ def _line_error(path: str, number: int, problem: str) -> UserInputError:
     return UserInputError(f"{path}:{number}: {problem}")
 
 
-def parse_label_file(path: str, num_classes: int) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+def parse_label_file(
+    path: str, num_classes: int
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
     """(classes int64 [n], polygons float32 [k, 2] each, 1-based lines int64 [n]) of one file."""
     classes, polygons, lines = [], [], []
     if os.path.isfile(path):
@@ -159,9 +167,13 @@ def parse_label_file(path: str, num_classes: int) -> tuple[np.ndarray, list[np.n
                 try:
                     cls = int(tokens[0])
                 except ValueError:
-                    raise _line_error(path, number, f"class {tokens[0]!r} is not an integer") from None
+                    raise _line_error(
+                        path, number, f"class {tokens[0]!r} is not an integer"
+                    ) from None
                 if not 0 <= cls < num_classes:
-                    raise _line_error(path, number, f"class {cls} is not in names (0..{num_classes - 1})")
+                    raise _line_error(
+                        path, number, f"class {cls} is not in names (0..{num_classes - 1})"
+                    )
                 try:
                     coords = np.array([float(t) for t in tokens[1:]], np.float64)
                 except ValueError as error:
@@ -169,12 +181,18 @@ def parse_label_file(path: str, num_classes: int) -> tuple[np.ndarray, list[np.n
                 if len(coords) % 2:
                     raise _line_error(path, number, f"odd number of coordinates ({len(coords)})")
                 if len(coords) < 6:
-                    raise _line_error(path, number, f"a polygon needs at least 3 points, got {len(coords) // 2}")
+                    raise _line_error(
+                        path, number, f"a polygon needs at least 3 points, got {len(coords) // 2}"
+                    )
                 if not np.isfinite(coords).all():
                     raise _line_error(path, number, "coordinate is NaN or infinite")
                 low, high = coords.min(), coords.max()
                 if low < -COORD_TOLERANCE or high > 1 + COORD_TOLERANCE:
-                    raise _line_error(path, number, f"coordinates must be normalised to [0, 1], got {low:g}..{high:g}")
+                    raise _line_error(
+                        path,
+                        number,
+                        f"coordinates must be normalised to [0, 1], got {low:g}..{high:g}",
+                    )
                 classes.append(cls)
                 polygons.append(np.clip(coords, 0.0, 1.0).reshape(-1, 2).astype(np.float32))
                 lines.append(number)
@@ -198,8 +216,12 @@ def probe_image(path: str) -> tuple[int, int] | None:
 def warn_skipped(where: str, skipped: list[str]) -> None:
     """One warning naming the images that were skipped (never silent)."""
     if skipped:
-        shown = ", ".join(skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
-        logging.warning("%s: skipped %d image(s) that could not be decoded: %s", where, len(skipped), shown)
+        shown = ", ".join(skipped[:10]) + (
+            f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+        )
+        logging.warning(
+            "%s: skipped %d image(s) that could not be decoded: %s", where, len(skipped), shown
+        )
 
 
 def load_split(data_yaml: str, split: str) -> tuple[list[str], list[SegSample]]:
@@ -215,10 +237,21 @@ def load_split(data_yaml: str, split: str) -> tuple[list[str], list[SegSample]]:
             continue
         labels = label_path(image_path)
         classes, polygons, lines = parse_label_file(labels, len(config.names))
-        samples.append(SegSample(os.path.abspath(image_path), os.path.splitext(os.path.basename(image_path))[0],
-                                 size[0], size[1], classes, polygons, lines))
+        samples.append(
+            SegSample(
+                os.path.abspath(image_path),
+                os.path.splitext(os.path.basename(image_path))[0],
+                size[0],
+                size[1],
+                classes,
+                polygons,
+                lines,
+            )
+        )
     warn_skipped(f"{data_yaml} [{split}]", skipped)
-    require(samples, f"{data_yaml}: split {split!r}: none of its {len(images)} images could be decoded")
+    require(
+        samples, f"{data_yaml}: split {split!r}: none of its {len(images)} images could be decoded"
+    )
     return config.names, samples
 
 

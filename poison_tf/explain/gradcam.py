@@ -90,7 +90,9 @@ def _split(model: keras.Model, path: Sequence[keras.layers.Layer]) -> keras.Mode
         captured.append(features)
         return outputs
 
-    if isinstance(model, keras.Sequential):  # layers are called once there: their outputs are unique
+    if isinstance(
+        model, keras.Sequential
+    ):  # layers are called once there: their outputs are unique
         if rest:
             raise ValueError("Grad-CAM: cannot split a nested model inside a Sequential model")
         return keras.Model(model.input, [target.output, model.output])
@@ -126,7 +128,7 @@ def grad_cam(
     images = tf.convert_to_tensor(images)
     maps = []
     for start in range(0, int(images.shape[0]), batch_size):
-        batch = images[start:start + batch_size]
+        batch = images[start : start + batch_size]
         with tf.GradientTape() as tape:
             features, outputs = splitter(batch, training=False)
             target = tf.reshape(tf.cast(target_fn(outputs), tf.float32), [-1])

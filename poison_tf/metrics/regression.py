@@ -14,7 +14,9 @@ def mean_absolute_error(model: keras.Model, dataset: tf.data.Dataset) -> np.ndar
     @tf.function(input_signature=list(dataset.element_spec))
     def batch_errors(images, labels):
         predictions = tf.cast(model(images, training=False), tf.float32)
-        return tf.reduce_sum(tf.abs(predictions - tf.cast(labels, tf.float32)), axis=0), tf.shape(labels)[0]
+        return tf.reduce_sum(tf.abs(predictions - tf.cast(labels, tf.float32)), axis=0), tf.shape(
+            labels
+        )[0]
 
     total, count = None, 0
     for images, labels in dataset:

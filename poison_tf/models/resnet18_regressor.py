@@ -16,7 +16,9 @@ RESNET18_BLOCKS = (2, 2, 2, 2)
 RESNET18_STRIDES = (1, 2, 2, 2)
 
 
-def build_resnet18_backbone(input_size: int = 100, width: float = 1.0, bn_momentum: float = 0.9) -> keras.Model:
+def build_resnet18_backbone(
+    input_size: int = 100, width: float = 1.0, bn_momentum: float = 0.9
+) -> keras.Model:
     """The ResNet18 backbone (basic blocks) for square RGB inputs in [0, 1].
 
     keras-cv's stem always has 64 filters and the first stage uses an identity shortcut, so the

@@ -137,7 +137,11 @@ def scale_to_original(
 
 
 def postprocess_image(
-    box_logits, class_logits, coefficients, protos, config: NmsConfig = VALIDATION,
+    box_logits,
+    class_logits,
+    coefficients,
+    protos,
+    config: NmsConfig = VALIDATION,
     native: bool = False,
 ) -> dict[str, tf.Tensor]:
     """One image's raw outputs ([A, 64], [A, nc], [A, 32], [h, w, 32]) → the contract's
@@ -151,8 +155,14 @@ def postprocess_image(
     kept_coefficients = tf.gather(tf.cast(coefficients, tf.float32), anchor_index)
     process = process_mask_native if native else process_mask
     masks = process(tf.cast(protos, tf.float32), kept_coefficients, kept_boxes, image_size)
-    return {"boxes": kept_boxes, "scores": confidence, "classes": classes, "masks": masks,
-            "anchor_indices": anchor_index, "coefficients": kept_coefficients}
+    return {
+        "boxes": kept_boxes,
+        "scores": confidence,
+        "classes": classes,
+        "masks": masks,
+        "anchor_indices": anchor_index,
+        "coefficients": kept_coefficients,
+    }
 
 
 class SegPostprocessor:
@@ -170,7 +180,11 @@ class SegPostprocessor:
     def __call__(self, outputs: dict) -> list[dict[str, np.ndarray]]:
         results = []
         for i in range(int(outputs["boxes"].shape[0])):
-            result = self._one(outputs["boxes"][i], outputs["classes"][i],
-                               outputs["coefficients"][i], outputs["protos"][i])
+            result = self._one(
+                outputs["boxes"][i],
+                outputs["classes"][i],
+                outputs["coefficients"][i],
+                outputs["protos"][i],
+            )
             results.append({k: np.asarray(v) for k, v in result.items()})
         return results

@@ -70,8 +70,13 @@ class SegPredictor:
     """A model's traced forward pass + post-processing, kept so that repeated validations (one
     per epoch) do not trace again."""
 
-    def __init__(self, model: keras.Model, config: NmsConfig = VALIDATION, native: bool = False,
-                 compiled: bool = True):
+    def __init__(
+        self,
+        model: keras.Model,
+        config: NmsConfig = VALIDATION,
+        native: bool = False,
+        compiled: bool = True,
+    ):
         self.model = model
         self.forward = forward_fn(model)
         self.postprocess = SegPostprocessor(config, native=native, compiled=compiled)
@@ -86,16 +91,24 @@ class SegPredictor:
                 count = int(np.sum(labels["classes"][i] >= 0))
                 yield ImageOutput(
                     image_index=int(labels["image_id"][i]),
-                    boxes=p["boxes"], scores=p["scores"], classes=p["classes"], masks=p["masks"],
-                    gt_boxes=labels["boxes"][i, :count], gt_classes=labels["classes"][i, :count],
-                    gt_masks=labels["masks"][i], letterbox=labels["letterbox"][i],
+                    boxes=p["boxes"],
+                    scores=p["scores"],
+                    classes=p["classes"],
+                    masks=p["masks"],
+                    gt_boxes=labels["boxes"][i, :count],
+                    gt_classes=labels["classes"][i, :count],
+                    gt_masks=labels["masks"][i],
+                    letterbox=labels["letterbox"][i],
                     orig_size=labels["orig_size"][i],
                 )
 
 
 def predict_dataset(
-    model: keras.Model, dataset: tf.data.Dataset, config: NmsConfig = VALIDATION,
-    native: bool = False, compiled: bool = True,
+    model: keras.Model,
+    dataset: tf.data.Dataset,
+    config: NmsConfig = VALIDATION,
+    native: bool = False,
+    compiled: bool = True,
 ) -> Iterator[ImageOutput]:
     """`SegPredictor(model, ...)(dataset)`: per-image predictions with their ground truth."""
     return SegPredictor(model, config, native, compiled)(dataset)
@@ -105,14 +118,26 @@ def validate_outputs(outputs: Iterable[ImageOutput], names: Sequence[str]) -> Se
     """Ultralytics `val` statistics of per-image outputs."""
     validator = SegValidator(names)
     for out in outputs:
-        validator.update(out.boxes, out.scores, out.classes, out.masks, out.gt_boxes,
-                         out.gt_classes, out.gt_masks, letterbox=out.letterbox,
-                         orig_size=out.orig_size)
+        validator.update(
+            out.boxes,
+            out.scores,
+            out.classes,
+            out.masks,
+            out.gt_boxes,
+            out.gt_classes,
+            out.gt_masks,
+            letterbox=out.letterbox,
+            orig_size=out.orig_size,
+        )
     return validator
 
 
-def validate_model(model: keras.Model | SegPredictor, dataset: tf.data.Dataset,
-                   names: Sequence[str], config: NmsConfig = VALIDATION) -> SegValidator:
+def validate_model(
+    model: keras.Model | SegPredictor,
+    dataset: tf.data.Dataset,
+    names: Sequence[str],
+    config: NmsConfig = VALIDATION,
+) -> SegValidator:
     """Runs `model` (or a kept `SegPredictor`) over `dataset`; returns the filled validator
     (`.table()`, `.summary()`)."""
     predictor = model if isinstance(model, SegPredictor) else SegPredictor(model, config)
@@ -123,15 +148,27 @@ def to_original(out: ImageOutput, stem: str) -> ImagePredictions:
     """An image's detections in original-image pixels, ready for the result writers."""
     boxes, masks = scale_to_original(out.boxes, out.masks, out.letterbox, out.orig_size)
     height, width = (int(v) for v in out.orig_size)
-    return ImagePredictions(image_id=image_id_from_stem(stem), boxes=boxes, scores=out.scores,
-                            classes=out.classes, masks=masks, height=height, width=width,
-                            stem=stem)
+    return ImagePredictions(
+        image_id=image_id_from_stem(stem),
+        boxes=boxes,
+        scores=out.scores,
+        classes=out.classes,
+        masks=masks,
+        height=height,
+        width=width,
+        stem=stem,
+    )
 
 
 def export_predictions(
-    model: keras.Model, dataset: tf.data.Dataset, stems: Sequence[str], names: Sequence[str],
-    coco_json: str | None = None, yolo_dir: str | None = None,
-    config: NmsConfig = VALIDATION, keep_masks: bool = False,
+    model: keras.Model,
+    dataset: tf.data.Dataset,
+    stems: Sequence[str],
+    names: Sequence[str],
+    coco_json: str | None = None,
+    yolo_dir: str | None = None,
+    config: NmsConfig = VALIDATION,
+    keep_masks: bool = False,
 ) -> list[ImagePredictions]:
     """Predicts every image of `dataset` with native-resolution masks, maps them to original
     pixels and writes the COCO results JSON and/or YOLO txt folder. `stems[id]` names the

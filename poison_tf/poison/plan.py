@@ -25,7 +25,9 @@ class PoisonPlan:
     num_examples: int
     rate: float
     seed: int
-    _table: tf.lookup.StaticHashTable | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
+    _table: tf.lookup.StaticHashTable | None = dataclasses.field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def count(self) -> int:
@@ -66,7 +68,9 @@ class PoisonPlan:
         if self._table is None:
             keys = tf.constant(self.poisoned_ids, tf.int64)
             values = tf.ones_like(keys, tf.int32)
-            self._table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), 0)
+            self._table = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(keys, values), 0
+            )
         return self._table
 
     def map_fn(self, image_key: str = "image", label_key: str = "label", id_key: str = "id"):
@@ -91,8 +95,12 @@ class PoisonPlan:
                 label = tf.cond(is_poisoned, lambda: rule.apply(label), lambda: label)
             else:
                 rows = tf.where(is_poisoned)  # [K, 1] positions in the batch
-                image = tf.tensor_scatter_nd_update(image, rows, trigger.apply(tf.gather_nd(image, rows)))
-                label = tf.tensor_scatter_nd_update(label, rows, rule.apply(tf.gather_nd(label, rows)))
+                image = tf.tensor_scatter_nd_update(
+                    image, rows, trigger.apply(tf.gather_nd(image, rows))
+                )
+                label = tf.tensor_scatter_nd_update(
+                    label, rows, rule.apply(tf.gather_nd(label, rows))
+                )
             example[image_key], example[label_key] = image, label
             example["poisoned"] = is_poisoned
             return example
@@ -100,7 +108,9 @@ class PoisonPlan:
         return poison
 
 
-def stamp_all(trigger: Trigger, rule: LabelRule, image_key: str = "image", label_key: str = "label"):
+def stamp_all(
+    trigger: Trigger, rule: LabelRule, image_key: str = "image", label_key: str = "label"
+):
     """A Dataset.map function that triggers every example (the attack test set)."""
 
     def stamp(example: dict) -> dict:

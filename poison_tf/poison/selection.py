@@ -22,7 +22,9 @@ def poison_count(num_examples: int, rate: float) -> int:
 def check_rate_percent(rate_percent: float, flag: str = "--rates") -> float:
     """Validates a poison rate given in percent and returns it as a fraction."""
     if not (0.0 < rate_percent <= 100.0) or math.isnan(rate_percent):
-        raise UserInputError(f"{flag}: a poison rate must be in (0, 100] percent, got {rate_percent}")
+        raise UserInputError(
+            f"{flag}: a poison rate must be in (0, 100] percent, got {rate_percent}"
+        )
     return rate_percent / 100.0
 
 

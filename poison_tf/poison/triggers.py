@@ -82,32 +82,57 @@ def _square_alpha(size: int) -> np.ndarray:
     return np.ones((size, size, 1), np.float32)
 
 
-def checkerboard(size: int = 4, cells: int = 4, corner: str = "bottom_right", margin: int = 1) -> Trigger:
+def checkerboard(
+    size: int = 4, cells: int = 4, corner: str = "bottom_right", margin: int = 1
+) -> Trigger:
     """`cells`×`cells` alternating white/black squares covering `size`×`size` pixels (BadNets)."""
     if cells < 1 or size < cells:
-        raise UserInputError(f"checkerboard: need 1 <= cells <= size, got cells={cells}, size={size}")
+        raise UserInputError(
+            f"checkerboard: need 1 <= cells <= size, got cells={cells}, size={size}"
+        )
     index = (np.arange(size) * cells) // size
     board = ((index[:, None] + index[None, :]) % 2 == 0).astype(np.float32)
     pattern = np.repeat(board[:, :, None], 3, axis=2)
-    config = {"name": "checkerboard", "size": size, "cells": cells, "corner": corner, "margin": margin}
+    config = {
+        "name": "checkerboard",
+        "size": size,
+        "cells": cells,
+        "corner": corner,
+        "margin": margin,
+    }
     return Trigger(pattern, _square_alpha(size), corner, margin, config=config)
 
 
-def point(size: int = 1, color: tuple[float, float, float] = (1.0, 1.0, 1.0), corner: str = "bottom_right", margin: int = 2) -> Trigger:
+def point(
+    size: int = 1,
+    color: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    corner: str = "bottom_right",
+    margin: int = 2,
+) -> Trigger:
     """A single pixel (size 1) or a small dot of one colour."""
     pattern = np.broadcast_to(np.asarray(color, np.float32), (size, size, 3)).copy()
-    config = {"name": "point", "size": size, "color": list(color), "corner": corner, "margin": margin}
+    config = {
+        "name": "point",
+        "size": size,
+        "color": list(color),
+        "corner": corner,
+        "margin": margin,
+    }
     return Trigger(pattern, _square_alpha(size), corner, margin, config=config)
 
 
-def random_pattern(size: int = 4, seed: int = 0, corner: str = "bottom_right", margin: int = 1) -> Trigger:
+def random_pattern(
+    size: int = 4, seed: int = 0, corner: str = "bottom_right", margin: int = 1
+) -> Trigger:
     """A fixed random RGB patch drawn from `seed` (the same pixels at train and test time)."""
     pattern = np.random.default_rng(seed).random((size, size, 3)).astype(np.float32)
     config = {"name": "random", "size": size, "seed": seed, "corner": corner, "margin": margin}
     return Trigger(pattern, _square_alpha(size), corner, margin, config=config)
 
 
-def rgba_image(rgba: np.ndarray, corner: str = "bottom_right", margin: int = 0, name: str = "image") -> Trigger:
+def rgba_image(
+    rgba: np.ndarray, corner: str = "bottom_right", margin: int = 0, name: str = "image"
+) -> Trigger:
     """Any RGBA picture (uint8 or float in [0, 1], [h, w, 4]) pasted with its alpha."""
     rgba = np.asarray(rgba)
     if rgba.ndim != 3 or rgba.shape[2] != 4:
@@ -117,7 +142,9 @@ def rgba_image(rgba: np.ndarray, corner: str = "bottom_right", margin: int = 0, 
     return Trigger(rgba[..., :3], rgba[..., 3:], corner, margin, config=config)
 
 
-def blend(alpha: float = 0.1, seed: int = 0, size: int = 32, pattern: np.ndarray | None = None) -> Trigger:
+def blend(
+    alpha: float = 0.1, seed: int = 0, size: int = 32, pattern: np.ndarray | None = None
+) -> Trigger:
     """Blends a full-image pattern (uniform noise from `seed` unless given) with weight `alpha`."""
     if not 0.0 < alpha <= 1.0:
         raise UserInputError(f"blend: alpha must be in (0, 1], got {alpha}")

@@ -36,7 +36,9 @@ def save_patch_png(pixels: np.ndarray, path: str) -> None:
         handle.write(tf.io.encode_png(data).numpy())
 
 
-def save_patch_pdf(colours: np.ndarray, path: str, size_cm: float = 10.0, caption: str = "") -> None:
+def save_patch_pdf(
+    colours: np.ndarray, path: str, size_cm: float = 10.0, caption: str = ""
+) -> None:
     """The k×k cells at `size_cm` × `size_cm` on an A4 portrait page, grid lines in grey."""
     plt = _pyplot()
     cells = colours.shape[0]
@@ -52,8 +54,13 @@ def save_patch_pdf(colours: np.ndarray, path: str, size_cm: float = 10.0, captio
     axis.set_xlim(0, cells)
     axis.set_ylim(cells, 0)
     axis.axis("off")
-    fig.text(0.5, bottom - 0.03, caption or f"{cells}×{cells} cells, {size_cm:g} cm × {size_cm:g} cm (print at 100 %)",
-             ha="center", fontsize=9)
+    fig.text(
+        0.5,
+        bottom - 0.03,
+        caption or f"{cells}×{cells} cells, {size_cm:g} cm × {size_cm:g} cm (print at 100 %)",
+        ha="center",
+        fontsize=9,
+    )
     _save(fig, path, "pdf")
 
 
@@ -64,7 +71,9 @@ def plot_loss(losses: list[float], path: str, title: str) -> None:
     if len(losses) >= 10:
         window = max(5, len(losses) // 20)
         smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-        axis.plot(np.arange(window, len(losses) + 1), smooth, linewidth=1.5, label=f"mean of {window}")
+        axis.plot(
+            np.arange(window, len(losses) + 1), smooth, linewidth=1.5, label=f"mean of {window}"
+        )
     axis.set_xlabel("iteration")
     axis.set_ylabel("loss")
     axis.set_title(title, fontsize=9)

@@ -20,7 +20,9 @@ from poison_tf.models.yolo_seg_predict import forward_fn
 from poison_tf.report.seg_figures import save_prediction_grid
 
 
-def sample_batch(examples: str, count: int, prefer_class: int = -1) -> tuple[np.ndarray, list[dict]]:
+def sample_batch(
+    examples: str, count: int, prefer_class: int = -1
+) -> tuple[np.ndarray, list[dict]]:
     """`count` validation images (those holding `prefer_class` first) and their ground truth."""
     preferred, others = [], []
     for features, labels in make_dataset(examples, "val", 8, training=False):
@@ -28,9 +30,14 @@ def sample_batch(examples: str, count: int, prefer_class: int = -1) -> tuple[np.
             classes = labels["classes"][i].numpy()
             n = int((classes >= 0).sum())
             overlap = labels["masks"][i].numpy()
-            item = (features["images"][i].numpy().astype(np.uint8),
-                    {"boxes": labels["boxes"][i, :n].numpy(), "classes": classes[:n],
-                     "masks": overlap[None] == np.arange(1, n + 1)[:, None, None]})
+            item = (
+                features["images"][i].numpy().astype(np.uint8),
+                {
+                    "boxes": labels["boxes"][i, :n].numpy(),
+                    "classes": classes[:n],
+                    "masks": overlap[None] == np.arange(1, n + 1)[:, None, None],
+                },
+            )
             (preferred if prefer_class < 0 or prefer_class in classes[:n] else others).append(item)
         if len(preferred) >= count:
             break
@@ -43,10 +50,17 @@ def predict_samples(model: keras.Model, images: np.ndarray) -> list[dict]:
     return SegPostprocessor(PREDICTION)(forward_fn(model)(images.astype(np.float32)))
 
 
-def log_prediction_images(model: keras.Model, images: np.ndarray, truth: Sequence[dict],
-                          names: Sequence[str], step: int | None = None) -> None:
+def log_prediction_images(
+    model: keras.Model,
+    images: np.ndarray,
+    truth: Sequence[dict],
+    names: Sequence[str],
+    step: int | None = None,
+) -> None:
     """Writes the ground-truth / prediction grid as the `predictions` image of the default writer."""
     buffer = io.BytesIO()
-    save_prediction_grid(buffer, images, truth, {"prediction": predict_samples(model, images)}, names)
+    save_prediction_grid(
+        buffer, images, truth, {"prediction": predict_samples(model, images)}, names
+    )
     image = tf.io.decode_png(buffer.getvalue(), channels=3)
     tf.summary.image("predictions", image[None], step=step)

@@ -11,8 +11,19 @@ import pandas as pd
 
 from poison_tf.report.clean_image_tables import github_table
 
-STUDY_HEADER = ["Class", "Images", "Instances", "Box(P", "R", "mAP50", "mAP50-95)",
-                "Mask(P", "R ", "mAP50 ", "mAP50-95) "]  # trailing spaces keep pandas column names unique
+STUDY_HEADER = [
+    "Class",
+    "Images",
+    "Instances",
+    "Box(P",
+    "R",
+    "mAP50",
+    "mAP50-95)",
+    "Mask(P",
+    "R ",
+    "mAP50 ",
+    "mAP50-95) ",
+]  # trailing spaces keep pandas column names unique
 
 
 def class_table_markdown(table: pd.DataFrame) -> str:

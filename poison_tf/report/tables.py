@@ -10,6 +10,7 @@ from poison_tf.io.atomic import atomic_file
 def to_markdown(frame: pd.DataFrame, float_format: str = "{:.4f}", index: bool = True) -> str:
     """A GitHub-flavoured Markdown table (no `tabulate` dependency)."""
     frame = frame.reset_index() if index else frame
+
     def cell(value) -> str:
         if isinstance(value, float):
             return float_format.format(value)

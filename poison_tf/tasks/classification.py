@@ -40,5 +40,10 @@ class ClassificationTask(Task):
     def validation_step(self, inputs, model: keras.Model) -> dict:
         features, labels = inputs
         outputs = as_float32(model(features, training=False))
-        correct = tf.cast(tf.equal(tf.argmax(outputs, axis=-1), tf.cast(labels, tf.int64)), tf.float32)
-        return {"loss": tf.cast(self.build_losses(labels, outputs), tf.float32), "accuracy": correct}
+        correct = tf.cast(
+            tf.equal(tf.argmax(outputs, axis=-1), tf.cast(labels, tf.int64)), tf.float32
+        )
+        return {
+            "loss": tf.cast(self.build_losses(labels, outputs), tf.float32),
+            "accuracy": correct,
+        }

@@ -20,7 +20,9 @@ from poison_tf.train.task import Task
 
 def l1_per_example(labels: tf.Tensor, outputs: tf.Tensor) -> tf.Tensor:
     """The study's loss: the average of the three absolute angle errors, per example."""
-    return tf.reduce_mean(tf.abs(tf.cast(labels, tf.float32) - tf.cast(outputs, tf.float32)), axis=-1)
+    return tf.reduce_mean(
+        tf.abs(tf.cast(labels, tf.float32) - tf.cast(outputs, tf.float32)), axis=-1
+    )
 
 
 class HeadPoseRegressionTask(Task):

@@ -25,15 +25,32 @@ ARCHS = ("small", "resnet50")
 
 
 class ImageClassificationTask(ClassificationTask):
-    def __init__(self, examples_dir: str, arch: str = "small", weights: str = "", width: int = 16,
-                 pooling: str = "avg", flip: bool = False, global_batch_size: int = 32,
-                 learning_rate: float = 1e-3, seed: int = 0, epochs: int = 0, lr_decay: str = "constant"):
+    def __init__(
+        self,
+        examples_dir: str,
+        arch: str = "small",
+        weights: str = "",
+        width: int = 16,
+        pooling: str = "avg",
+        flip: bool = False,
+        global_batch_size: int = 32,
+        learning_rate: float = 1e-3,
+        seed: int = 0,
+        epochs: int = 0,
+        lr_decay: str = "constant",
+    ):
         if arch not in ARCHS:
             raise UserInputError(f"--arch={arch!r}: choose one of {', '.join(ARCHS)}")
         if lr_decay not in DECAYS:
             raise UserInputError(f"--lr_decay={lr_decay!r}: choose one of {', '.join(DECAYS)}")
         super().__init__(examples_dir, global_batch_size, learning_rate, seed)
-        self.arch, self.weights, self.width, self.pooling, self.flip = arch, weights, width, pooling, flip
+        self.arch, self.weights, self.width, self.pooling, self.flip = (
+            arch,
+            weights,
+            width,
+            pooling,
+            flip,
+        )
         self.epochs, self.lr_decay = epochs, lr_decay
 
     def build_optimizer(self) -> keras.optimizers.Optimizer:
@@ -43,18 +60,34 @@ class ImageClassificationTask(ClassificationTask):
     def build_model(self) -> keras.Model:
         if self.arch == "resnet50":
             try:
-                return keras.applications.ResNet50(weights=self.weights or None, input_shape=self.input_shape,
-                                                   classes=self.num_classes)
+                return keras.applications.ResNet50(
+                    weights=self.weights or None,
+                    input_shape=self.input_shape,
+                    classes=self.num_classes,
+                )
             except ValueError as error:
                 raise UserInputError(f"ResNet50 on {self.input_shape} images: {error}") from None
-        return build_small_classifier(self.input_shape, self.num_classes, self.width, pooling=self.pooling)
+        return build_small_classifier(
+            self.input_shape, self.num_classes, self.width, pooling=self.pooling
+        )
 
     def build_inputs(self, split: str, epoch: int = 0) -> tf.data.Dataset:
         training = split == "train"
-        dataset = image_examples_dataset(self.examples_dir, "train" if training else "test",
-                                         shuffle_seed=self.seed + epoch if training else None)
+        dataset = image_examples_dataset(
+            self.examples_dir,
+            "train" if training else "test",
+            shuffle_seed=self.seed + epoch if training else None,
+        )
         if training and self.flip:  # per example and epoch, reproducibly
-            dataset = dataset.map(lambda e: e | {"image": tf.image.stateless_random_flip_left_right(
-                e["image"], tf.stack([tf.cast(e["id"], tf.int32), self.seed + epoch]))})
+            dataset = dataset.map(
+                lambda e: (
+                    e
+                    | {
+                        "image": tf.image.stateless_random_flip_left_right(
+                            e["image"], tf.stack([tf.cast(e["id"], tf.int32), self.seed + epoch])
+                        )
+                    }
+                )
+            )
         dataset = dataset.map(lambda e: (e["image"], e["label"]))
         return dataset.batch(self.global_batch_size).prefetch(tf.data.AUTOTUNE)

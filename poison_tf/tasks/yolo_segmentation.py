@@ -45,7 +45,7 @@ def summary_names(summary: dict[str, float]) -> dict[str, float]:
     out = {}
     for key, value in summary.items():
         if key.startswith("metrics/"):
-            name, kind = key[len("metrics/"):-3], key[-2]
+            name, kind = key[len("metrics/") : -3], key[-2]
             out[f"{'box' if kind == 'B' else 'mask'}_{_SUMMARY_NAMES.get(name, name)}"] = value
         else:
             out[key] = value
@@ -79,11 +79,16 @@ class YoloSegmentationTask(Task):
     ):
         self.schema = read_seg_schema(examples_dir)
         self.names = list(self.schema["label"]["names"])
-        super().__init__(learning_rate=learning_rate or ultralytics_learning_rate(len(self.names)),
-                         seed=seed)
+        super().__init__(
+            learning_rate=learning_rate or ultralytics_learning_rate(len(self.names)), seed=seed
+        )
         require(global_batch_size >= 1, f"--global_batch_size={global_batch_size}: must be >= 1")
         self.examples_dir, self.size, self.global_batch_size = examples_dir, size, global_batch_size
-        self.epochs, self.warmup_epochs, self.min_warmup_steps = epochs, warmup_epochs, min_warmup_steps
+        self.epochs, self.warmup_epochs, self.min_warmup_steps = (
+            epochs,
+            warmup_epochs,
+            min_warmup_steps,
+        )
         self.lr_decay, self.final_lr_fraction = lr_decay, final_lr_fraction
         self.weight_decay, self.max_instances = weight_decay, max_instances
         self.augment, self.relabel, self.validate_map = augment, relabel, validate_map
@@ -119,20 +124,31 @@ class YoloSegmentationTask(Task):
             return self.learning_rate
         total = self.epochs * self.steps_per_epoch()
         warmup = warmup_steps_for(self.steps_per_epoch(), self.warmup_epochs, self.min_warmup_steps)
-        return WarmupDecay(self.learning_rate, total, min(warmup, total // 2), self.lr_decay,
-                           self.final_lr_fraction)
+        return WarmupDecay(
+            self.learning_rate,
+            total,
+            min(warmup, total // 2),
+            self.lr_decay,
+            self.final_lr_fraction,
+        )
 
     def build_optimizer(self) -> keras.optimizers.Optimizer:
-        optimizer = keras.optimizers.AdamW(self.learning_rate_schedule(), weight_decay=self.weight_decay,
-                                           beta_1=0.9, beta_2=0.999)
+        optimizer = keras.optimizers.AdamW(
+            self.learning_rate_schedule(), weight_decay=self.weight_decay, beta_1=0.9, beta_2=0.999
+        )
         optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
         return optimizer
 
     def build_inputs(self, split: str, epoch: int = 0) -> tf.data.Dataset:
         training = split == "train"
         return make_dataset(
-            self.examples_dir, split, self.global_batch_size, training=training, seed=self.seed,
-            epoch=epoch, max_instances=self.max_instances,
+            self.examples_dir,
+            split,
+            self.global_batch_size,
+            training=training,
+            seed=self.seed,
+            epoch=epoch,
+            max_instances=self.max_instances,
             augment=self.augment if training else False,
             relabel=self.relabel if training else None,
         )

@@ -72,23 +72,37 @@ class _Loop:
         with strategy.scope():
             self.model = task.build_model()
             optimizer = task.build_optimizer()
-            if config.mixed_precision and keras.mixed_precision.global_policy().name == "mixed_float16":
+            if (
+                config.mixed_precision
+                and keras.mixed_precision.global_policy().name == "mixed_float16"
+            ):
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(self.model.trainable_variables)
             self.optimizer = optimizer
-            self.ema = ModelEMA(self.model, task.ema_decay, task.ema_tau) if task.ema_decay else None
+            self.ema = (
+                ModelEMA(self.model, task.ema_decay, task.ema_tau) if task.ema_decay else None
+            )
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
         checkpoint = tf.train.Checkpoint(
-            model=self.model, optimizer=self.optimizer, epoch=self.epoch, step_in_epoch=self.step_in_epoch,
+            model=self.model,
+            optimizer=self.optimizer,
+            epoch=self.epoch,
+            step_in_epoch=self.step_in_epoch,
             **(self.ema.checkpoint_items() if self.ema else {}),
         )
         self.checkpoint_dir = worker_dir(os.path.join(config.model_dir, "checkpoints"))
-        self.manager = tf.train.CheckpointManager(checkpoint, self.checkpoint_dir, config.max_checkpoints)
+        self.manager = tf.train.CheckpointManager(
+            checkpoint, self.checkpoint_dir, config.max_checkpoints
+        )
         if self.manager.latest_checkpoint:
             checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-            logging.info("resumed from %s (epoch %d, step %d)", self.manager.latest_checkpoint,
-                         int(self.epoch.numpy()), int(self.step_in_epoch.numpy()))
+            logging.info(
+                "resumed from %s (epoch %d, step %d)",
+                self.manager.latest_checkpoint,
+                int(self.epoch.numpy()),
+                int(self.step_in_epoch.numpy()),
+            )
         tb_root = config.tensorboard_dir or os.path.join(config.model_dir, "tensorboard")
         if self.chief:
             self.train_writer = tf.summary.create_file_writer(os.path.join(tb_root, "train"))
@@ -99,7 +113,13 @@ class _Loop:
         self.val_fn = self._make_val_fn()
 
     def _make_train_fn(self):
-        task, model, optimizer, strategy, ema = self.task, self.model, self.optimizer, self.strategy, self.ema
+        task, model, optimizer, strategy, ema = (
+            self.task,
+            self.model,
+            self.optimizer,
+            self.strategy,
+            self.ema,
+        )
 
         def replica_step(batch):
             return task.train_step(batch, model, optimizer)
@@ -112,7 +132,10 @@ class _Loop:
             logs = strategy.run(replica_step, args=(batch,))
             if ema is not None:
                 ema.update()
-            return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in logs.items()}
+            return {
+                k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+                for k, v in logs.items()
+            }
 
         return train_fn
 
@@ -128,7 +151,10 @@ class _Loop:
         @tf.function(reduce_retracing=True)
         def val_fn(batch):
             sums = strategy.run(replica_step, args=(batch,))
-            return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in sums.items()}
+            return {
+                k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+                for k, v in sums.items()
+            }
 
         return val_fn
 
@@ -148,8 +174,11 @@ class _Loop:
             dataset = dataset.skip(skip)
         total = self.steps_per_epoch()
         batch_size = getattr(self.task, "global_batch_size", 0)
-        bar = keras.utils.Progbar(total, stateful_metrics=["loss", "img/s"], verbose=1) if (
-            self.chief and self.config.progress) else None
+        bar = (
+            keras.utils.Progbar(total, stateful_metrics=["loss", "img/s"], verbose=1)
+            if (self.chief and self.config.progress)
+            else None
+        )
         if bar is not None:
             print(f"epoch {epoch + 1}/{self.config.epochs}", flush=True)
         sums: dict[str, float] = {}
@@ -166,7 +195,10 @@ class _Loop:
                 with self.train_writer.as_default(step=global_step):
                     for k, v in values.items():
                         tf.summary.scalar(k, v)
-            if self.config.checkpoint_every_steps and global_step % self.config.checkpoint_every_steps == 0:
+            if (
+                self.config.checkpoint_every_steps
+                and global_step % self.config.checkpoint_every_steps == 0
+            ):
                 self.step_in_epoch.assign(skip + steps)
                 self.manager.save(checkpoint_number=global_step)
             if bar is not None:
@@ -194,7 +226,9 @@ class _Loop:
 
     def validate(self, epoch: int) -> dict:
         with self.weights_for_evaluation(), self.val_writer.as_default(step=epoch + 1):
-            custom = self.task.validation_metrics(self.model)  # may write its own summaries (images)
+            custom = self.task.validation_metrics(
+                self.model
+            )  # may write its own summaries (images)
             if custom is not None:
                 result = {f"val_{k}": float(v) for k, v in custom.items()}
             else:
@@ -213,7 +247,9 @@ class _Loop:
         return {f"val_{k}": v / max(count, 1.0) for k, v in totals.items()}
 
 
-def fit(task: Task, config: TrainerConfig, strategy: tf.distribute.Strategy | None = None) -> keras.Model:
+def fit(
+    task: Task, config: TrainerConfig, strategy: tf.distribute.Strategy | None = None
+) -> keras.Model:
     """Trains `task` as `config` says (resuming from `model_dir` if a checkpoint is there)."""
     strategy = strategy or resolve_strategy(config.strategy)
     keras.utils.set_random_seed(config.seed)

@@ -29,13 +29,25 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
     """0 → `peak` linearly over `warmup_steps`, then `decay` down to `final_fraction · peak` at
     `total_steps` (held there after)."""
 
-    def __init__(self, peak: float, total_steps: int, warmup_steps: int = 0,
-                 decay: str = "cosine", final_fraction: float = 0.01):
+    def __init__(
+        self,
+        peak: float,
+        total_steps: int,
+        warmup_steps: int = 0,
+        decay: str = "cosine",
+        final_fraction: float = 0.01,
+    ):
         require(decay in DECAYS, f"learning-rate decay {decay!r} is not one of {DECAYS}")
-        require(total_steps > 0 and warmup_steps >= 0,
-                f"schedule needs total_steps > 0 and warmup_steps >= 0, got {total_steps}, "
-                f"{warmup_steps}")
-        self.peak, self.total_steps, self.warmup_steps = float(peak), int(total_steps), int(warmup_steps)
+        require(
+            total_steps > 0 and warmup_steps >= 0,
+            f"schedule needs total_steps > 0 and warmup_steps >= 0, got {total_steps}, "
+            f"{warmup_steps}",
+        )
+        self.peak, self.total_steps, self.warmup_steps = (
+            float(peak),
+            int(total_steps),
+            int(warmup_steps),
+        )
         self.decay, self.final_fraction = decay, float(final_fraction)
 
     def __call__(self, step):
@@ -53,18 +65,30 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         return tf.where(step < self.warmup_steps, warm, decayed)
 
     def get_config(self) -> dict:
-        return {"peak": self.peak, "total_steps": self.total_steps,
-                "warmup_steps": self.warmup_steps, "decay": self.decay,
-                "final_fraction": self.final_fraction}
+        return {
+            "peak": self.peak,
+            "total_steps": self.total_steps,
+            "warmup_steps": self.warmup_steps,
+            "decay": self.decay,
+            "final_fraction": self.final_fraction,
+        }
 
 
-def adam_over_run(learning_rate: float, epochs: int, steps_per_epoch: int, decay: str = "cosine",
-                  final_fraction: float = 0.05) -> keras.optimizers.Adam:
+def adam_over_run(
+    learning_rate: float,
+    epochs: int,
+    steps_per_epoch: int,
+    decay: str = "cosine",
+    final_fraction: float = 0.05,
+) -> keras.optimizers.Adam:
     """Adam whose rate decays to `final_fraction` over `epochs` (no warm-up); a constant rate
     when `decay` is "constant" or the run's length is unknown (`epochs` 0). Used by the
     head-pose regressor and the patch study's victim, whose evaluated model is the last one."""
     require(decay in DECAYS, f"learning-rate decay {decay!r} is not one of {DECAYS}")
     if decay == "constant" or not epochs:
         return keras.optimizers.Adam(learning_rate)
-    return keras.optimizers.Adam(WarmupDecay(learning_rate, epochs * steps_per_epoch, decay=decay,
-                                             final_fraction=final_fraction))
+    return keras.optimizers.Adam(
+        WarmupDecay(
+            learning_rate, epochs * steps_per_epoch, decay=decay, final_fraction=final_fraction
+        )
+    )

@@ -63,13 +63,16 @@ def test_apply_patch_is_differentiable_in_colours():
     np.testing.assert_allclose(grad, np.full([2, 2, 3], 2 * 4.0))  # 2 images × 4 pixels per cell
 
 
-@pytest.mark.parametrize("kwargs,words", [
-    (dict(fraction=0.0), "strictly between"),
-    (dict(fraction=1.0), "strictly between"),
-    (dict(fraction=-0.2), "strictly between"),
-    (dict(fraction=0.01, cells=10), "finer than"),
-    (dict(fraction=0.5, keep_clear=(0, 0, 32, 32)), "keeps clear"),
-])
+@pytest.mark.parametrize(
+    "kwargs,words",
+    [
+        (dict(fraction=0.0), "strictly between"),
+        (dict(fraction=1.0), "strictly between"),
+        (dict(fraction=-0.2), "strictly between"),
+        (dict(fraction=0.01, cells=10), "finer than"),
+        (dict(fraction=0.5, keep_clear=(0, 0, 32, 32)), "keeps clear"),
+    ],
+)
 def test_bad_geometry(kwargs, words):
     with pytest.raises(UserInputError, match=words):
         PatchGeometry(32, 32, **kwargs).check()

@@ -12,14 +12,22 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "benchmarks", "patch_vs_art.py")
 TINY = ["--models=small", "--image_size=16", "--batch_size=4", "--steps=2", "--rounds=1"]
-HIDE_ART = ("import importlib.util as u, runpy, sys; find = u.find_spec; "
-            "u.find_spec = lambda name, *a: None if name == 'art' else find(name, *a); "
-            "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+HIDE_ART = (
+    "import importlib.util as u, runpy, sys; find = u.find_spec; "
+    "u.find_spec = lambda name, *a: None if name == 'art' else find(name, *a); "
+    "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+)
 
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=ROOT, timeout=300,
-                          env=os.environ | {"CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"})
+    return subprocess.run(
+        [sys.executable, *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env=os.environ | {"CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
 
 
 def test_without_art_it_says_so_and_exits_0():
@@ -29,7 +37,9 @@ def test_without_art_it_says_so_and_exits_0():
     assert "RATIO" not in done.stdout
 
 
-@pytest.mark.skipif(importlib.util.find_spec("art") is None, reason="ART (the bench extra) is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("art") is None, reason="ART (the bench extra) is not installed"
+)
 def test_with_art_it_prints_both_rates_and_the_ratio():
     done = _run([SCRIPT, *TINY])
     assert done.returncode == 0, done.stderr

@@ -142,6 +142,8 @@ def test_tsne_choice_skips_small_hosts_and_given_ones(embedding):
     assert [p.slug for p in tsne_choice(ranking, NAMES, [], 1)] == ["car2truck"]
     given = parse_pairs("car:truck", NAMES)
     hosts = [p.host_name for p in tsne_choice(ranking, NAMES, given, 1, min_host_instances=10)]
-    assert hosts == ["truck"]  # car is taken by the given pair; truck (10) is the only other host with >= 10
+    assert hosts == [
+        "truck"
+    ]  # car is taken by the given pair; truck (10) is the only other host with >= 10
     with pytest.raises(UserInputError, match="at least 13 host instance"):
         tsne_choice(ranking, NAMES, [], 1, min_host_instances=13)

@@ -23,7 +23,10 @@ CALLS: list[str] = []
 
 class NumberSpec(ComponentSpec):
     OUTPUTS = {"number": ChannelParameter("Number")}
-    PARAMETERS = {"value": ExecutionParameter(int), "crash": ExecutionParameter(bool, default=False)}
+    PARAMETERS = {
+        "value": ExecutionParameter(int),
+        "crash": ExecutionParameter(bool, default=False),
+    }
 
 
 class NumberExecutor(BaseExecutor):
@@ -119,5 +122,7 @@ def test_parameter_errors():
 
 def test_standalone_run_on_uris(tmp_path):
     out = Number.run_standalone({}, {"value": 4}, str(tmp_path / "a"))
-    total = Sum.run_standalone({"numbers": [out["number"].uri, out["number"].uri]}, {}, str(tmp_path / "b"))
+    total = Sum.run_standalone(
+        {"numbers": [out["number"].uri, out["number"].uri]}, {}, str(tmp_path / "b")
+    )
     assert open(total["total"].path("value.txt")).read() == "8"

@@ -22,7 +22,9 @@ def test_synthetic_classes_are_balanced_deterministic_and_distinct():
 
 
 def _gen(tmp_path, source, **params):
-    return ClassifierExampleGen.run_standalone({}, {"source": source, **params}, str(tmp_path / "gen"))["examples"]
+    return ClassifierExampleGen.run_standalone(
+        {}, {"source": source, **params}, str(tmp_path / "gen")
+    )["examples"]
 
 
 def test_npz_file_is_split_and_resized(tmp_path):
@@ -56,11 +58,14 @@ def test_image_folders(tmp_path):
     assert schema["splits"]["train"]["count"] + schema["splits"]["test"]["count"] == 6
 
 
-@pytest.mark.parametrize("source, message", [
-    ("npz:/nonexistent.npz", "no such file"),
-    ("parquet:/x", "use synthetic"),
-    ("folder:/nonexistent", "no such folder"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("npz:/nonexistent.npz", "no such file"),
+        ("parquet:/x", "use synthetic"),
+        ("folder:/nonexistent", "no such folder"),
+    ],
+)
 def test_bad_sources(tmp_path, source, message):
     with pytest.raises(UserInputError, match=message):
         _gen(tmp_path, source)

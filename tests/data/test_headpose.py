@@ -42,12 +42,18 @@ def _csv(tmp_path, lines, name="poses.csv"):
 
 # --- csv -------------------------------------------------------------------------------------
 
+
 def test_csv_reads_angles_and_crops_to_the_face_box(tmp_path):
     _image(tmp_path / "img" / "a.png", box=(10, 5, 30, 25))
     absolute = _image(tmp_path / "b.png", box=(0, 0, 64, 48))
-    path = _csv(tmp_path, ["image,yaw,pitch,roll,x_min,y_min,w,h",
-                           "img/a.png,10.5,-20,3,10,5,20,20",
-                           f"{absolute},-179.5,0,180,,,,"])
+    path = _csv(
+        tmp_path,
+        [
+            "image,yaw,pitch,roll,x_min,y_min,w,h",
+            "img/a.png,10.5,-20,3,10,5,20,20",
+            f"{absolute},-179.5,0,180,,,,",
+        ],
+    )
     images, angles = load_headpose_source("csv", path, 16)
     assert images.shape == (2, 16, 16, 3) and images.dtype == np.uint8
     assert angles.dtype == np.float32
@@ -57,23 +63,49 @@ def test_csv_reads_angles_and_crops_to_the_face_box(tmp_path):
 
 def test_csv_without_box_columns_keeps_the_whole_image(tmp_path):
     _image(tmp_path / "a.png", box=(0, 0, 32, 48))
-    images, _ = load_headpose_source("csv", _csv(tmp_path, ["image,yaw,pitch,roll", "a.png,1,2,3"]), 16)
+    images, _ = load_headpose_source(
+        "csv", _csv(tmp_path, ["image,yaw,pitch,roll", "a.png,1,2,3"]), 16
+    )
     assert _all(images[:, :, :6], FACE) and _all(images[:, :, 10:], BACK)
 
 
 BAD_CSV = {
     "missing column": (["image,yaw,pitch", "a.png,1,2"], "missing column", None),
-    "missing angle": (["image,yaw,pitch,roll", "a.png,1,2,3", "a.png,1,,3"], "missing value for 'pitch'", "row 2"),
+    "missing angle": (
+        ["image,yaw,pitch,roll", "a.png,1,2,3", "a.png,1,,3"],
+        "missing value for 'pitch'",
+        "row 2",
+    ),
     "non-numeric angle": (["image,yaw,pitch,roll", "a.png,left,2,3"], "not a number", "row 1"),
     "nan angle": (["image,yaw,pitch,roll", "a.png,1,2,3", "a.png,NaN,2,3"], "finite", "row 2"),
     "inf angle": (["image,yaw,pitch,roll", "a.png,1,-inf,3"], "finite", "row 1"),
-    "angle out of range": (["image,yaw,pitch,roll", "a.png,1,2,3", "a.png,1,2,181"], "outside [-180, 180]", "row 2"),
+    "angle out of range": (
+        ["image,yaw,pitch,roll", "a.png,1,2,3", "a.png,1,2,181"],
+        "outside [-180, 180]",
+        "row 2",
+    ),
     "missing image": (["image,yaw,pitch,roll", "nothere.png,1,2,3"], "does not exist", "row 1"),
     "not an image": (["image,yaw,pitch,roll", "notes.png,1,2,3"], "cannot decode", "row 1"),
-    "corrupt image": (["image,yaw,pitch,roll", "a.png,1,2,3", "cut.png,1,2,3"], "cannot decode", "row 2"),
-    "box outside": (["image,yaw,pitch,roll,x_min,y_min,w,h", "a.png,1,2,3,50,5,20,20"], "outside the 64x48", "row 1"),
-    "box empty": (["image,yaw,pitch,roll,x_min,y_min,w,h", "a.png,1,2,3,5,5,0,20"], "positive width", "row 1"),
-    "partial box columns": (["image,yaw,pitch,roll,x_min,y_min", "a.png,1,2,3,1,1"], "all of", None),
+    "corrupt image": (
+        ["image,yaw,pitch,roll", "a.png,1,2,3", "cut.png,1,2,3"],
+        "cannot decode",
+        "row 2",
+    ),
+    "box outside": (
+        ["image,yaw,pitch,roll,x_min,y_min,w,h", "a.png,1,2,3,50,5,20,20"],
+        "outside the 64x48",
+        "row 1",
+    ),
+    "box empty": (
+        ["image,yaw,pitch,roll,x_min,y_min,w,h", "a.png,1,2,3,5,5,0,20"],
+        "positive width",
+        "row 1",
+    ),
+    "partial box columns": (
+        ["image,yaw,pitch,roll,x_min,y_min", "a.png,1,2,3,1,1"],
+        "all of",
+        None,
+    ),
 }
 
 
@@ -110,35 +142,55 @@ def test_unknown_format_lists_the_valid_names():
 
 # --- opal23 ----------------------------------------------------------------------------------
 
+
 def _opal(tmp_path, rows):
-    _image(tmp_path / "seq" / "hdImgs" / "00_00" / "f.jpg", size=(80, 60), box=(40, 10, 70, 40), fmt="PNG")
+    _image(
+        tmp_path / "seq" / "hdImgs" / "00_00" / "f.jpg",
+        size=(80, 60),
+        box=(40, 10, 70, 40),
+        fmt="PNG",
+    )
     label = tmp_path / "panoptic_labels.txt"
     label.write_text("\n".join(["#;image;x_min;y_min;w;h;yaw;pitch;roll", *rows]) + "\n")
     return label
 
 
 def test_opal23_folder_or_file_reads_angles_and_box(tmp_path):
-    label = _opal(tmp_path, ["seq/hdImgs/00_00/f.jpg;40;10;30;30;-174.77;-36.01;-1.38",
-                             "seq/hdImgs/00_00/f.jpg;45;15;20;20;88.9;-82.1;26.6"])
+    label = _opal(
+        tmp_path,
+        [
+            "seq/hdImgs/00_00/f.jpg;40;10;30;30;-174.77;-36.01;-1.38",
+            "seq/hdImgs/00_00/f.jpg;45;15;20;20;88.9;-82.1;26.6",
+        ],
+    )
     for path in (tmp_path, label):
         images, angles = load_headpose_source("opal23", str(path), 20)
         assert images.shape == (2, 20, 20, 3) and _all(images, FACE)
-        np.testing.assert_allclose(angles, [[-174.77, -36.01, -1.38], [88.9, -82.1, 26.6]], rtol=1e-6)
+        np.testing.assert_allclose(
+            angles, [[-174.77, -36.01, -1.38], [88.9, -82.1, 26.6]], rtol=1e-6
+        )
 
 
 def test_opal23_bad_rows_name_the_line(tmp_path):
-    label = _opal(tmp_path, ["seq/hdImgs/00_00/f.jpg;40;10;30;30;1;2;3", "seq/hdImgs/00_00/f.jpg;40;10;30;30;1;2"])
+    label = _opal(
+        tmp_path,
+        ["seq/hdImgs/00_00/f.jpg;40;10;30;30;1;2;3", "seq/hdImgs/00_00/f.jpg;40;10;30;30;1;2"],
+    )
     with pytest.raises(UserInputError, match=rf"{label} line 3: expected 8"):
         load_headpose_source("opal23", str(tmp_path), 20)
-    label.write_text("#;image;x_min;y_min;w;h;yaw;pitch;roll\nseq/hdImgs/00_00/f.jpg;70;10;30;30;1;2;3\n")
+    label.write_text(
+        "#;image;x_min;y_min;w;h;yaw;pitch;roll\nseq/hdImgs/00_00/f.jpg;70;10;30;30;1;2;3\n"
+    )
     with pytest.raises(UserInputError, match=rf"{label} line 2: face box .* outside"):
         load_headpose_source("opal23", str(label), 20)
 
 
 def test_opal23_coco_like_json(tmp_path):
     _image(tmp_path / "face.tif", size=(50, 70), box=(5, 20, 45, 60), fmt="TIFF")
-    doc = {"images": [{"id": 0, "file_name": "face.tif"}],
-           "annotations": [{"image_id": 0, "bbox": [5.0, 20.0, 40.0, 40.0], "pose": [37.4, 8.5, 3.4]}]}
+    doc = {
+        "images": [{"id": 0, "file_name": "face.tif"}],
+        "annotations": [{"image_id": 0, "bbox": [5.0, 20.0, 40.0, 40.0], "pose": [37.4, 8.5, 3.4]}],
+    }
     (tmp_path / "example.json").write_text(json.dumps(doc))
     images, angles = load_headpose_source("opal23", str(tmp_path / "example.json"), 16)
     assert _all(images, FACE)
@@ -152,7 +204,9 @@ def test_opal23_real_samples():
         pytest.skip(f"{folder} is not present")
     images, angles = load_headpose_source("opal23", str(folder), 64)
     assert images.shape == (4, 64, 64, 3) and images.dtype == np.uint8 and images.std() > 5
-    np.testing.assert_allclose(angles[0], [-5.416420723037258, -8.886786749874412, -5.377331981589008], rtol=1e-6)
+    np.testing.assert_allclose(
+        angles[0], [-5.416420723037258, -8.886786749874412, -5.377331981589008], rtol=1e-6
+    )
     assert abs(angles[1, 0]) > 170  # a back-of-head view: full-range yaw is kept
     images, angles = load_headpose_source("opal23", str(folder / "example.json"), 64)
     assert images.shape == (1, 64, 64, 3)
@@ -160,6 +214,7 @@ def test_opal23_real_samples():
 
 
 # --- aflw2000 --------------------------------------------------------------------------------
+
 
 def _aflw(folder, name, pose_radians, landmarks=True, image=True):
     folder.mkdir(parents=True, exist_ok=True)
@@ -185,7 +240,9 @@ def test_aflw2000_converts_radians_reorders_and_crops_to_landmarks(tmp_path):
 
 def test_aflw2000_bad_files(tmp_path):
     _aflw(tmp_path / "a", "image00002", [0.1, 0.2, 0.3], image=False)
-    with pytest.raises(UserInputError, match=r"image00002.mat: image file .*image00002.jpg does not exist"):
+    with pytest.raises(
+        UserInputError, match=r"image00002.mat: image file .*image00002.jpg does not exist"
+    ):
         load_headpose_source("aflw2000", str(tmp_path / "a"), 24)
     (tmp_path / "b").mkdir()
     savemat(tmp_path / "b" / "image00003.mat", {"pt2d": np.zeros((2, 21))})
@@ -200,6 +257,7 @@ def test_aflw2000_bad_files(tmp_path):
 
 
 # --- biwi ------------------------------------------------------------------------------------
+
 
 def _rx(a):
     c, s = math.cos(a), math.sin(a)
@@ -248,7 +306,10 @@ def test_biwi_bad_pose_file_and_missing_frame(tmp_path):
     with pytest.raises(UserInputError, match=rf"{pose}: expected a 3x3 rotation .*got 6"):
         load_headpose_source("biwi", str(tmp_path), 16)
     pose.write_text("1 0 0\n0 1 0\n0 0 1\n\n0 0 900\n")
-    with pytest.raises(UserInputError, match=r"frame_00000_pose.txt: image file .*frame_00000_rgb.png does not exist"):
+    with pytest.raises(
+        UserInputError,
+        match=r"frame_00000_pose.txt: image file .*frame_00000_rgb.png does not exist",
+    ):
         load_headpose_source("biwi", str(tmp_path), 16)
     with pytest.raises(UserInputError, match="dataset folder does not exist"):
         load_headpose_source("biwi", str(tmp_path / "none"), 16)
@@ -256,11 +317,17 @@ def test_biwi_bad_pose_file_and_missing_frame(tmp_path):
 
 # --- pandora ---------------------------------------------------------------------------------
 
+
 def test_pandora_reads_nested_sequences(tmp_path):
     seq = tmp_path / "10" / "base_1_ID10" / "base_1_ID10"  # tolerated extra nesting
-    frames = [{"frame_num": 12, "orientation": {"yaw": -33.5, "pitch": 12.0, "roll": 4.5},
-               "head_center": [1, 2, 3]},
-              {"frame_num": 3, "orientation": {"yaw": 70, "pitch": -8, "roll": 0}}]
+    frames = [
+        {
+            "frame_num": 12,
+            "orientation": {"yaw": -33.5, "pitch": 12.0, "roll": 4.5},
+            "head_center": [1, 2, 3],
+        },
+        {"frame_num": 3, "orientation": {"yaw": 70, "pitch": -8, "roll": 0}},
+    ]
     for f in frames:
         _image(seq / "RGB" / f"{f['frame_num']:06d}_RGB.png", size=(48, 64), box=(0, 8, 48, 56))
     (seq / "data.json").write_text(json.dumps(frames))
@@ -274,17 +341,24 @@ def test_pandora_bad_data_json(tmp_path):
     seq.mkdir(parents=True)
     data = seq / "data.json"
     data.write_text(json.dumps([{"frame_num": 1, "yaw": 3}]))
-    with pytest.raises(UserInputError, match=rf"{data} frame entry 0: needs 'frame_num' and 'orientation'"):
+    with pytest.raises(
+        UserInputError, match=rf"{data} frame entry 0: needs 'frame_num' and 'orientation'"
+    ):
         load_headpose_source("pandora", str(tmp_path), 16)
     data.write_text("[{")
     with pytest.raises(UserInputError, match=rf"{data}: not valid JSON"):
         load_headpose_source("pandora", str(tmp_path), 16)
-    data.write_text(json.dumps([{"frame_num": 1, "orientation": {"yaw": 1, "pitch": 2, "roll": 3}}]))
-    with pytest.raises(UserInputError, match=r"frame entry 0: image file .*1_RGB.png does not exist"):
+    data.write_text(
+        json.dumps([{"frame_num": 1, "orientation": {"yaw": 1, "pitch": 2, "roll": 3}}])
+    )
+    with pytest.raises(
+        UserInputError, match=r"frame entry 0: image file .*1_RGB.png does not exist"
+    ):
         load_headpose_source("pandora", str(tmp_path), 16)
 
 
 # --- HeadPoseExampleGen on a csv source ------------------------------------------------------
+
 
 def test_example_gen_writes_splits_from_csv_and_nothing_for_a_bad_one(tmp_path):
     from poison_tf.components.headpose_example_gen import HeadPoseExampleGen
@@ -300,8 +374,11 @@ def test_example_gen_writes_splits_from_csv_and_nothing_for_a_bad_one(tmp_path):
     assert examples.properties["train"] == 8 and examples.properties["test"] == 2
     schema = image_examples.read_schema(examples.uri)
     assert schema["label"]["names"] == ["yaw", "pitch", "roll"]
-    labels = [e["label"] for s in ("train", "test")
-              for e in image_examples.image_examples_dataset(examples.uri, s).as_numpy_iterator()]
+    labels = [
+        e["label"]
+        for s in ("train", "test")
+        for e in image_examples.image_examples_dataset(examples.uri, s).as_numpy_iterator()
+    ]
     assert sorted(round(float(v[0])) for v in labels) == [i * 10 - 45 for i in range(10)]
 
     bad = _csv(tmp_path, [*rows, "f0.png,1,2,nan"], name="bad.csv")

@@ -13,14 +13,19 @@ def _write(tmp_path, labels):
     info = image_examples.write_split(str(tmp_path), "train", images, labels, num_shards=3)
     kind = "class" if np.issubdtype(labels.dtype, np.integer) else "regression"
     dim = 1 if labels.ndim == 1 else labels.shape[1]
-    image_examples.write_schema(str(tmp_path), {"train": info}, (6, 5), {"kind": kind, "dim": dim}, "test")
+    image_examples.write_schema(
+        str(tmp_path), {"train": info}, (6, 5), {"kind": kind, "dim": dim}, "test"
+    )
     return images
 
 
 def test_round_trip_regression_labels(tmp_path):
     labels = np.arange(21, dtype=np.float32).reshape(7, 3)
     images = _write(tmp_path, labels)
-    got = sorted(image_examples.image_examples_dataset(str(tmp_path), "train").as_numpy_iterator(), key=lambda e: e["id"])
+    got = sorted(
+        image_examples.image_examples_dataset(str(tmp_path), "train").as_numpy_iterator(),
+        key=lambda e: e["id"],
+    )
     assert [e["id"] for e in got] == list(range(7))
     for e in got:
         np.testing.assert_allclose(e["image"] * 255, images[e["id"]], atol=1e-3)
@@ -29,7 +34,15 @@ def test_round_trip_regression_labels(tmp_path):
 
 def test_class_labels_and_seeded_shuffle(tmp_path):
     _write(tmp_path, np.arange(7, dtype=np.int64))
-    ds = lambda seed: [int(e["id"]) for e in image_examples.image_examples_dataset(str(tmp_path), "train", seed).as_numpy_iterator()]  # noqa: E731
+
+    def ds(seed):
+        return [
+            int(e["id"])
+            for e in image_examples.image_examples_dataset(
+                str(tmp_path), "train", seed
+            ).as_numpy_iterator()
+        ]
+
     assert ds(1) == ds(1) and sorted(ds(1)) == list(range(7)) and ds(1) != ds(2)
     first = next(image_examples.image_examples_dataset(str(tmp_path), "train").as_numpy_iterator())
     assert first["label"] == first["id"]

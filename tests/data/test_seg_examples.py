@@ -26,8 +26,15 @@ def _sample(tmp_path, name: str, height: int, width: int, boxes: list, classes=N
     Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(path)
     polygons = [_square(*box, width, height) for box in boxes]
     classes = np.arange(len(boxes)) if classes is None else np.asarray(classes)
-    return SegSample(str(path), name, height, width, classes.astype(np.int64), polygons,
-                     np.arange(1, len(boxes) + 1, dtype=np.int64))
+    return SegSample(
+        str(path),
+        name,
+        height,
+        width,
+        classes.astype(np.int64),
+        polygons,
+        np.arange(1, len(boxes) + 1, dtype=np.int64),
+    )
 
 
 def _encode(sample: SegSample, size: int, first_id: int = 0, max_instances: int = 100):
@@ -66,7 +73,9 @@ def test_max_instances_drops_the_smallest(tmp_path):
     assert encoded.mask.max() == 2
 
 
-@pytest.mark.parametrize(("height", "width", "size"), [(50, 100, 64), (427, 640, 320), (300, 97, 128)])
+@pytest.mark.parametrize(
+    ("height", "width", "size"), [(50, 100, 64), (427, 640, 320), (300, 97, 128)]
+)
 def test_letterbox_boxes_project_back_to_original_pixels(tmp_path, height, width, size):
     rng = np.random.default_rng(height)
     boxes = []
@@ -85,17 +94,27 @@ def test_letterbox_boxes_project_back_to_original_pixels(tmp_path, height, width
     order = np.argsort(encoded.lines)
     np.testing.assert_allclose(back[order], np.array(boxes), atol=1.0)
     image, top, left = encoded.image.astype(int), geometry.top, geometry.left
-    assert (image[:top] == 114).all() and (image[top + geometry.new_height:] == 114).all()
-    assert (image[:, :left] == 114).all() and (image[:, left + geometry.new_width:] == 114).all()
-    assert (image[top: top + geometry.new_height, left: left + geometry.new_width] != 114).any(axis=-1).mean() > 0.9
+    assert (image[:top] == 114).all() and (image[top + geometry.new_height :] == 114).all()
+    assert (image[:, :left] == 114).all() and (image[:, left + geometry.new_width :] == 114).all()
+    assert (image[top : top + geometry.new_height, left : left + geometry.new_width] != 114).any(
+        axis=-1
+    ).mean() > 0.9
 
 
 def test_full_resolution_mask_rasterises_like_the_same_polygon(tmp_path):
     polygon_sample = _sample(tmp_path, "f", 96, 128, [(16, 8, 64, 56)])
     full = np.zeros((96, 128), bool)
     full[8:56, 16:64] = True
-    mask_sample = SegSample(polygon_sample.image_path, "f", 96, 128, np.array([0]),
-                            [np.zeros((0, 2), np.float32)], np.array([1]), masks=[full])
+    mask_sample = SegSample(
+        polygon_sample.image_path,
+        "f",
+        96,
+        128,
+        np.array([0]),
+        [np.zeros((0, 2), np.float32)],
+        np.array([1]),
+        masks=[full],
+    )
     from_polygon, from_mask = _encode(polygon_sample, 64), _encode(mask_sample, 64)
     np.testing.assert_array_equal(from_polygon.mask, from_mask.mask)
     np.testing.assert_allclose(from_polygon.boxes, from_mask.boxes, atol=1e-4)
@@ -107,7 +126,9 @@ def _write(tmp_path, samples: list[SegSample], size: int = 64) -> str:
 
     os.makedirs(folder)
     info = seg_examples.write_seg_split(folder, "train", samples, size, num_shards=3)
-    seg_examples.write_seg_schema(folder, {"train": info}, size, [f"c{i}" for i in range(8)], "test", 100)
+    seg_examples.write_seg_schema(
+        folder, {"train": info}, size, [f"c{i}" for i in range(8)], "test", 100
+    )
     return folder
 
 
@@ -120,7 +141,9 @@ def _aligned_samples(tmp_path, count: int) -> list[SegSample]:
             x0, y0 = rng.integers(0, 10, 2) * 4
             w, h = rng.integers(3, 6, 2) * 4
             boxes.append((x0, y0, x0 + w, y0 + h))
-        samples.append(_sample(tmp_path, f"s{index:02d}", 64, 64, boxes, rng.integers(0, 8, len(boxes))))
+        samples.append(
+            _sample(tmp_path, f"s{index:02d}", 64, 64, boxes, rng.integers(0, 8, len(boxes)))
+        )
     return samples
 
 
@@ -158,7 +181,9 @@ def test_flip_keeps_boxes_consistent_with_the_mask(tmp_path):
             x1, y1, x2, y2 = boxes[b, i]
             np.testing.assert_allclose(flipped_boxes[b, i], [64 - x2, y1, 64 - x1, y2])
             extents = _mask_extents(l1["masks"][b].numpy(), i + 1)  # occlusion may shrink it
-            assert (extents[:2] >= flipped_boxes[b, i, :2]).all() and (extents[2:] <= flipped_boxes[b, i, 2:]).all()
+            assert (extents[:2] >= flipped_boxes[b, i, :2]).all() and (
+                extents[2:] <= flipped_boxes[b, i, 2:]
+            ).all()
 
 
 def test_random_affine_keeps_each_mask_inside_its_box_and_drops_vanished(tmp_path):
@@ -166,7 +191,9 @@ def test_random_affine_keeps_each_mask_inside_its_box_and_drops_vanished(tmp_pat
     affine = SegAugment(flip_lr=0.5, hsv_h=0.0, hsv_s=0.0, hsv_v=0.0, scale=0.5, translate=0.1)
     checked = 0
     for seed in range(3):
-        dataset = seg_examples.make_dataset(folder, "train", 4, training=True, seed=seed, augment=affine)
+        dataset = seg_examples.make_dataset(
+            folder, "train", 4, training=True, seed=seed, augment=affine
+        )
         for features, labels in dataset:
             assert features["images"].shape == (4, 64, 64, 3)
             for b in range(4):
@@ -179,9 +206,13 @@ def test_random_affine_keeps_each_mask_inside_its_box_and_drops_vanished(tmp_pat
                 for i in range(count):
                     if (mask == i + 1).any():
                         extents = _mask_extents(mask, i + 1)
-                        assert (extents[:2] >= boxes[i, :2] - 4.01).all() and (extents[2:] <= boxes[i, 2:] + 4.01).all()
+                        assert (extents[:2] >= boxes[i, :2] - 4.01).all() and (
+                            extents[2:] <= boxes[i, 2:] + 4.01
+                        ).all()
                 if count and (mask == count).sum() > 4:  # the last instance is never occluded
-                    np.testing.assert_allclose(_mask_extents(mask, count), boxes[count - 1], atol=2.01)
+                    np.testing.assert_allclose(
+                        _mask_extents(mask, count), boxes[count - 1], atol=2.01
+                    )
                     checked += 1
     assert checked > 10
 
@@ -190,9 +221,13 @@ def test_order_and_augmentation_depend_only_on_seed_and_epoch(tmp_path):
     folder = _write(tmp_path, _aligned_samples(tmp_path, 16))
 
     def run(seed, epoch):
-        dataset = seg_examples.make_dataset(folder, "train", 4, training=True, seed=seed, epoch=epoch)
+        dataset = seg_examples.make_dataset(
+            folder, "train", 4, training=True, seed=seed, epoch=epoch
+        )
         batches = list(dataset.as_numpy_iterator())
-        return np.concatenate([labels["image_id"] for _, labels in batches]), batches[0][0]["images"]
+        return np.concatenate([labels["image_id"] for _, labels in batches]), batches[0][0][
+            "images"
+        ]
 
     ids_a, images_a = run(1, 0)
     ids_b, images_b = run(1, 0)
@@ -209,8 +244,9 @@ def test_relabel_hook_and_padding(tmp_path):
     def relabel(classes, instance_ids):
         return tf.where(instance_ids % 2 == 0, tf.constant(7, classes.dtype), classes)
 
-    dataset = seg_examples.make_dataset(folder, "train", 5, training=False, augment=False, relabel=relabel,
-                                        max_instances=2)
+    dataset = seg_examples.make_dataset(
+        folder, "train", 5, training=False, augment=False, relabel=relabel, max_instances=2
+    )
     _, labels = next(iter(dataset))
     plain = list(seg_examples.seg_examples_dataset(folder, "train").as_numpy_iterator())
     for b, example in enumerate(plain):
@@ -226,8 +262,10 @@ def test_relabel_hook_and_padding(tmp_path):
 def test_hsv_jitter_changes_colours_only(tmp_path):
     folder = _write(tmp_path, _aligned_samples(tmp_path, 4))
     hsv = SegAugment(flip_lr=0.0, scale=0.0, translate=0.0)
-    (f0, l0), (f1, l1) = (next(iter(seg_examples.make_dataset(folder, "train", 4, training=False, augment=a)))
-                          for a in (NO_AUGMENT, hsv))
+    (f0, l0), (f1, l1) = (
+        next(iter(seg_examples.make_dataset(folder, "train", 4, training=False, augment=a)))
+        for a in (NO_AUGMENT, hsv)
+    )
     assert float(tf.reduce_max(tf.abs(f1["images"] - f0["images"]))) > 5
     assert float(tf.reduce_min(f1["images"])) >= 0 and float(tf.reduce_max(f1["images"])) <= 255.001
     np.testing.assert_array_equal(l0["masks"].numpy(), l1["masks"].numpy())
@@ -239,4 +277,6 @@ def test_cropped_rasterisation_equals_the_full_canvas():
     rng = np.random.default_rng(4)
     for _ in range(30):
         points = rng.uniform(-4, 100, (int(rng.integers(3, 9)), 2))
-        np.testing.assert_array_equal(rasterize_polygon(points, 96), downsample(fill_polygon(points, 96)))
+        np.testing.assert_array_equal(
+            rasterize_polygon(points, 96), downsample(fill_polygon(points, 96))
+        )

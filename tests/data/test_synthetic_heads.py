@@ -6,7 +6,13 @@ import dataclasses
 
 import numpy as np
 
-from poison_tf.data.synthetic_heads import ANGLE_RANGES, render, render_heads, rotation_matrices, sample_styles
+from poison_tf.data.synthetic_heads import (
+    ANGLE_RANGES,
+    render,
+    render_heads,
+    rotation_matrices,
+    sample_styles,
+)
 
 SIZE = 48
 
@@ -14,15 +20,22 @@ SIZE = 48
 def _plain(num: int) -> tuple:
     """Styles with a frontal light, no jitter and no noise, on a flat grey background."""
     styles = sample_styles(np.random.default_rng(0), 1)
-    one = {f.name: np.repeat(getattr(styles, f.name), num, axis=0) for f in dataclasses.fields(styles)}
-    one.update(light=np.tile([[0.0, 0.0, 1.0]], (num, 1)).astype(np.float32),
-               shift=np.zeros((num, 2), np.float32), noise_std=np.zeros(num, np.float32))
+    one = {
+        f.name: np.repeat(getattr(styles, f.name), num, axis=0) for f in dataclasses.fields(styles)
+    }
+    one.update(
+        light=np.tile([[0.0, 0.0, 1.0]], (num, 1)).astype(np.float32),
+        shift=np.zeros((num, 2), np.float32),
+        noise_std=np.zeros(num, np.float32),
+    )
     return dataclasses.replace(styles, **one), np.full((num, SIZE, SIZE, 3), 0.5, np.float32)
 
 
 def _render(angles, symmetric=False) -> np.ndarray:
     styles, background = _plain(len(angles))
-    return render(np.array(angles, np.float32), styles, background, symmetric=symmetric).astype(np.float32)
+    return render(np.array(angles, np.float32), styles, background, symmetric=symmetric).astype(
+        np.float32
+    )
 
 
 def test_same_seed_same_images_and_labels_in_range():

@@ -35,9 +35,14 @@ def test_same_seed_same_files_and_scenes_do_not_depend_on_the_set_size(tmp_path)
     c = write_synthetic_streets(str(tmp_path / "c"), 3, 1, 64, seed=6)
     root = {key: os.path.dirname(path) for key, path in (("a", a), ("b", b), ("c", c))}
     for sub in ("images/train/000002.png", "labels/train/000002.txt", "images/val/000000.png"):
-        assert filecmp.cmp(os.path.join(root["a"], sub), os.path.join(root["b"], sub), shallow=False)
-    assert not filecmp.cmp(os.path.join(root["a"], "images/train/000000.png"),
-                           os.path.join(root["c"], "images/train/000000.png"), shallow=False)
+        assert filecmp.cmp(
+            os.path.join(root["a"], sub), os.path.join(root["b"], sub), shallow=False
+        )
+    assert not filecmp.cmp(
+        os.path.join(root["a"], "images/train/000000.png"),
+        os.path.join(root["c"], "images/train/000000.png"),
+        shallow=False,
+    )
 
 
 def test_drawing_order_equals_the_overlap_map_order(tmp_path):
@@ -56,7 +61,9 @@ def test_drawing_order_equals_the_overlap_map_order(tmp_path):
             for j in range(i + 1, sample.num_instances):
                 if (full[i] & full[j]).any():
                     overlapping_pairs += 1
-                    assert rank[int(sample.lines[j])] > rank[int(sample.lines[i])], sample.image_path
+                    assert rank[int(sample.lines[j])] > rank[int(sample.lines[i])], (
+                        sample.image_path
+                    )
     assert overlapping_pairs >= 3  # occlusion does happen
 
 
@@ -78,7 +85,11 @@ def test_objects_have_class_specific_colours(tmp_path):
             if (encoded.mask == i + 1).sum() >= 4:
                 colours.setdefault(int(cls), []).append(small[encoded.mask == i + 1].mean(axis=0))
     means = {cls: np.mean(values, axis=0) for cls, values in colours.items()}
-    bus, person, light = CLASS_NAMES.index("bus"), CLASS_NAMES.index("person"), CLASS_NAMES.index("traffic light")
+    bus, person, light = (
+        CLASS_NAMES.index("bus"),
+        CLASS_NAMES.index("person"),
+        CLASS_NAMES.index("traffic light"),
+    )
     assert means[bus][0] > means[bus][2] + 60  # yellow/orange
     assert means[light].max() < 90  # dark housing
     assert np.abs(means[bus] - means[person]).sum() > 60

@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 import pytest
-from shared_data import shared_path
 from PIL import Image
+from shared_data import shared_path
 
 from poison_tf.data.yolo_seg import label_path, load_split, parse_label_file, read_data_yaml
 
@@ -37,7 +37,8 @@ def test_dict_names_path_key_and_txt_lists(tmp_path):
     _label(str(root / "labels" / "train" / "b.txt"), "")
     (root / "val.txt").write_text("images/train/c.png\n")
     (tmp_path / "data.yaml").write_text(
-        "path: set\ntrain: images/train\nval: val.txt\nnames:\n  0: car\n  1: bus\n  2: person\n")
+        "path: set\ntrain: images/train\nval: val.txt\nnames:\n  0: car\n  1: bus\n  2: person\n"
+    )
     config = read_data_yaml(str(tmp_path / "data.yaml"))
     assert config.names == ["car", "bus", "person"] and config.root == str(root)
     names, train = load_split(str(tmp_path / "data.yaml"), "train")

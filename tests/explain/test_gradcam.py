@@ -17,7 +17,10 @@ from poison_tf.explain.gradcam import conv_layer_path, grad_cam, overlay
 from poison_tf.models.resnet18_regressor import build_resnet18_regressor
 from poison_tf.poison.triggers import make_trigger
 
-REGIONS = ((slice(0, 3), slice(10, 13)), (slice(11, 14), slice(2, 5)))  # asymmetric: a transpose fails
+REGIONS = (
+    (slice(0, 3), slice(10, 13)),
+    (slice(11, 14), slice(2, 5)),
+)  # asymmetric: a transpose fails
 
 
 def _two_region_model(size: int = 16) -> keras.Model:
@@ -28,7 +31,7 @@ def _two_region_model(size: int = 16) -> keras.Model:
     """
     mask = np.zeros((1, size, size, 16), np.float32)
     for k, (rows, cols) in enumerate(REGIONS):
-        mask[0, rows, cols, 8 * k:8 * (k + 1)] = 1.0
+        mask[0, rows, cols, 8 * k : 8 * (k + 1)] = 1.0
     kernel = np.zeros((16, 2), np.float32)
     kernel[:8, 0] = kernel[8:, 1] = 1.0
     images = keras.Input((size, size, 3))
@@ -51,7 +54,10 @@ def test_cam_peaks_inside_the_region_that_drives_the_explained_output():
         assert cams.shape == (4, 16, 16)
         for cam in cams:
             peak = np.unravel_index(np.argmax(cam), cam.shape)
-            assert rows.start <= peak[0] < rows.stop and cols.start <= peak[1] < cols.stop, (k, peak)
+            assert rows.start <= peak[0] < rows.stop and cols.start <= peak[1] < cols.stop, (
+                k,
+                peak,
+            )
             assert cam.max() == pytest.approx(1.0)
             inside = np.zeros(cam.shape, bool)
             inside[rows, cols] = True
@@ -78,7 +84,10 @@ def test_overlay_is_uint8_rgb_of_the_image_size():
     image = np.random.default_rng(2).random((20, 24, 3)).astype(np.float32)
     out = overlay(image, np.eye(4, dtype=np.float32))
     assert out.shape == (20, 24, 3) and out.dtype == np.uint8
-    hot, cold = out[0, 0], out[0, -1]  # cam 1 at the top-left, 0 at the top-right (jet: red vs blue)
+    hot, cold = (
+        out[0, 0],
+        out[0, -1],
+    )  # cam 1 at the top-left, 0 at the top-right (jet: red vs blue)
     assert hot[0] > cold[0]
 
 
@@ -92,18 +101,33 @@ def test_component_writes_png_and_json(tmp_path):
     size = 32
     rng = np.random.default_rng(3)
     examples = _artifact(tmp_path / "examples", "Examples")
-    splits = {"test": write_split(examples, "test", rng.integers(0, 255, (3, size, size, 3), dtype=np.uint8),
-                                  rng.normal(size=(3, 3)).astype(np.float32), num_shards=1)}
-    write_schema(examples, splits, (size, size), {"kind": "regression", "dim": 3, "names": ["yaw", "pitch", "roll"]}, "test")
+    splits = {
+        "test": write_split(
+            examples,
+            "test",
+            rng.integers(0, 255, (3, size, size, 3), dtype=np.uint8),
+            rng.normal(size=(3, 3)).astype(np.float32),
+            num_shards=1,
+        )
+    }
+    write_schema(
+        examples,
+        splits,
+        (size, size),
+        {"kind": "regression", "dim": 3, "names": ["yaw", "pitch", "roll"]},
+        "test",
+    )
     models = {}
     for name in ("model", "baseline_model"):
         uri = _artifact(tmp_path / name, "Model")
         build_resnet18_regressor(input_size=size, width=0.25).save(os.path.join(uri, MODEL_FILE))
         models[name] = [uri]
     trigger = make_trigger("checkerboard", size=4, cells=2).config
-    out = RegressorExplainer.run_standalone({**models, "examples": [examples]},
-                                            {"trigger": json.dumps(trigger), "index": 2,
-                                             "layer": "v2_stack_1_block2_out"}, str(tmp_path / "out"))
+    out = RegressorExplainer.run_standalone(
+        {**models, "examples": [examples]},
+        {"trigger": json.dumps(trigger), "index": 2, "layer": "v2_stack_1_block2_out"},
+        str(tmp_path / "out"),
+    )
     explanation = out["explanation"]
     assert open(explanation.path(PNG_FILE), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     report = json.load(open(explanation.path(JSON_FILE)))

@@ -124,7 +124,9 @@ def test_mask_polygon_traces_the_pixel_boundary():
     centres = np.stack([cols.ravel() + 0.5, rows.ravel() + 0.5], axis=1)
     inside = Path(polygon).contains_points(centres).reshape(10, 20)
     np.testing.assert_array_equal(inside, mask)
-    assert len(polygon) == 8  # a rectangle: its 4 sides and 4 cut corners, no points along the sides
+    assert (
+        len(polygon) == 8
+    )  # a rectangle: its 4 sides and 4 cut corners, no points along the sides
     assert len(cr.mask_polygon(np.zeros((4, 4), bool))) == 0
 
 
@@ -137,7 +139,9 @@ def test_mask_polygon_of_an_l_shape_keeps_every_corner():
     centres = np.stack([cols.ravel() + 0.5, rows.ravel() + 0.5], axis=1)
     np.testing.assert_array_equal(Path(polygon).contains_points(centres).reshape(30, 40), mask)
     assert len(polygon) <= 12
-    np.testing.assert_allclose(cr.mask_polygon(mask, np.array([10.4, 5.2, 29.6, 24.9])), polygon)  # its box
+    np.testing.assert_allclose(
+        cr.mask_polygon(mask, np.array([10.4, 5.2, 29.6, 24.9])), polygon
+    )  # its box
 
 
 def test_yolo_txt_lines_and_files(tmp_path):

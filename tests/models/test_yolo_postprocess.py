@@ -66,8 +66,10 @@ def _scores(rows: dict[int, dict[int, float]], num_anchors: int, num_classes: in
 
 def test_nms_keeps_the_better_of_two_same_class_boxes_and_both_of_two_classes():
     # IoU([0,0,10,10], [1,0,11,10]) = 90 / 110 = 0.82 > 0.7
-    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [0, 0, 10, 10], [1, 0, 11, 10], [30, 30, 40, 40]],
-                     np.float32)
+    boxes = np.array(
+        [[0, 0, 10, 10], [1, 0, 11, 10], [0, 0, 10, 10], [1, 0, 11, 10], [30, 30, 40, 40]],
+        np.float32,
+    )
     scores = _scores({0: {0: 0.6}, 1: {0: 0.9}, 2: {1: 0.5}, 3: {2: 0.4}, 4: {0: 0.3}}, 5, 3)
     anchors, classes, conf = (t.numpy() for t in non_max_suppression(boxes, scores))
     kept = dict(zip(anchors.tolist(), classes.tolist()))
@@ -111,8 +113,12 @@ def _raw_outputs(num_classes: int = 3):
 
 def test_kept_indices_gather_the_right_coefficients_and_boxes():
     box_logits, class_logits, coefficients, protos = _raw_outputs()
-    result = {k: v.numpy() for k, v in postprocess_image(box_logits, class_logits, coefficients,
-                                                         protos, NmsConfig(conf=0.5)).items()}
+    result = {
+        k: v.numpy()
+        for k, v in postprocess_image(
+            box_logits, class_logits, coefficients, protos, NmsConfig(conf=0.5)
+        ).items()
+    }
     assert result["anchor_indices"].tolist() == [5, 70]  # by score: sigmoid(3) > sigmoid(1)
     assert result["classes"].tolist() == [1, 2]
     np.testing.assert_allclose(result["scores"], 1 / (1 + np.exp([-3.0, -1.0])), rtol=1e-6)
@@ -148,8 +154,9 @@ def test_scale_to_original_undoes_the_letterbox():
     boxes, masks = scale_to_original(letterboxed, mask, letterbox, (orig_h, orig_w))
     np.testing.assert_allclose(boxes, original, atol=1e-4)
     assert masks.shape == (1, orig_h, orig_w) and masks.all()
-    clipped, _ = scale_to_original(np.array([[-8, -8, 70, 70]], np.float32), None, letterbox,
-                                   (orig_h, orig_w))
+    clipped, _ = scale_to_original(
+        np.array([[-8, -8, 70, 70]], np.float32), None, letterbox, (orig_h, orig_w)
+    )
     np.testing.assert_allclose(clipped, [[0, 0, orig_w, orig_h]])
 
 
@@ -157,11 +164,14 @@ def test_scale_to_original_undoes_the_letterbox():
 def test_compiled_batch_postprocessing_equals_eager(native):
     box_logits, class_logits, coefficients, protos = _raw_outputs()
     rng = np.random.default_rng(1)
-    batch = {"boxes": tf.constant(np.stack([box_logits, rng.normal(size=box_logits.shape)]), tf.float32),
-             "classes": tf.constant(np.stack([class_logits, rng.normal(size=class_logits.shape)]),
-                                    tf.float32),
-             "coefficients": tf.constant(np.stack([coefficients] * 2)),
-             "protos": tf.constant(np.stack([protos, rng.normal(size=protos.shape)]), tf.float32)}
+    batch = {
+        "boxes": tf.constant(np.stack([box_logits, rng.normal(size=box_logits.shape)]), tf.float32),
+        "classes": tf.constant(
+            np.stack([class_logits, rng.normal(size=class_logits.shape)]), tf.float32
+        ),
+        "coefficients": tf.constant(np.stack([coefficients] * 2)),
+        "protos": tf.constant(np.stack([protos, rng.normal(size=protos.shape)]), tf.float32),
+    }
     compiled = SegPostprocessor(native=native)(batch)
     eager = SegPostprocessor(native=native, compiled=False)(batch)
     assert len(compiled) == 2 and compiled[1]["boxes"].shape[0] > 2  # random logits: many kept

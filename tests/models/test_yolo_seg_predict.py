@@ -46,13 +46,19 @@ class FixedModel:
         cls = np.full((NUM_ANCHORS, NUM_CLASSES), -30.0, np.float32)
         cls[5, 1] = 4.0
         protos = np.ones((SIZE // 4, SIZE // 4, 32), np.float32)
-        self.raw = {"boxes": box.reshape(NUM_ANCHORS, 64), "classes": cls,
-                    "coefficients": np.full((NUM_ANCHORS, 32), 0.1, np.float32), "protos": protos}
+        self.raw = {
+            "boxes": box.reshape(NUM_ANCHORS, 64),
+            "classes": cls,
+            "coefficients": np.full((NUM_ANCHORS, 32), 0.1, np.float32),
+            "protos": protos,
+        }
 
     def __call__(self, images, training=False):
         batch = tf.shape(images)[0]
-        return {k: tf.tile(tf.constant(v)[None], tf.concat([[batch], tf.ones(v.ndim, tf.int32)], 0))
-                for k, v in self.raw.items()}
+        return {
+            k: tf.tile(tf.constant(v)[None], tf.concat([[batch], tf.ones(v.ndim, tf.int32)], 0))
+            for k, v in self.raw.items()
+        }
 
 
 def _val(folder):
@@ -80,11 +86,25 @@ def test_ground_truth_used_as_predictions_scores_the_top_map(examples):
     perfect = []
     for out in predict_dataset(FixedModel(), _val(folder)):
         count = len(out.gt_classes)
-        masks = np.stack([out.gt_masks == i + 1 for i in range(count)]) if count else np.zeros(
-            (0, SIZE // 4, SIZE // 4), bool)
-        perfect.append(ImageOutput(out.image_index, out.gt_boxes, np.linspace(0.9, 0.5, count),
-                                   out.gt_classes, masks, out.gt_boxes, out.gt_classes, out.gt_masks,
-                                   out.letterbox, out.orig_size))
+        masks = (
+            np.stack([out.gt_masks == i + 1 for i in range(count)])
+            if count
+            else np.zeros((0, SIZE // 4, SIZE // 4), bool)
+        )
+        perfect.append(
+            ImageOutput(
+                out.image_index,
+                out.gt_boxes,
+                np.linspace(0.9, 0.5, count),
+                out.gt_classes,
+                masks,
+                out.gt_boxes,
+                out.gt_classes,
+                out.gt_masks,
+                out.letterbox,
+                out.orig_size,
+            )
+        )
     summary = validate_outputs(perfect, names).summary()
     # 0.995, not 1: Ultralytics' 101-point trapezoid of a perfect PR curve
     assert summary["metrics/mAP50-95(B)"] == pytest.approx(0.995, abs=1e-6)
@@ -95,17 +115,36 @@ def test_ground_truth_used_as_predictions_scores_the_top_map(examples):
 
 def dataclass_with_shifted_boxes(out: ImageOutput) -> ImageOutput:
     shifted = out.boxes + np.array([4.0, 4.0, 4.0, 4.0], np.float32)
-    return ImageOutput(out.image_index, shifted, out.scores, out.classes, out.masks, out.gt_boxes,
-                       out.gt_classes, out.gt_masks, out.letterbox, out.orig_size)
+    return ImageOutput(
+        out.image_index,
+        shifted,
+        out.scores,
+        out.classes,
+        out.masks,
+        out.gt_boxes,
+        out.gt_classes,
+        out.gt_masks,
+        out.letterbox,
+        out.orig_size,
+    )
 
 
 def test_export_writes_original_pixel_results(examples, tmp_path):
     folder, names, samples = examples
     stems = [row["stem"] for row in seg_examples.read_split_index(folder, "val")]
-    results = export_predictions(FixedModel(), _val(folder), stems, names,
-                                 coco_json=str(tmp_path / "r.json"), yolo_dir=str(tmp_path / "txt"), keep_masks=True)
+    results = export_predictions(
+        FixedModel(),
+        _val(folder),
+        stems,
+        names,
+        coco_json=str(tmp_path / "r.json"),
+        yolo_dir=str(tmp_path / "txt"),
+        keep_masks=True,
+    )
     entries = json.loads((tmp_path / "r.json").read_text())
-    assert len(entries) == len(samples) and [e["image_id"] for e in entries] == [int(s) for s in stems]
+    assert len(entries) == len(samples) and [e["image_id"] for e in entries] == [
+        int(s) for s in stems
+    ]
     box = decode_boxes(FixedModel().raw["boxes"], SIZE).numpy()[5:6]
     for entry, result, sample in zip(entries, results, samples):
         row = seg_examples.read_split_index(folder, "val")[int(entry["image_id"])]

@@ -18,8 +18,6 @@ TINY = [
 ]
 
 
-
-
 @pytest.mark.slow
 def test_tiny_run_writes_the_tables_and_reuses_the_cache(tmp_path):
     out = tmp_path / "run"

@@ -11,11 +11,18 @@ import pandas as pd
 import pytest
 from pipeline_cli import error_lines, rerun_is_fully_cached, run_cli
 
-TINY = ["--pipeline=badnets_regression", "--preset=demo", "--num_train=64", "--num_test=16",
-        "--image_size=32", "--width=0.25", "--epochs=1", "--global_batch_size=16",
-        "--triggers=checkerboard,point", "--rates=50,10"]
-
-
+TINY = [
+    "--pipeline=badnets_regression",
+    "--preset=demo",
+    "--num_train=64",
+    "--num_test=16",
+    "--image_size=32",
+    "--width=0.25",
+    "--epochs=1",
+    "--global_batch_size=16",
+    "--triggers=checkerboard,point",
+    "--rates=50,10",
+]
 
 
 @pytest.mark.slow
@@ -31,7 +38,13 @@ def test_tiny_sweep_writes_the_report_and_reuses_the_cache(tmp_path):
     assert counts.loc[50, "checkerboard"] == 32 and counts.loc[10, "point"] == round(0.1 * 64)
     assert (out / "mae_vs_rate.png").stat().st_size > 1000
     runs = sorted(os.listdir(out / "tensorboard"))
-    assert runs == ["baseline", "checkerboard_10pct", "checkerboard_50pct", "point_10pct", "point_50pct"]
+    assert runs == [
+        "baseline",
+        "checkerboard_10pct",
+        "checkerboard_50pct",
+        "point_10pct",
+        "point_50pct",
+    ]
 
     assert rerun_is_fully_cached([*TINY, f"--output_dir={out}"], out)
 
@@ -63,34 +76,66 @@ def test_stage_program_rejects_a_trigger_larger_than_the_images(tmp_path):
     from poison_tf.components.headpose_example_gen import HeadPoseExampleGen
 
     examples = HeadPoseExampleGen.run_standalone(
-        {}, {"num_train": 8, "num_test": 4, "image_size": 32}, str(tmp_path / "gen"))["examples"]
+        {}, {"num_train": 8, "num_test": 4, "image_size": 32}, str(tmp_path / "gen")
+    )["examples"]
     out = tmp_path / "poison"
     result = subprocess.run(
-        [sys.executable, "-c", "from poison_tf.components.stages import poison; poison()",
-         f"--examples={examples.uri}", "--trigger=checkerboard", '--trigger_params={"size": 40}',
-         "--rate_percent=10", '--label_rule={"kind": "regression_target", "target": [90, 0, 0]}',
-         f"--output_dir={out}"],
-        capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-c",
+            "from poison_tf.components.stages import poison; poison()",
+            f"--examples={examples.uri}",
+            "--trigger=checkerboard",
+            '--trigger_params={"size": 40}',
+            "--rate_percent=10",
+            '--label_rule={"kind": "regression_target", "target": [90, 0, 0]}',
+            f"--output_dir={out}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2, result.stderr
     assert "smaller than the checkerboard trigger" in result.stderr
     assert examples.uri in result.stderr
-    completed = [d for d in os.listdir(out / "PoisonPlanner")] if (out / "PoisonPlanner").exists() else []
-    assert all(name.startswith(".") for name in completed)  # only temporary/work folders, no artefact
+    completed = (
+        [d for d in os.listdir(out / "PoisonPlanner")] if (out / "PoisonPlanner").exists() else []
+    )
+    assert all(
+        name.startswith(".") for name in completed
+    )  # only temporary/work folders, no artefact
 
 
 def test_stage_program_writes_a_plan_from_a_flagfile(tmp_path):
     from poison_tf.components.headpose_example_gen import HeadPoseExampleGen
 
     examples = HeadPoseExampleGen.run_standalone(
-        {}, {"num_train": 20, "num_test": 4, "image_size": 32}, str(tmp_path / "gen"))["examples"]
+        {}, {"num_train": 20, "num_test": 4, "image_size": 32}, str(tmp_path / "gen")
+    )["examples"]
     flagfile = tmp_path / "poison.flags"
-    flagfile.write_text("\n".join([
-        f"--examples={examples.uri}", "--trigger=point", "--rate_percent=25",
-        '--label_rule={"kind": "regression_target", "target": [90, 0, 0]}',
-        f"--output_dir={tmp_path / 'poison'}"]) + "\n")
+    flagfile.write_text(
+        "\n".join(
+            [
+                f"--examples={examples.uri}",
+                "--trigger=point",
+                "--rate_percent=25",
+                '--label_rule={"kind": "regression_target", "target": [90, 0, 0]}',
+                f"--output_dir={tmp_path / 'poison'}",
+            ]
+        )
+        + "\n"
+    )
     result = subprocess.run(
-        [sys.executable, "-c", "from poison_tf.components.stages import poison; poison()",
-         f"--flagfile={flagfile}"], capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-c",
+            "from poison_tf.components.stages import poison; poison()",
+            f"--flagfile={flagfile}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     plan_dir = json.loads(result.stdout)["plan"]
     plan = json.loads(open(os.path.join(plan_dir, "plan.json")).read())

@@ -10,8 +10,17 @@ from pipeline_cli import exits_2_with_one_error, run_cli
 
 from poison_tf.attacks.clean_image_plan import RelabelPlan
 
-TINY = ["--pipeline=clean_image_backdoor", "--preset=demo", "--num_train=48", "--num_val=16", "--epochs=1",
-        "--image_size=64", "--global_batch_size=16", "--num_tsne_pairs=1", "--pairs=bus:train"]
+TINY = [
+    "--pipeline=clean_image_backdoor",
+    "--preset=demo",
+    "--num_train=48",
+    "--num_val=16",
+    "--epochs=1",
+    "--image_size=64",
+    "--global_batch_size=16",
+    "--num_tsne_pairs=1",
+    "--pairs=bus:train",
+]
 
 
 @pytest.mark.slow
@@ -19,10 +28,19 @@ def test_tiny_study_writes_every_table(tmp_path):
     out = tmp_path / "run"
     assert run_cli([*TINY, f"--output_dir={out}"]) == 0
     report = (out / "report.md").read_text()
-    for heading in ("## Pair selection", "## Instance Difference (Host/Target) with 0.5 ratio",
-                    "## Base model", "Base vs poisoned", "## Attack", "**bus2train**"):
+    for heading in (
+        "## Pair selection",
+        "## Instance Difference (Host/Target) with 0.5 ratio",
+        "## Base model",
+        "Base vs poisoned",
+        "## Attack",
+        "**bus2train**",
+    ):
         assert heading in report
-    plans = [RelabelPlan.load(str(p)) for p in (out / ".pipeline").glob("CleanImagePlanner.*/*/plan/plan.json")]
+    plans = [
+        RelabelPlan.load(str(p))
+        for p in (out / ".pipeline").glob("CleanImagePlanner.*/*/plan/plan.json")
+    ]
     assert len(plans) == 2
     given = next(plan for plan in plans if plan.pair.slug == "bus2train")
     assert given.count == round(0.5 * given.host_initial)  # exact count, labels only
@@ -33,16 +51,21 @@ def test_tiny_study_writes_every_table(tmp_path):
     assert ((attack["box_success"] >= 0) & (attack["box_success"] <= 1)).all()
     assert (out / "tsne.png").is_file() and (out / "samples_bus2train.png").is_file()
     assert (out / "tensorboard" / "projector").is_dir() and (out / "tensorboard" / "base").is_dir()
-    pairs = json.loads(next((out / ".pipeline").glob("PairSelector/*/pairs/pairs.json")).read_text())
+    pairs = json.loads(
+        next((out / ".pipeline").glob("PairSelector/*/pairs/pairs.json")).read_text()
+    )
     assert [p["host_name"] for p in pairs][-1] == "bus"
 
 
-@pytest.mark.parametrize("flag, message", [
-    ("--pairs=bus:tram", "tram"),
-    ("--pairs=bus:bus", "bus"),
-    ("--ratio=1.5", "--ratio"),
-    ("--ratio=0", "--ratio"),
-])
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--pairs=bus:tram", "tram"),
+        ("--pairs=bus:bus", "bus"),
+        ("--ratio=1.5", "--ratio"),
+        ("--ratio=0", "--ratio"),
+    ],
+)
 def test_bad_input_exits_2_with_one_message(tmp_path, capfd, flag, message):
     out = tmp_path / "run"
     assert exits_2_with_one_error([*TINY, flag, f"--output_dir={out}"], capfd, message)
@@ -63,5 +86,7 @@ def test_given_pairs_are_canonical_and_unique_so_each_gets_one_model():
 
     from pipelines import clean_image_backdoor
 
-    config = dataclasses.replace(clean_image_backdoor.PRESETS["demo"], pairs="bus:train,Bus:train,traffic_sign:bus,")
+    config = dataclasses.replace(
+        clean_image_backdoor.PRESETS["demo"], pairs="bus:train,Bus:train,traffic_sign:bus,"
+    )
     assert clean_image_backdoor.validate(config).pairs == "bus:train,traffic sign:bus"

@@ -9,7 +9,10 @@ from poison_tf.poison import label_rules, selection, triggers
 from poison_tf.poison.plan import PoisonPlan, stamp_all
 
 
-@pytest.mark.parametrize("n,rate,expected", [(1000, 0.001, 1), (1000, 0.5, 500), (2000, 0.0025, 5), (7, 0.5, 4), (10, 1.0, 10)])
+@pytest.mark.parametrize(
+    "n,rate,expected",
+    [(1000, 0.001, 1), (1000, 0.5, 500), (2000, 0.0025, 5), (7, 0.5, 4), (10, 1.0, 10)],
+)
 def test_count_is_round_rate_n(n, rate, expected):
     ids = selection.select_examples(n, rate, seed=17)
     assert len(ids) == expected == selection.poison_count(n, rate)
@@ -57,7 +60,9 @@ def _examples(n=20):
 @pytest.mark.parametrize("batched", [False, True])
 def test_plan_poisons_exactly_its_ids(tmp_path, batched):
     ids = selection.select_examples(20, 0.25, seed=17)
-    plan = PoisonPlan(triggers.checkerboard(3, 3), label_rules.regression_target((90, 0, 0)), ids, 20, 0.25, 17)
+    plan = PoisonPlan(
+        triggers.checkerboard(3, 3), label_rules.regression_target((90, 0, 0)), ids, 20, 0.25, 17
+    )
     plan.save(str(tmp_path / "plan.json"))
     plan = PoisonPlan.load(str(tmp_path / "plan.json"))
     ds = tf.data.Dataset.from_tensor_slices(_examples())
@@ -72,7 +77,9 @@ def test_plan_poisons_exactly_its_ids(tmp_path, batched):
 
 
 def test_stamp_all_triggers_every_example():
-    ds = tf.data.Dataset.from_tensor_slices(_examples(4)).map(stamp_all(triggers.point(1), label_rules.regression_target((90, 0, 0))))
+    ds = tf.data.Dataset.from_tensor_slices(_examples(4)).map(
+        stamp_all(triggers.point(1), label_rules.regression_target((90, 0, 0)))
+    )
     for example in ds:
         assert example["label"].numpy().tolist() == [90, 0, 0]
         assert example["image"].numpy()[5, 5, 0] == 1.0

@@ -62,7 +62,9 @@ def test_rgba_image_uses_alpha():
     np.testing.assert_allclose(out[0, 0], [1.0, 0.0, 0.0])
     np.testing.assert_allclose(out[0, 1], [0.5, 0.5, 0.5])
     a = 128 / 255
-    np.testing.assert_allclose(out[1, 0], [0.5 * (1 - a) + a, 0.5 * (1 - a), 0.5 * (1 - a)], rtol=1e-6)
+    np.testing.assert_allclose(
+        out[1, 0], [0.5 * (1 - a) + a, 0.5 * (1 - a), 0.5 * (1 - a)], rtol=1e-6
+    )
 
 
 def test_blend_mixes_whole_image():
@@ -72,7 +74,12 @@ def test_blend_mixes_whole_image():
 
 
 def test_config_round_trip():
-    for trig in [triggers.checkerboard(5, 5), triggers.point(2), triggers.random_pattern(3, seed=9), triggers.blend(0.3)]:
+    for trig in [
+        triggers.checkerboard(5, 5),
+        triggers.point(2),
+        triggers.random_pattern(3, seed=9),
+        triggers.blend(0.3),
+    ]:
         again = triggers.trigger_from_config(trig.config)
         np.testing.assert_array_equal(trig.apply(_gray()).numpy(), again.apply(_gray()).numpy())
 

@@ -23,7 +23,9 @@ def test_ema_decay_ramps_like_ultralytics():
 
 
 def test_ema_update_is_the_weighted_average_of_every_float_weight():
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), keras.layers.BatchNormalization()])
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(2), keras.layers.BatchNormalization()]
+    )
     ema = ModelEMA(model, decay=0.9, tau=3.0)
     assert len(ema.averages) == len(model.weights)  # BatchNorm moving statistics included
     rng = np.random.default_rng(0)
@@ -45,8 +47,9 @@ def test_ema_update_is_the_weighted_average_of_every_float_weight():
 
 
 def test_warmup_then_decay_values():
-    schedule = WarmupDecay(peak=0.1, total_steps=1000, warmup_steps=100, decay="linear",
-                           final_fraction=0.01)
+    schedule = WarmupDecay(
+        peak=0.1, total_steps=1000, warmup_steps=100, decay="linear", final_fraction=0.01
+    )
     assert float(schedule(0)) == 0.0
     assert float(schedule(50)) == pytest.approx(0.05)
     assert float(schedule(100)) == pytest.approx(0.1)
@@ -55,14 +58,19 @@ def test_warmup_then_decay_values():
     assert float(schedule(5000)) == pytest.approx(0.001)  # held at the floor
     steps = np.arange(0, 1200, 7)
     values = np.array([float(schedule(s)) for s in steps])
-    assert np.all(np.diff(values[steps <= 100]) > 0) and np.all(np.diff(values[steps >= 100]) <= 1e-9)
+    assert np.all(np.diff(values[steps <= 100]) > 0) and np.all(
+        np.diff(values[steps >= 100]) <= 1e-9
+    )
     assert warmup_steps_for(10) == 100 and warmup_steps_for(200) == 600
 
 
 def test_cosine_branch_equals_keras_cosine_decay_with_warmup():
-    ours = WarmupDecay(peak=2e-3, total_steps=500, warmup_steps=60, decay="cosine", final_fraction=0.05)
+    ours = WarmupDecay(
+        peak=2e-3, total_steps=500, warmup_steps=60, decay="cosine", final_fraction=0.05
+    )
     reference = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=440, alpha=0.05, warmup_target=2e-3, warmup_steps=60)
+        0.0, decay_steps=440, alpha=0.05, warmup_target=2e-3, warmup_steps=60
+    )
     for step in range(0, 520, 13):
         assert float(ours(step)) == pytest.approx(float(reference(step)), rel=1e-5, abs=1e-9)
     restored = WarmupDecay.from_config(ours.get_config())
@@ -90,13 +98,18 @@ def test_loop_validates_and_returns_the_ema_weights_and_resumes_them_exactly(tmp
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     history = json.loads((tmp_path / "b" / "history.json").read_text())
     assert history[-1]["val_loss"] == pytest.approx(_mae(straight, task), rel=1e-4)
-    plain = fit(TinyRegressionTask(), TrainerConfig(model_dir=str(tmp_path / "c"), epochs=4, **config))
+    plain = fit(
+        TinyRegressionTask(), TrainerConfig(model_dir=str(tmp_path / "c"), epochs=4, **config)
+    )
     assert _mae(plain, task) != pytest.approx(_mae(straight, task), rel=1e-3)  # EMA ≠ raw weights
     assert _mae(straight, task) < 0.5 * float(np.mean(np.abs(task.y)))
 
 
 def test_ema_under_mirrored_strategy_learns(tmp_path, two_cpu_strategy):
     task = EmaTask()
-    model = fit(task, TrainerConfig(model_dir=str(tmp_path), epochs=5, progress=False),
-                strategy=two_cpu_strategy)
+    model = fit(
+        task,
+        TrainerConfig(model_dir=str(tmp_path), epochs=5, progress=False),
+        strategy=two_cpu_strategy,
+    )
     assert _mae(model, task) < 0.5 * float(np.mean(np.abs(task.y)))

@@ -20,20 +20,33 @@ def _mae(model, task):
 
 def test_loop_learns_and_writes_history_and_tensorboard(tmp_path):
     task = TinyRegressionTask()
-    model = fit(task, TrainerConfig(model_dir=str(tmp_path), epochs=6, progress=False, log_every_steps=4))
+    model = fit(
+        task, TrainerConfig(model_dir=str(tmp_path), epochs=6, progress=False, log_every_steps=4)
+    )
     assert _mae(model, task) < 0.5 * float(np.mean(np.abs(task.y)))
     history = json.loads((tmp_path / "history.json").read_text())
     assert [h["epoch"] for h in history] == list(range(1, 7))
     assert history[-1]["loss"] < history[0]["loss"]
     assert "val_loss" in history[-1]
-    assert any(name.startswith("events.out") for name in os.listdir(tmp_path / "tensorboard" / "train"))
+    assert any(
+        name.startswith("events.out") for name in os.listdir(tmp_path / "tensorboard" / "train")
+    )
 
 
 def test_resume_continues_from_checkpoint(tmp_path):
     task = TinyRegressionTask()
-    fit(task, TrainerConfig(model_dir=str(tmp_path / "a"), epochs=2, progress=False, deterministic=True))
-    resumed = fit(task, TrainerConfig(model_dir=str(tmp_path / "a"), epochs=4, progress=False, deterministic=True))
-    straight = fit(task, TrainerConfig(model_dir=str(tmp_path / "b"), epochs=4, progress=False, deterministic=True))
+    fit(
+        task,
+        TrainerConfig(model_dir=str(tmp_path / "a"), epochs=2, progress=False, deterministic=True),
+    )
+    resumed = fit(
+        task,
+        TrainerConfig(model_dir=str(tmp_path / "a"), epochs=4, progress=False, deterministic=True),
+    )
+    straight = fit(
+        task,
+        TrainerConfig(model_dir=str(tmp_path / "b"), epochs=4, progress=False, deterministic=True),
+    )
     for a, b in zip(resumed.get_weights(), straight.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     assert len(json.loads((tmp_path / "a" / "history.json").read_text())) == 4
@@ -43,13 +56,17 @@ def test_mirrored_on_two_logical_cpus(tmp_path, two_cpu_strategy):
     strategy = two_cpu_strategy
     assert strategy.num_replicas_in_sync == 2
     task = TinyRegressionTask()
-    model = fit(task, TrainerConfig(model_dir=str(tmp_path), epochs=6, progress=False), strategy=strategy)
+    model = fit(
+        task, TrainerConfig(model_dir=str(tmp_path), epochs=6, progress=False), strategy=strategy
+    )
     assert _mae(model, task) < 0.5 * float(np.mean(np.abs(task.y)))
 
 
 def test_mixed_precision_trains(tmp_path):
     task = TinyRegressionTask()
-    model = fit(task, TrainerConfig(model_dir=str(tmp_path), epochs=3, mixed_precision=True, progress=False))
+    model = fit(
+        task, TrainerConfig(model_dir=str(tmp_path), epochs=3, mixed_precision=True, progress=False)
+    )
     assert np.isfinite(_mae(model, task))
     import keras
 
@@ -63,5 +80,7 @@ def test_unknown_strategy_is_a_user_error():
 
 def test_jit_compiled_steps_learn_like_the_plain_ones(tmp_path):
     task = TinyRegressionTask()
-    model = fit(task, TrainerConfig(model_dir=str(tmp_path), epochs=6, jit_compile=True, progress=False))
+    model = fit(
+        task, TrainerConfig(model_dir=str(tmp_path), epochs=6, jit_compile=True, progress=False)
+    )
     assert _mae(model, task) < 0.5 * float(np.mean(np.abs(task.y)))

@@ -41,10 +41,15 @@ def test_multi_worker_mirrored_two_processes_same_weights(tmp_path):
     procs = []
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        procs.append(subprocess.Popen(
-            WORKER + ["multi_worker", str(tmp_path / "model"), str(tmp_path / f"w{index}.npz"), "2"],
-            env=_env(TF_CONFIG=tf_config), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        ))
+        procs.append(
+            subprocess.Popen(
+                WORKER
+                + ["multi_worker", str(tmp_path / "model"), str(tmp_path / f"w{index}.npz"), "2"],
+                env=_env(TF_CONFIG=tf_config),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+        )
     outputs = [p.communicate(timeout=300)[0].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     for a, b in zip(_weights(tmp_path / "w0.npz"), _weights(tmp_path / "w1.npz")):
@@ -56,7 +61,9 @@ def test_multi_worker_mirrored_two_processes_same_weights(tmp_path):
 @pytest.mark.multiprocess
 def test_sigkill_mid_training_resumes_to_the_same_weights(tmp_path):
     args = ["default", str(tmp_path / "killed"), str(tmp_path / "killed.npz"), "3", "4", "0.05"]
-    proc = subprocess.Popen(WORKER + args, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        WORKER + args, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     ckpt_dir = tmp_path / "killed" / "checkpoints"
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
@@ -70,8 +77,12 @@ def test_sigkill_mid_training_resumes_to_the_same_weights(tmp_path):
     assert not (tmp_path / "killed.npz").exists()
     resumed = subprocess.run(WORKER + args[:5], env=_env(), capture_output=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr.decode()[-2000:]
-    straight = subprocess.run(WORKER + ["default", str(tmp_path / "straight"), str(tmp_path / "straight.npz"), "3", "4"],
-                              env=_env(), capture_output=True, timeout=300)
+    straight = subprocess.run(
+        WORKER + ["default", str(tmp_path / "straight"), str(tmp_path / "straight.npz"), "3", "4"],
+        env=_env(),
+        capture_output=True,
+        timeout=300,
+    )
     assert straight.returncode == 0, straight.stderr.decode()[-2000:]
     for a, b in zip(_weights(tmp_path / "killed.npz"), _weights(tmp_path / "straight.npz")):
         np.testing.assert_array_equal(a, b)

@@ -23,13 +23,17 @@ SIZE = 64
 @pytest.fixture(scope="module")
 def examples_dir(tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp("streets")
-    data_yaml = write_synthetic_streets(str(root / "yolo"), num_train=8, num_val=3, size=SIZE, seed=3)
+    data_yaml = write_synthetic_streets(
+        str(root / "yolo"), num_train=8, num_val=3, size=SIZE, seed=3
+    )
     folder = root / "examples"
     folder.mkdir()
     splits = {}
     for split in ("train", "val"):
         names, samples = load_split(data_yaml, split)
-        splits[split] = seg_examples.write_seg_split(str(folder), split, samples, SIZE, num_shards=1)
+        splits[split] = seg_examples.write_seg_split(
+            str(folder), split, samples, SIZE, num_shards=1
+        )
     seg_examples.write_seg_schema(str(folder), splits, SIZE, names, "synthetic_streets", 100)
     return str(folder)
 
@@ -41,18 +45,23 @@ def test_optimizer_follows_ultralytics_defaults(examples_dir):
     assert task.build_optimizer().weight_decay == 5e-4
     assert isinstance(schedule, WarmupDecay)
     assert schedule.total_steps == 20 and schedule.warmup_steps == 10  # max(6, 100) capped at half
-    assert float(schedule(0)) == 0.0 and float(schedule(20)) == pytest.approx(0.01 * task.learning_rate)
+    assert float(schedule(0)) == 0.0 and float(schedule(20)) == pytest.approx(
+        0.01 * task.learning_rate
+    )
 
 
 def test_summary_names_are_tensorboard_friendly():
-    names = summary_names({"metrics/mAP50-95(B)": 0.5, "metrics/precision(M)": 0.25, "fitness": 1.0})
+    names = summary_names(
+        {"metrics/mAP50-95(B)": 0.5, "metrics/precision(M)": 0.25, "fitness": 1.0}
+    )
     assert names == {"box_mAP50-95": 0.5, "mask_P": 0.25, "fitness": 1.0}
 
 
 @pytest.mark.slow  # tracing the train step takes 20-50 s on 2 shared cores
 def test_task_trains_validates_with_ema_and_exports(examples_dir, tmp_path):
-    task = YoloSegmentationTask(examples_dir, size="tiny", global_batch_size=4, epochs=1,
-                                learning_rate=1e-2)
+    task = YoloSegmentationTask(
+        examples_dir, size="tiny", global_batch_size=4, epochs=1, learning_rate=1e-2
+    )
     model = fit(task, TrainerConfig(model_dir=str(tmp_path / "model"), epochs=1, progress=False))
     (logs,) = json.loads((tmp_path / "model" / "history.json").read_text())
     terms = {name: logs[f"{name}_loss"] for name in ("box", "seg", "cls", "dfl")}
@@ -65,9 +74,15 @@ def test_task_trains_validates_with_ema_and_exports(examples_dir, tmp_path):
 
     stems = [row["stem"] for row in seg_examples.read_split_index(examples_dir, "val")]
     dataset = task.build_inputs("val")
-    results = export_predictions(model, dataset, stems, task.names,
-                                 coco_json=str(tmp_path / "coco.json"), yolo_dir=str(tmp_path / "txt"),
-                                 keep_masks=True)
+    results = export_predictions(
+        model,
+        dataset,
+        stems,
+        task.names,
+        coco_json=str(tmp_path / "coco.json"),
+        yolo_dir=str(tmp_path / "txt"),
+        keep_masks=True,
+    )
     assert [r.stem for r in results] == stems
     entries = json.loads((tmp_path / "coco.json").read_text())
     assert len(entries) == sum(len(r.scores) for r in results) > 0  # conf 0.001 keeps many

@@ -26,7 +26,9 @@ class TinyRegressionTask(Task):
         self.y = (self.x @ np.array([[1.0], [-2.0], [0.5], [3.0]], np.float32)).astype(np.float32)
 
     def build_model(self) -> keras.Model:
-        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+        return keras.Sequential(
+            [keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)]
+        )
 
     def num_examples(self, split: str) -> int:
         return len(self.x)
@@ -60,9 +62,19 @@ def main(argv: list[str]) -> None:
             return original(inputs, model, optimizer)
 
         task.train_step = slow_step
-    model = fit(task, TrainerConfig(model_dir=model_dir, epochs=epochs, strategy=strategy_name,
-                                    checkpoint_every_steps=every, deterministic=True, progress=False,
-                                    validate=False), strategy=strategy)
+    model = fit(
+        task,
+        TrainerConfig(
+            model_dir=model_dir,
+            epochs=epochs,
+            strategy=strategy_name,
+            checkpoint_every_steps=every,
+            deterministic=True,
+            progress=False,
+            validate=False,
+        ),
+        strategy=strategy,
+    )
     np.savez(out_path, *[w for w in model.get_weights()])
 
 
