@@ -48,6 +48,21 @@ flags.DEFINE_enum(
 flags.DEFINE_integer("seed", None, "Override the preset's random seed.")
 flags.DEFINE_string("source", None, "Override the preset's data source.")
 flags.DEFINE_integer("image_size", None, "Override the preset's image size (pixels).")
+flags.DEFINE_enum(
+    "runner", "local", ["local", "ray"], "Run components in this process, or as Ray tasks."
+)
+flags.DEFINE_string(
+    "ray_address", None, "--runner=ray: join this cluster (host:port; default RAY_ADDRESS, "
+    "else a local Ray instance on 127.0.0.1)."
+)  # fmt: skip
+flags.DEFINE_float(
+    "gpus_per_task", None, "--runner=ray: GPUs per training (default 1 on a cluster with GPUs)."
+)
+flags.DEFINE_float(
+    "cpus_per_task", None, "--runner=ray: CPUs (TF threads) per training (default: the GPU "
+    "node's CPUs per GPU times --gpus_per_task, else 1)."
+)  # fmt: skip
+flags.DEFINE_integer("max_retries", 3, "--runner=ray: reruns of a task whose worker died.")
 
 
 def apply_overrides(config, preset_name: str):
@@ -79,9 +94,18 @@ def choose_preset(presets: dict, name: str, pipeline: str):
     return presets[name]
 
 
+def run_dag(pipeline: Pipeline, output_dir: str) -> dict:
+    """Runs the pipeline with the runner `--runner` names (checks for Ray come first)."""
+    if FLAGS.runner == "local":
+        return LocalDagRunner(use_cache=FLAGS.cache).run(pipeline)
+    from poison_tf.dag.ray_pipeline import run_on_ray
+
+    return run_on_ray(pipeline, output_dir, FLAGS)
+
+
 def run_and_publish(pipeline: Pipeline, report_id: str, output_dir: str) -> str:
     """Runs the pipeline and copies its report artefact into `output_dir`; returns report.md's path."""
-    produced = LocalDagRunner(use_cache=FLAGS.cache).run(pipeline)
+    produced = run_dag(pipeline, output_dir)
     report = produced[report_id]["report"]
     board = os.path.join(output_dir, "tensorboard")
     if os.path.isdir(board):
@@ -94,6 +118,9 @@ def run_and_publish(pipeline: Pipeline, report_id: str, output_dir: str) -> str:
             shutil.copytree(source, os.path.join(output_dir, name), dirs_exist_ok=True)
         else:
             shutil.copy(source, os.path.join(output_dir, name))
+    from poison_tf.dag.timeline import add_timeline
+
+    add_timeline(pipeline.root, output_dir, FLAGS.runner)
     return os.path.join(output_dir, "report.md")
 
 

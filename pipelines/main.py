@@ -12,6 +12,7 @@ import importlib
 from absl import flags, logging
 
 from poison_tf import cli
+from poison_tf.dag.ray_runner import PipelineFailed, report_failure
 from poison_tf.errors import UserInputError
 from poison_tf.train.strategy import resolve_strategy
 
@@ -40,8 +41,12 @@ def main(argv: list[str]) -> None:
         raise UserInputError(f"unexpected arguments {argv[1:]}")
     if FLAGS.pipeline is None or FLAGS.output_dir is None:
         raise UserInputError("--pipeline and --output_dir are required")
-    resolve_strategy(FLAGS.strategy)  # multi_worker must be created before any other op
-    report = run_pipeline(FLAGS.pipeline, FLAGS.preset, FLAGS.output_dir)
+    if FLAGS.runner == "local":  # under Ray each task resolves it; the driver keeps off the GPUs
+        resolve_strategy(FLAGS.strategy)  # multi_worker must be created before any other op
+    try:
+        report = run_pipeline(FLAGS.pipeline, FLAGS.preset, FLAGS.output_dir)
+    except PipelineFailed as failed:
+        report_failure(failed)
     logging.info("report: %s", report)
     print(f"report: {report}")
 

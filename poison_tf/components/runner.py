@@ -4,13 +4,13 @@ Each execution writes into `<root>/<component id>/.<fp>.tmp-*` and is renamed to
 `<root>/<component id>/<fp>/` only when its executor returns, so a crash never leaves a half
 artefact marked complete, and re-running the pipeline after a crash skips what finished.
 `execution.json` in each execution folder is the lineage record (inputs, parameters, outputs,
-timings, versions); `<root>/executions.jsonl` logs every run, cached or not.
+timings, versions); `<root>/executions.jsonl` logs every run, cached or not
+(poison_tf.dag.executions: start, end, node, worker, status).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import platform
 import shutil
@@ -23,6 +23,7 @@ from absl import logging
 from poison_tf.components.artifact import Artifact
 from poison_tf.components.base import BaseComponent
 from poison_tf.components.fingerprint import fingerprint, path_stamp
+from poison_tf.dag import executions
 from poison_tf.io.atomic import read_json, write_json
 
 EXECUTION_FILE = "execution.json"
@@ -171,28 +172,35 @@ class LocalDagRunner:
     def run(self, pipeline: Pipeline) -> dict[str, dict[str, Artifact]]:
         produced: dict[str, dict[str, Artifact]] = {}
         os.makedirs(pipeline.root, exist_ok=True)
-        log_path = os.path.join(pipeline.root, "executions.jsonl")
+        run_id, (node, worker) = executions.new_run_id(), executions.local_identity()
         for component in pipeline.ordered():
             inputs = {
                 key: [produced[c.producer_id][c.key] for c in channels]
                 for key, channels in component.inputs.items()
             }
             started = time.time()
-            outputs, cached = execute_component(component, inputs, pipeline.root, self.use_cache)
-            produced[component.id] = outputs
-            with open(log_path, "a") as log:
-                log.write(
-                    json.dumps(
-                        {
-                            "pipeline": pipeline.name,
-                            "component": component.id,
-                            "cached": cached,
-                            "seconds": round(time.time() - started, 3),
-                            "outputs": {k: a.uri for k, a in outputs.items()},
-                        }
-                    )
-                    + "\n"
+            record = dict(pipeline=pipeline.name, component=component.id, run=run_id, node=node)
+            try:
+                outputs, cached = execute_component(
+                    component, inputs, pipeline.root, self.use_cache
                 )
+            except Exception as error:
+                executions.append(
+                    pipeline.root,
+                    executions.make_record(
+                        **record, start=started, end=time.time(), status="failed", worker=worker,
+                        error=f"{type(error).__name__}: {error}",
+                    ),
+                )  # fmt: skip
+                raise
+            produced[component.id] = outputs
+            executions.append(
+                pipeline.root,
+                executions.make_record(
+                    **record, start=started, end=time.time(), worker=worker, outputs=outputs,
+                    status="cached" if cached else "ok",
+                ),
+            )  # fmt: skip
         return produced
 
 

@@ -1,0 +1,1 @@
+"""The TFX-shaped DAG framework: artefacts, specs, components, runners (local, Ray), cache, lineage."""
