@@ -79,11 +79,12 @@ def connect(address: str | None, num_cpus: int | None = None) -> ClusterInfo:
     """Joins the cluster at `address` (or RAY_ADDRESS), or starts a local instance; reuses an
     already initialised Ray. Returns what the cluster offers."""
     address = address or os.environ.get("RAY_ADDRESS") or None
+    if address is not None:
+        check_address(address)
     ray = _import_ray(local=address is None)
     started = False
     if not ray.is_initialized():
         if address is not None:
-            check_address(address)
             try:
                 ray.init(address=address, logging_level="WARNING", log_to_driver=False)
             except Exception as error:  # a port that answers but is no Ray head, a version clash
