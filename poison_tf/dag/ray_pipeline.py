@@ -34,8 +34,8 @@ def run_on_ray(pipeline: Pipeline, output_dir: str, flags) -> dict:
         raise UserInputError(f"--max_retries={flags.max_retries}: must be >= 0")
     info = ray_cluster.connect(flags.ray_address)
     try:
-        ray_cluster.check_output_dir(output_dir, info)
         gpus, cpus = ray_cluster.resolve_shares(flags.gpus_per_task, flags.cpus_per_task, info)
+        ray_cluster.check_output_dir(output_dir, info)
         runner = RayDagRunner(flags.cache, gpus, cpus, flags.max_retries)
         return runner.run(pipeline)
     finally:
