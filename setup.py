@@ -18,8 +18,11 @@ INSTALL_REQUIRES = [
     "pycocotools>=2.0.7",
 ]
 
+RAY = ["ray>=2.40,<3"]  # --runner=ray; the local runner needs nothing more
+
 EXTRAS_REQUIRE = {
-    "test": ["pytest>=8", "ruff>=0.6"],
+    "test": ["pytest>=8", "ruff>=0.6", "psutil>=5.9", *RAY],  # CI runs the Ray runner's tests
+    "ray": RAY,
     "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
     "legacy": ["tf-keras>=2.21,<2.22"],
     "bench": ["adversarial-robustness-toolbox==1.20.1"],
