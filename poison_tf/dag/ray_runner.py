@@ -93,11 +93,10 @@ class RayDagRunner:
         options: dict[str, Any] = {"name": component.id, "max_retries": self.max_retries}
         if not is_heavy(component):
             return options | {"num_cpus": min(1.0, self.cpus), "num_gpus": 0}
-        options |= {
-            "num_cpus": self.cpus,
-            "num_gpus": self.gpus,
-            "runtime_env": {"env_vars": thread_env(self.cpus)},
-        }
+        env = thread_env(self.cpus)
+        if 0 < self.gpus < 1:  # tasks share a GPU: TF must not reserve all its memory up front
+            env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
+        options |= {"num_cpus": self.cpus, "num_gpus": self.gpus, "runtime_env": {"env_vars": env}}
         if self.gpus:
             options["max_calls"] = 1
         return options
