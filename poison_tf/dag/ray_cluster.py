@@ -54,8 +54,9 @@ def _import_ray(local: bool):
     return ray
 
 
-def check_address(address: str) -> None:
-    """Raises a UserInputError unless something accepts TCP connections at `address`."""
+def check_address(address: str, name: str = "--ray_address") -> None:
+    """Raises a UserInputError unless something accepts TCP connections at `address`
+    (`name` is where the address came from: the flag or RAY_ADDRESS)."""
     if address in ("auto", "local"):
         return
     parsed = urlparse(address if "://" in address else f"ray://{address}")
@@ -64,13 +65,13 @@ def check_address(address: str) -> None:
     except ValueError:
         host, port = None, None
     if not host or not port:
-        raise UserInputError(f"--ray_address={address!r}: expected <host>:<port>")
+        raise UserInputError(f"{name}={address!r}: expected <host>:<port>")
     try:
         with socket.create_connection((host, port), timeout=5):
             pass
     except OSError as error:
         raise UserInputError(
-            f"--ray_address={address}: no Ray head answers there ({error.strerror or error}); "
+            f"{name}={address}: no Ray head answers there ({error.strerror or error}); "
             "start one with `ray start --head` or check the address"
         ) from None
 
@@ -78,9 +79,10 @@ def check_address(address: str) -> None:
 def connect(address: str | None, num_cpus: int | None = None) -> ClusterInfo:
     """Joins the cluster at `address` (or RAY_ADDRESS), or starts a local instance; reuses an
     already initialised Ray. Returns what the cluster offers."""
+    name = "--ray_address" if address else "RAY_ADDRESS"
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address is not None:
-        check_address(address)
+        check_address(address, name)
     ray = _import_ray(local=address is None)
     started = False
     if not ray.is_initialized():
@@ -88,7 +90,7 @@ def connect(address: str | None, num_cpus: int | None = None) -> ClusterInfo:
             try:
                 ray.init(address=address, logging_level="WARNING", log_to_driver=False)
             except Exception as error:  # a port that answers but is no Ray head, a version clash
-                raise UserInputError(f"--ray_address={address}: cannot join ({error})") from None
+                raise UserInputError(f"{name}={address}: cannot join ({error})") from None
         else:
             ray.init(
                 num_cpus=num_cpus,

@@ -113,3 +113,11 @@ def test_a_share_no_node_has(two_nodes, tmp_path, capsys, flag, message):
     out = tmp_path / "run"
     _exits_2([f"--ray_address={two_nodes}", flag, f"--output_dir={out}"], capsys, message)
     assert not out.exists()
+
+
+def test_an_unreachable_ray_address_variable(tmp_path, capsys, monkeypatch):
+    port = _closed_port()
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    out = tmp_path / "run"
+    _exits_2([f"--output_dir={out}"], capsys, f"RAY_ADDRESS=127.0.0.1:{port}: no Ray head answers")
+    assert not out.exists()
