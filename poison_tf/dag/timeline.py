@@ -37,7 +37,7 @@ def plot_timeline(records: list[dict], path: str, title: str = "run timeline") -
     origin = min((r["start"] for r in ran), default=0.0)
     workers = sorted({f"{r['node']} / {r['worker']}" for r in ran})
     colours = plt.get_cmap("tab10")
-    fig, ax = plt.subplots(figsize=(10, 1.5 + 0.28 * max(len(ran), 1)))
+    fig, ax = plt.subplots(figsize=(12, 1.5 + 0.28 * max(len(ran), 1)))
     for row, record in enumerate(ran):
         lane = workers.index(f"{record['node']} / {record['worker']}")
         ax.barh(
@@ -61,7 +61,10 @@ def plot_timeline(records: list[dict], path: str, title: str = "run timeline") -
         plt.Rectangle((0, 0), 1, 1, color=colours(i % 10), label=w) for i, w in enumerate(workers)
     ]
     if handles:
-        ax.legend(handles=handles[:10], fontsize=6, loc="lower right", title="node / worker")
+        ax.legend(
+            handles=handles[:10], fontsize=6, title="node / worker",
+            loc="upper left", bbox_to_anchor=(1.01, 1.0),
+        )  # fmt: skip
     fig.tight_layout()
     with atomic_file(path, "wb") as handle:
         fig.savefig(handle, format="png", dpi=100)
