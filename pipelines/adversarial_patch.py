@@ -15,7 +15,6 @@ from absl import flags
 
 from pipelines import common
 from poison_tf.attacks.grid_patch import PatchGeometry
-from poison_tf.components import Pipeline
 from poison_tf.components.classifier_example_gen import ClassifierExampleGen
 from poison_tf.components.classifier_explainer import ClassifierExplainer, check_gradcam_layer
 from poison_tf.components.classifier_importer import ClassifierImporter
@@ -23,6 +22,7 @@ from poison_tf.components.patch_evaluator import PatchEvaluator
 from poison_tf.components.patch_optimizer import PatchOptimizer, parse_box
 from poison_tf.components.patch_report import PatchReport
 from poison_tf.components.victim_trainer import VictimTrainer
+from poison_tf.dag import Pipeline
 
 NAME = "adversarial_patch"
 

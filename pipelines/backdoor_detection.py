@@ -17,13 +17,13 @@ import sys
 from absl import flags
 
 from pipelines import common
-from poison_tf.components import Pipeline
 from poison_tf.components.classifier_trainer import ClassifierTrainer
 from poison_tf.components.detection_evaluator import DetectionEvaluator
 from poison_tf.components.detection_report import DetectionReport
 from poison_tf.components.detector_fitter import KINDS, DetectorFitter
 from poison_tf.components.face_example_gen import FaceExampleGen
 from poison_tf.components.poison_planner import PoisonPlanner
+from poison_tf.dag import Pipeline
 from poison_tf.data.synthetic_faces import HEIGHT, WIDTH
 from poison_tf.poison.face_triggers import FACE_TRIGGERS, write_face_trigger
 from poison_tf.poison.selection import check_rate_percent

@@ -15,13 +15,13 @@ import sys
 from absl import flags
 
 from pipelines import common
-from poison_tf.components import Pipeline
 from poison_tf.components.badnets_report import BadNetsReport
 from poison_tf.components.headpose_example_gen import HeadPoseExampleGen
 from poison_tf.components.poison_planner import PoisonPlanner
 from poison_tf.components.regressor_evaluator import RegressorEvaluator
 from poison_tf.components.regressor_explainer import RegressorExplainer
 from poison_tf.components.regressor_trainer import RegressorTrainer
+from poison_tf.dag import Pipeline
 from poison_tf.poison.selection import check_rate_percent
 from poison_tf.poison.triggers import make_trigger
 

@@ -20,11 +20,11 @@ from absl import flags
 from pipelines import common
 from pipelines import instance_segmentation as seg
 from poison_tf.attacks.class_pairs import check_ratio, parse_pairs
-from poison_tf.components import Pipeline
 from poison_tf.components.clean_image_planner import CleanImagePlanner
 from poison_tf.components.clean_image_report import CleanImageReport
 from poison_tf.components.pair_selector import PairSelector
 from poison_tf.components.seg_evaluator import SegEvaluator
+from poison_tf.dag import Pipeline
 
 NAME = "clean_image_backdoor"
 

@@ -13,7 +13,7 @@ import shutil
 
 from absl import flags
 
-from poison_tf.components import LocalDagRunner, Pipeline
+from poison_tf.dag import LocalDagRunner, Pipeline
 from poison_tf.errors import UserInputError  # noqa: F401 (re-exported for pipelines)
 
 FLAGS = flags.FLAGS

@@ -15,11 +15,11 @@ import sys
 from absl import flags
 
 from pipelines import common
-from poison_tf.components import Pipeline
 from poison_tf.components.seg_evaluator import SegEvaluator
 from poison_tf.components.seg_example_gen import SegExampleGen
 from poison_tf.components.seg_report import SegReport
 from poison_tf.components.seg_trainer import SegTrainer
+from poison_tf.dag import Pipeline
 
 NAME = "instance_segmentation"
 

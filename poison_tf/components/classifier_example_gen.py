@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from poison_tf.components.base import BaseComponent, BaseExecutor
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.data import image_examples
 from poison_tf.data.classification_sources import load_folders, load_npz, resize_images
+from poison_tf.data.source_files import files_of_source
 from poison_tf.data.synthetic_classes import CLASS_NAMES, synthetic_classes
 from poison_tf.errors import UserInputError
 
@@ -21,7 +23,11 @@ class ClassifierExampleGenSpec(ComponentSpec):
     OUTPUTS = {"examples": ChannelParameter("Examples")}
     PARAMETERS = {
         "source": ExecutionParameter(
-            str, default="synthetic", is_path=True, help="synthetic | npz:<file|dir> | folder:<dir>"
+            str,
+            default="synthetic",
+            is_path=True,
+            stamp_files=files_of_source(),
+            help="synthetic | npz:<file|dir> | folder:<dir>",
         ),
         "image_size": ExecutionParameter(
             int, default=32, help="side in pixels; 0 keeps an npz's own size"

@@ -16,12 +16,13 @@ import numpy as np
 import tensorflow as tf
 
 from poison_tf.attacks.grid_patch import apply_patch, place, random_offsets, render
-from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.patch_evaluator import load_split
 from poison_tf.components.patch_optimizer import load_patch
 from poison_tf.components.regressor_explainer import mass_share
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.components.victim_trainer import MODEL_FILE
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.data.image_examples import read_schema
 from poison_tf.errors import UserInputError
 from poison_tf.explain.gradcam import conv_layer_path, grad_cam, overlay

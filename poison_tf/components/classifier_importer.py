@@ -7,9 +7,10 @@ Lambda and unknown custom layers refused unless `unsafe` is set) and re-saved as
 
 from __future__ import annotations
 
-from poison_tf.components.base import BaseComponent, BaseExecutor
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.components.victim_trainer import MODEL_FILE
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.io.model_loading import load_hackml_model
 
 

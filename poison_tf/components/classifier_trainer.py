@@ -6,10 +6,11 @@ stable work dir (a killed run resumes), TensorBoard logs and history copied into
 
 from __future__ import annotations
 
-from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.poison_planner import load_plan
-from poison_tf.components.spec import ChannelParameter, ComponentSpec
 from poison_tf.components.training import MODEL_FILE, train_and_export, training_parameters
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec
 from poison_tf.tasks.face_classification import FaceClassificationTask
 
 __all__ = ["MODEL_FILE", "ClassifierTrainer"]
@@ -35,7 +36,7 @@ class ClassifierTrainerExecutor(BaseExecutor):
             seed=exec_properties["seed"],
         )
         out = output_dict["model"][0]
-        train_and_export(task, exec_properties, out, progress=False)
+        train_and_export(task, exec_properties, out, self.work_dir, progress=False)
         out.properties["num_classes"] = task.num_classes
 
 

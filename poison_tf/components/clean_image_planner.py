@@ -13,10 +13,11 @@ import os
 
 from poison_tf.attacks.clean_image_instances import table_from_records
 from poison_tf.attacks.clean_image_plan import RelabelPlan, plan_relabel
-from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.pair_selector import load_pairs
 from poison_tf.components.seg_trainer import PLAN_FILE
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.errors import UserInputError
 
 VAL_PLAN_FILE = "val_plan.json"

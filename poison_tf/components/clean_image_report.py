@@ -17,12 +17,13 @@ import shutil
 import pandas as pd
 
 from poison_tf.attacks.clean_image_plan import RelabelPlan
-from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.pair_selector import RANKING_CSV, SCATTER_PNG
 from poison_tf.components.seg_evaluator import ATTACK_FILE, POISONED_LABELS_CSV, TABLE_CSV
 from poison_tf.components.seg_report import copy_tensorboard
 from poison_tf.components.seg_trainer import PLAN_FILE, load_seg_model
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.data.seg_examples import read_seg_schema
 from poison_tf.io.atomic import atomic_file, read_json
 from poison_tf.metrics.clean_image_attack import attack_summary, comparison_table, study_observation

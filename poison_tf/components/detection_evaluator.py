@@ -21,10 +21,11 @@ import os
 import keras
 import numpy as np
 
-from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.classifier_trainer import MODEL_FILE
 from poison_tf.components.detector_fitter import load_split
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.defences.base import load_detector
 from poison_tf.defences.metrics import detection_metrics
 from poison_tf.io.atomic import atomic_file, write_json

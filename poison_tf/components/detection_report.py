@@ -19,9 +19,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from poison_tf.components.base import BaseComponent, BaseExecutor  # noqa: E402
 from poison_tf.components.detection_evaluator import METRICS_FILE  # noqa: E402
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter  # noqa: E402
+from poison_tf.dag.component import BaseComponent  # noqa: E402
+from poison_tf.dag.executor import BaseExecutor  # noqa: E402
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter  # noqa: E402
 from poison_tf.io.atomic import atomic_file, read_json  # noqa: E402
 from poison_tf.report.tables import to_markdown, write_csv  # noqa: E402
 

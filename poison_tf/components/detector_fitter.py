@@ -13,9 +13,10 @@ import json
 import keras
 import numpy as np
 
-from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.classifier_trainer import MODEL_FILE
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.data.image_examples import image_examples_dataset
 from poison_tf.errors import UserInputError
 

@@ -19,13 +19,23 @@ import os
 
 import numpy as np
 
-from poison_tf.components.base import BaseComponent, BaseExecutor
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.data import image_examples
+from poison_tf.data.source_files import files_of_source
 from poison_tf.data.synthetic_faces import HEIGHT, LFW_CROP, WIDTH, render_faces
 from poison_tf.errors import UserInputError
 
 SPLITS = ("train", "val", "test")
+
+
+def hackml_files(spec: str) -> list[str]:
+    """The h5 files of a `hackml:` source (its cache stamp); a malformed one is left to the executor."""
+    try:
+        return list(parse_hackml_source(spec).values())
+    except UserInputError:
+        return [spec]
 
 
 class FaceExampleGenSpec(ComponentSpec):
@@ -35,6 +45,7 @@ class FaceExampleGenSpec(ComponentSpec):
             str,
             default="synthetic",
             is_path=True,
+            stamp_files=files_of_source({"hackml": hackml_files}),
             help="synthetic | hackml:<h5> | hackml:val=<h5>,test=<h5>[,train=<h5>] | lfw:<dir>",
         ),
         "num_identities": ExecutionParameter(

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from poison_tf.components.base import BaseComponent, BaseExecutor
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.data import image_examples
+from poison_tf.data.source_files import files_of_source
 from poison_tf.errors import UserInputError
 
 LABEL = {"kind": "regression", "dim": 3, "names": ["yaw", "pitch", "roll"], "unit": "degrees"}
@@ -24,6 +26,7 @@ class HeadPoseExampleGenSpec(ComponentSpec):
             str,
             default="synthetic",
             is_path=True,
+            stamp_files=files_of_source(),
             help="synthetic | pandora:<dir> | biwi:<dir> | aflw2000:<dir> | csv:<file> | opal23:<dir>",
         ),
         "image_size": ExecutionParameter(int, default=100),

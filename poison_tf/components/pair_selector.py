@@ -20,9 +20,10 @@ import pandas as pd
 from poison_tf.attacks import tsne_pairs
 from poison_tf.attacks.class_pairs import ClassPair, parse_pairs
 from poison_tf.attacks.clean_image_features import pool_instances
-from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.seg_trainer import load_seg_model
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.data.seg_examples import make_dataset, read_seg_schema
 from poison_tf.errors import UserInputError
 from poison_tf.io.atomic import read_json, write_json

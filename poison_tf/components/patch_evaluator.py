@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from poison_tf.attacks.patch_evaluation import evaluate_patch, predict_classes
-from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.patch_optimizer import eot_config, load_patch
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.components.victim_trainer import MODEL_FILE
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.data.image_examples import image_examples_dataset
 from poison_tf.io.atomic import write_json
 

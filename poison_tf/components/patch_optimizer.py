@@ -18,9 +18,10 @@ import tensorflow as tf
 
 from poison_tf.attacks.grid_patch import PatchGeometry, render
 from poison_tf.attacks.patch_optimizer import PatchConfig, check_classifier, optimise_patch
-from poison_tf.components.base import BaseComponent, BaseExecutor
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.components.victim_trainer import MODEL_FILE
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.data.image_examples import image_examples_dataset, read_schema
 from poison_tf.errors import UserInputError
 from poison_tf.io.atomic import read_json, write_json

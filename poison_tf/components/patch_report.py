@@ -15,13 +15,14 @@ import shutil
 
 import pandas as pd
 
-from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.classifier_explainer import JSON_FILE as GRADCAM_JSON
 from poison_tf.components.classifier_explainer import PNG_FILE as GRADCAM_PNG
 from poison_tf.components.patch_evaluator import METRICS_FILE, sweep_table
 from poison_tf.components.patch_optimizer import PATCH_JSON
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.components.training import MODEL_FILE
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.io.atomic import atomic_file, read_json
 from poison_tf.report.patch_figures import plot_success_vs_area
 from poison_tf.report.tables import to_markdown, write_csv

@@ -11,9 +11,10 @@ import json
 
 import keras
 
-from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.regressor_trainer import MODEL_FILE
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.io.atomic import write_json
 from poison_tf.metrics.regression import angle_maes, mean_absolute_error
 from poison_tf.poison.label_rules import label_rule_from_config

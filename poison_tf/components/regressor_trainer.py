@@ -8,10 +8,11 @@ the pipeline is started again.
 
 from __future__ import annotations
 
-from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.poison_planner import load_plan
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.components.training import MODEL_FILE, train_and_export, training_parameters
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.tasks.headpose_regression import HeadPoseRegressionTask
 
 __all__ = ["MODEL_FILE", "RegressorTrainer"]
@@ -45,7 +46,7 @@ class RegressorTrainerExecutor(BaseExecutor):
             epochs=exec_properties["epochs"],
         )
         out = output_dict["model"][0]
-        train_and_export(task, exec_properties, out)
+        train_and_export(task, exec_properties, out, self.work_dir)
         out.properties["input_size"] = task.input_size
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import numpy as np
 
 from poison_tf.attacks.clean_image_plan import RelabelPlan
-from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.clean_image_planner import load_val_plan
 from poison_tf.components.seg_trainer import PLAN_FILE, load_seg_model
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.data.seg_examples import make_dataset, read_seg_schema, read_split_index
 from poison_tf.io.atomic import atomic_file, write_json
 from poison_tf.metrics.clean_image_attack import AttackSuccess

@@ -16,9 +16,11 @@ import tempfile
 
 import numpy as np
 
-from poison_tf.components.base import BaseComponent, BaseExecutor
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.data import seg_examples
+from poison_tf.data.source_files import coco_files, files_of_source, yolo_files
 from poison_tf.data.yolo_seg import SegSample, load_split
 from poison_tf.errors import UserInputError, require
 
@@ -32,6 +34,7 @@ class SegExampleGenSpec(ComponentSpec):
             str,
             default="synthetic_streets",
             is_path=True,
+            stamp_files=files_of_source({"yolo": yolo_files, "coco": coco_files}),
             help="synthetic_streets | yolo:<data.yaml> | coco:<json>:<image_dir>[,<json>:<image_dir>]",
         ),
         "image_size": ExecutionParameter(

@@ -14,10 +14,11 @@ import shutil
 
 import pandas as pd
 
-from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.seg_evaluator import SUMMARY_FILE, TABLE_CSV, TABLE_TXT
 from poison_tf.components.seg_trainer import load_seg_model
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.data.seg_examples import read_seg_schema
 from poison_tf.io.atomic import atomic_file, read_json
 from poison_tf.report.clean_image_tables import github_table

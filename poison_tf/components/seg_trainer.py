@@ -14,9 +14,10 @@ import os
 import keras
 
 from poison_tf.attacks.clean_image_plan import RelabelPlan
-from poison_tf.components.base import BaseComponent, BaseExecutor
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.components.training import MODEL_FILE, train_and_export, training_parameters
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.io.atomic import read_json
 from poison_tf.models import yolo_v8_seg  # noqa: F401 (registers the model class for loading)
 from poison_tf.tasks.yolo_segmentation import YoloSegmentationTask
@@ -77,7 +78,7 @@ class SegTrainerExecutor(BaseExecutor):
             xla=p["jit_compile"],
         )
         out = output_dict["model"][0]
-        train_and_export(task, p, out)
+        train_and_export(task, p, out, self.work_dir)
         out.properties["size"] = p["size"]
         out.properties["poisoned"] = plan is not None
         if os.path.isfile(out.path("history.json")):

@@ -17,15 +17,7 @@ under `--output_dir`.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import sys
-
-from absl import flags
-
-from poison_tf import cli
 from poison_tf.components.badnets_report import BadNetsReport
-from poison_tf.components.base import BaseComponent
 from poison_tf.components.classifier_example_gen import ClassifierExampleGen
 from poison_tf.components.classifier_explainer import ClassifierExplainer
 from poison_tf.components.classifier_importer import ClassifierImporter
@@ -50,10 +42,9 @@ from poison_tf.components.seg_example_gen import SegExampleGen
 from poison_tf.components.seg_report import SegReport
 from poison_tf.components.seg_trainer import SegTrainer
 from poison_tf.components.victim_trainer import VictimTrainer
-from poison_tf.errors import UserInputError
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.stage_cli import run_program
 from poison_tf.train.strategy import resolve_strategy
-
-FLAGS = flags.FLAGS
 
 # stage → {component name for --component: class}; the first entry is the default.
 STAGES: dict[str, dict[str, type[BaseComponent]]] = {
@@ -92,72 +83,15 @@ STAGES: dict[str, dict[str, type[BaseComponent]]] = {
     },
 }
 
-_DEFINE = {
-    bool: flags.DEFINE_bool,
-    int: flags.DEFINE_integer,
-    float: flags.DEFINE_float,
-    str: flags.DEFINE_string,
-}
 
-
-def define_stage_flags(stage: str) -> None:
-    """Defines --component, --output_dir, one list flag per input and one flag per parameter."""
-    components = STAGES[stage]
-    flags.DEFINE_enum(
-        "component", next(iter(components)), list(components), f"Which {stage} component to run."
-    )
-    flags.DEFINE_string(
-        "output_dir", None, "Folder that receives <component id>/<fingerprint>/ outputs."
-    )
-    defined: dict[str, type] = {}
-    for cls in components.values():
-        spec = cls.SPEC_CLASS
-        for key in spec.INPUTS:
-            if key not in defined:
-                flags.DEFINE_list(key, None, f"Input artefact URI(s) for {key!r}.")
-                defined[key] = list
-        for name, parameter in spec.PARAMETERS.items():
-            if name in defined:
-                if defined[name] is not parameter.type:
-                    raise TypeError(f"stage {stage}: parameter {name!r} has two types")
-                continue
-            default = f" (default {parameter.default!r})" if parameter.default is not None else ""
-            _DEFINE[parameter.type](name, None, (parameter.help or name) + default)
-            defined[name] = parameter.type
-
-
-def run_stage(stage: str) -> dict:
-    """Runs the chosen component of `stage` from the parsed flags; returns {key: uri}."""
-    cls = STAGES[stage][FLAGS.component]
-    spec = cls.SPEC_CLASS
-    if not FLAGS.output_dir:
-        raise UserInputError("--output_dir is required")
-    inputs = {}
-    for key, channel in spec.INPUTS.items():
-        uris = FLAGS[key].value
-        if not uris:
-            if not channel.optional:
-                raise UserInputError(f"--{key} is required (URI of a {channel.type_name} artefact)")
-            continue
-        inputs[key] = uris
-    params = {name: FLAGS[name].value for name in spec.PARAMETERS if FLAGS[name].present}
-    if "strategy" in params:  # multi_worker must exist before any other TensorFlow op
+def _prepare(params: dict) -> None:
+    """multi_worker must exist before any other TensorFlow op: resolve the strategy first."""
+    if "strategy" in params:
         resolve_strategy(params["strategy"])
-    outputs = cls.run_standalone(inputs, params, FLAGS.output_dir)
-    return {key: artifact.uri for key, artifact in outputs.items()}
 
 
 def _program(stage: str) -> None:
-    define_stage_flags(stage)
-
-    def main(argv: list[str]) -> None:
-        if len(argv) > 1:
-            raise UserInputError(f"unexpected arguments {argv[1:]}")
-        with contextlib.redirect_stdout(sys.stderr):  # progress bars must not mix with the JSON
-            outputs = run_stage(stage)
-        print(json.dumps(outputs, indent=2))
-
-    cli.run(main, argv=sys.argv)
+    run_program(stage, STAGES[stage], prepare=_prepare)
 
 
 def example_gen() -> None:

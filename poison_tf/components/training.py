@@ -1,6 +1,6 @@
 """What every trainer component does around its Task: train in the work dir, export the model.
 
-Checkpoints and logs go to the runner's work dir (stable per fingerprint, so a killed run
+Checkpoints and logs go to the executor's work dir (stable per fingerprint, so a killed run
 resumes); the trained model, `history.json` and the TensorBoard logs are then copied into the
 output artefact. Logs exist only on the chief: under multi_worker every worker saves the model
 (each runs the pipeline in its own root) but only the chief has logs to copy.
@@ -13,9 +13,8 @@ import shutil
 
 import keras
 
-from poison_tf.components.artifact import Artifact
-from poison_tf.components.runner import WORK_DIR_KEY
-from poison_tf.components.spec import ExecutionParameter
+from poison_tf.dag.artifact import Artifact
+from poison_tf.dag.spec import ExecutionParameter
 from poison_tf.train.loop import TrainerConfig, fit
 from poison_tf.train.task import Task
 
@@ -35,9 +34,23 @@ def training_parameters(epochs: int, seed: int = 17) -> dict[str, ExecutionParam
     }
 
 
-def train_and_export(task: Task, exec_properties: dict, out: Artifact, **config) -> keras.Model:
-    """Trains `task` with the trainer parameters in `exec_properties` and saves into `out`."""
-    work = exec_properties[WORK_DIR_KEY]
+def train_and_export(
+    task: Task, exec_properties: dict, out: Artifact, work_dir: str, **config
+) -> keras.Model:
+    """Trains `task` with the trainer parameters in `exec_properties` and saves into `out`.
+
+    Args:
+        task: the Task to train.
+        exec_properties: the trainer's resolved parameters (see `training_parameters`).
+        out: the model artefact that receives `model.keras`, `history.json`, `tensorboard/`.
+        work_dir: checkpoints and logs while training (the executor's `work_dir`: stable per
+            fingerprint, so a killed run resumes).
+        **config: further `TrainerConfig` fields.
+
+    Returns:
+        The trained model.
+    """
+    work = work_dir
     settings = dict(
         model_dir=work,
         epochs=exec_properties["epochs"],

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 
-from poison_tf.components.base import BaseComponent, BaseExecutor
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.components.training import MODEL_FILE, train_and_export, training_parameters
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.io.atomic import read_json
 from poison_tf.tasks.image_classification import ImageClassificationTask
 
@@ -56,7 +57,7 @@ class VictimTrainerExecutor(BaseExecutor):
             lr_decay=p["lr_decay"],
         )
         out = output_dict["model"][0]
-        train_and_export(task, p, out)
+        train_and_export(task, p, out, self.work_dir)
         if os.path.isfile(out.path("history.json")):
             last = (read_json(out.path("history.json")) or [{}])[-1]
             if "val_accuracy" in last:

@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import pytest
 
-from poison_tf.components.artifact import Artifact
 from poison_tf.components.regressor_explainer import JSON_FILE, PNG_FILE, RegressorExplainer
 from poison_tf.components.regressor_trainer import MODEL_FILE
+from poison_tf.dag.artifact import Artifact
 from poison_tf.data.image_examples import write_schema, write_split
 from poison_tf.explain.gradcam import conv_layer_path, grad_cam, overlay
 from poison_tf.models.resnet18_regressor import build_resnet18_regressor

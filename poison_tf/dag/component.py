@@ -1,4 +1,4 @@
-"""BaseExecutor (`Do(input_dict, output_dict, exec_properties)`) and BaseComponent.
+"""BaseComponent and Channel: one use of a component (its spec, executor, inputs, parameters).
 
 A component binds a spec, an executor and the values of one use: input channels (outputs of
 upstream components) and parameters. `VERSION` joins the cache key, so bumping it after a
@@ -10,21 +10,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from poison_tf.components.artifact import Artifact
-from poison_tf.components.spec import ComponentSpec
+from poison_tf.dag.artifact import Artifact
+from poison_tf.dag.execution import execute_component
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ComponentSpec
 from poison_tf.errors import UserInputError
-
-
-class BaseExecutor:
-    """Executors read input artefacts, write into the (temporary) output URIs, return nothing."""
-
-    def Do(  # noqa: N802 (TFX's name)
-        self,
-        input_dict: dict[str, list[Artifact]],
-        output_dict: dict[str, list[Artifact]],
-        exec_properties: dict[str, Any],
-    ) -> None:
-        raise NotImplementedError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +27,18 @@ class Channel:
 
 
 class BaseComponent:
-    """Subclasses set SPEC_CLASS and EXECUTOR_CLASS (and VERSION when behaviour changes)."""
+    """Subclasses set SPEC_CLASS and EXECUTOR_CLASS (and VERSION when behaviour changes).
+
+    Args:
+        instance_name: tells apart two uses of one component in a pipeline; the component id
+            (and its folder under the pipeline root) is `<class name>[.<instance_name>]`.
+        **kwargs: input channels (by input key: a `Channel` or a list of them) and parameter
+            values (by parameter name).
+
+    Raises:
+        TypeError: a channel of the wrong type or a missing required input (a programming error).
+        UserInputError: a bad parameter value (see `ComponentSpec.resolve_parameters`).
+    """
 
     SPEC_CLASS: ClassVar[type[ComponentSpec]] = ComponentSpec
     EXECUTOR_CLASS: ClassVar[type[BaseExecutor]] = BaseExecutor
@@ -71,15 +72,28 @@ class BaseComponent:
         }
 
     def upstream_ids(self) -> list[str]:
+        """Ids of the components whose outputs this one reads."""
         return sorted({c.producer_id for channels in self.inputs.values() for c in channels})
 
     @classmethod
     def run_standalone(
         cls, inputs: dict[str, list[str]], params: dict[str, Any], output_root: str
     ) -> dict[str, Artifact]:
-        """Runs the component alone on artefact URIs, as its `poison-tf-<stage>` program does."""
-        from poison_tf.components.runner import execute_component
+        """Runs the component alone on artefact URIs, as its `poison-tf-<stage>` program does.
 
+        Args:
+            inputs: input key → URIs of existing artefacts (their types are checked).
+            params: parameter values; the rest keep the spec's defaults.
+            output_root: receives `<component id>/<fingerprint>/`; a finished execution with the
+                same fingerprint there is reused.
+
+        Returns:
+            Output key → the written (or cached) artefact.
+
+        Raises:
+            UserInputError: an unknown input key, a URI that is not an artefact of the expected
+                type, or a bad parameter.
+        """
         artifacts: dict[str, list[Artifact]] = {}
         for key, uris in inputs.items():
             if key not in cls.SPEC_CLASS.INPUTS:

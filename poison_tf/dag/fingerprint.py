@@ -2,7 +2,9 @@
 
 Parameters that name files or folders (`ExecutionParameter(is_path=True)`) are stamped with the
 size and modification time of every file under them, so editing a data set invalidates the
-cache without hashing gigabytes.
+cache without hashing gigabytes. A parameter whose value is a data-source string rather than a
+path (`yolo:<data.yaml>`, `hackml:val=<h5>,test=<h5>`) carries its own `stamp_files` function,
+written beside the source's parser: this module knows no data format.
 """
 
 from __future__ import annotations
@@ -10,24 +12,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from typing import Any
+
+from poison_tf.dag.spec import ExecutionParameter
 
 
 def path_stamp(path: str) -> list:
     """(relative path, size, mtime_ns) of every file under `path`, or of `path` itself.
 
-    A `format:path` value (e.g. `csv:poses.csv`) is stamped by its path part; a `yolo:` data.yaml
-    by its whole folder (labels and images change, the yaml rarely does); a list of paths
-    (`coco:<json>:<dir>,<json>:<dir>`, `hackml:val=<h5>,test=<h5>`) by each of its paths.
+    Args:
+        path: a file or folder; a missing one is stamped as missing (not an error: the
+            executor names it when it runs).
+
+    Returns:
+        A JSON-serialisable list that changes when any file under `path` changes.
     """
-    if path and not os.path.exists(path) and ":" in path:
-        kind, _, path = path.partition(":")
-        if kind == "yolo" and os.path.isfile(path):
-            return path_stamp(os.path.dirname(os.path.abspath(path)))
-        if not os.path.exists(path) and ("," in path or ":" in path or "=" in path):
-            parts = [p.rpartition("=")[2] for p in re.split(r"[,:]", path) if p]
-            return [[part, path_stamp(part)] for part in parts]
     if not path or not os.path.exists(path):
         return [path, "missing"]
     if os.path.isfile(path):
@@ -41,6 +40,21 @@ def path_stamp(path: str) -> list:
             stat = os.stat(full)
             stamp.append([os.path.relpath(full, path), stat.st_size, stat.st_mtime_ns])
     return stamp
+
+
+def parameter_stamp(value: str, parameter: ExecutionParameter) -> list:
+    """The stamp of one `is_path` parameter value.
+
+    Args:
+        value: the parameter's value (a path, or a source string the parameter knows).
+        parameter: its spec; `stamp_files` (when set) lists the files behind `value`.
+
+    Returns:
+        `path_stamp(value)` for a plain path, else `[[file, path_stamp(file)], ...]`.
+    """
+    if parameter.stamp_files is None:
+        return path_stamp(value)
+    return [[path, path_stamp(path)] for path in parameter.stamp_files(value)]
 
 
 def fingerprint(payload: Any) -> str:

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from poison_tf.components import (
+from poison_tf.dag import (
     BaseComponent,
     BaseExecutor,
     ChannelParameter,
