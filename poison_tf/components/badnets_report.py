@@ -15,12 +15,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from poison_tf.components.poison_planner import load_plan  # noqa: E402
-from poison_tf.components.regressor_evaluator import METRICS_FILE  # noqa: E402
+from poison_tf import types
 from poison_tf.dag.component import BaseComponent  # noqa: E402
 from poison_tf.dag.executor import BaseExecutor  # noqa: E402
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter  # noqa: E402
-from poison_tf.io.atomic import atomic_file, read_json  # noqa: E402
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter  # noqa: E402
+from poison_tf.io.atomic import atomic_file  # noqa: E402
 from poison_tf.report.tables import to_markdown, write_csv  # noqa: E402
 
 BASELINE = "baseline (0)"
@@ -28,14 +27,14 @@ BASELINE = "baseline (0)"
 
 class BadNetsReportSpec(ComponentSpec):
     INPUTS = {
-        "baseline_metrics": ChannelParameter("Metrics"),
-        "baseline_model": ChannelParameter("Model"),
-        "metrics": ChannelParameter("Metrics"),
-        "plans": ChannelParameter("PoisonPlan"),
-        "models": ChannelParameter("Model"),
-        "explanation": ChannelParameter("Explanation", optional=True),
+        "baseline_metrics": types.HeadPoseMetrics.channel(),
+        "baseline_model": types.HeadPoseModel.channel(),
+        "metrics": types.HeadPoseMetrics.channel(),
+        "plans": types.PoisonPlan.channel(),
+        "models": types.HeadPoseModel.channel(),
+        "explanation": types.Explanation.channel(optional=True),
     }
-    OUTPUTS = {"report": ChannelParameter("Report")}
+    OUTPUTS = {"report": types.Report.channel()}
     PARAMETERS = {
         "title": ExecutionParameter(str, default="BadNets on a head-pose regressor"),
         "settings": ExecutionParameter(
@@ -113,9 +112,9 @@ def plot_sweep(frame: pd.DataFrame, path: str) -> None:
 class BadNetsReportExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         out = output_dict["report"][0]
-        baseline = read_json(input_dict["baseline_metrics"][0].path(METRICS_FILE))
-        plans = [load_plan(a).to_json() for a in input_dict["plans"]]
-        metrics = [read_json(a.path(METRICS_FILE)) for a in input_dict["metrics"]]
+        baseline = types.HeadPoseMetrics.read(input_dict["baseline_metrics"][0])
+        plans = [types.PoisonPlan.load(a).to_json() for a in input_dict["plans"]]
+        metrics = [types.HeadPoseMetrics.read(a) for a in input_dict["metrics"]]
         frame = sweep_frame(baseline, list(zip(plans, metrics)))
         clean, attack = study_table(frame, "clean_mean"), study_table(frame, "attack_mean")
         counts = (
@@ -154,7 +153,7 @@ class BadNetsReportExecutor(BaseExecutor):
         sections += [
             "Per-angle values: `sweep.csv`. TensorBoard: `tensorboard --logdir tensorboard`."
         ]
-        with atomic_file(out.path("report.md")) as handle:
+        with atomic_file(out.path(types.Report.FILE)) as handle:
             handle.write("\n\n".join(s for s in sections if s) + "\n")
         runs = [("baseline", input_dict["baseline_model"][0])]
         runs += [
@@ -162,8 +161,7 @@ class BadNetsReportExecutor(BaseExecutor):
             for p, m in zip(plans, input_dict["models"])
         ]
         for name, model in runs:
-            if os.path.isdir(model.path("tensorboard")):
-                shutil.copytree(model.path("tensorboard"), out.path("tensorboard", name))
+            types.HeadPoseModel.copy_tensorboard(model, out.uri, name)
 
 
 class BadNetsReport(BaseComponent):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from poison_tf import types
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data import image_examples
 from poison_tf.data.classification_sources import load_folders, load_npz, resize_images
 from poison_tf.data.source_files import files_of_source
@@ -20,7 +21,7 @@ from poison_tf.errors import UserInputError
 
 
 class ClassifierExampleGenSpec(ComponentSpec):
-    OUTPUTS = {"examples": ChannelParameter("Examples")}
+    OUTPUTS = {"examples": types.Examples.channel()}
     PARAMETERS = {
         "source": ExecutionParameter(
             str,

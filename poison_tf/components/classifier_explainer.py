@@ -15,30 +15,25 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from poison_tf import types
 from poison_tf.attacks.grid_patch import apply_patch, place, random_offsets, render
-from poison_tf.components.patch_evaluator import load_split
-from poison_tf.components.patch_optimizer import load_patch
-from poison_tf.components.regressor_explainer import mass_share
-from poison_tf.components.victim_trainer import MODEL_FILE
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data.image_examples import read_schema
 from poison_tf.errors import UserInputError
+from poison_tf.explain.cam_mass import mass_share
 from poison_tf.explain.gradcam import conv_layer_path, grad_cam, overlay
 from poison_tf.io.atomic import atomic_file, write_json
-
-PNG_FILE = "gradcam.png"
-JSON_FILE = "gradcam.json"
 
 
 class ClassifierExplainerSpec(ComponentSpec):
     INPUTS = {
-        "model": ChannelParameter("Model"),
-        "examples": ChannelParameter("Examples"),
-        "patch": ChannelParameter("Patch"),
+        "model": types.VictimModel.channel(),
+        "examples": types.Examples.channel(),
+        "patch": types.Patch.channel(),
     }
-    OUTPUTS = {"explanation": ChannelParameter("Explanation")}
+    OUTPUTS = {"explanation": types.Explanation.channel()}
     PARAMETERS = {
         "gradcam_layer": ExecutionParameter(
             str, default="", help="feature layer name; empty = last conv layer"
@@ -97,15 +92,15 @@ class ClassifierExplainerExecutor(BaseExecutor):
         keras.utils.set_random_seed(
             exec_properties["seed"]
         )  # same images cached or fresh (see PatchOptimizer)
-        model = keras.models.load_model(input_dict["model"][0].path(MODEL_FILE), compile=False)
+        model = types.VictimModel.load(input_dict["model"][0])
         layer = exec_properties["gradcam_layer"] or None
         layer_path = check_gradcam_layer(model, layer)
         examples_dir = input_dict["examples"][0].uri
         names = list(read_schema(examples_dir)["label"].get("names") or [])
-        images, labels = load_split(
+        images, labels = types.Examples.read_split(
             examples_dir, "test", max(1, exec_properties["num_images"]), exec_properties["seed"]
         )
-        colours, geometry, info = load_patch(input_dict["patch"][0])
+        colours, geometry, info = types.Patch.load(input_dict["patch"][0])
         offsets = random_offsets(len(images), geometry, tf.constant([exec_properties["seed"], 2]))
         pixels = render(colours, geometry.side)
         patched = apply_patch(images, pixels, offsets).numpy()
@@ -129,7 +124,9 @@ class ClassifierExplainerExecutor(BaseExecutor):
             else [str(i) for i in range(model.output_shape[-1])]
         )
         out = output_dict["explanation"][0]
-        plot_rows(images, patched, cams, names, predictions, masks, out.path(PNG_FILE))
+        plot_rows(
+            images, patched, cams, names, predictions, masks, out.path(types.Explanation.PNG_FILE)
+        )
         per_image = [
             {
                 "label": names[int(labels[i])],
@@ -146,7 +143,7 @@ class ClassifierExplainerExecutor(BaseExecutor):
             return float(np.mean(values)) if values else None
 
         write_json(
-            out.path(JSON_FILE),
+            out.path(types.Explanation.JSON_FILE),
             {
                 "layer": layer_path,
                 "feature_map_size": list(cams[0].shape[1:]),

@@ -7,15 +7,15 @@ Lambda and unknown custom layers refused unless `unsafe` is set) and re-saved as
 
 from __future__ import annotations
 
-from poison_tf.components.victim_trainer import MODEL_FILE
+from poison_tf import types
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.io.model_loading import load_hackml_model
 
 
 class ClassifierImporterSpec(ComponentSpec):
-    OUTPUTS = {"model": ChannelParameter("Model")}
+    OUTPUTS = {"model": types.VictimModel.channel()}
     PARAMETERS = {
         "model_file": ExecutionParameter(
             str, is_path=True, help="a Keras classifier (.h5 or .keras)"
@@ -30,7 +30,7 @@ class ClassifierImporterExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         model = load_hackml_model(exec_properties["model_file"], unsafe=exec_properties["unsafe"])
         out = output_dict["model"][0]
-        model.save(out.path(MODEL_FILE))
+        types.VictimModel.save(model, out)
         out.properties["source"] = exec_properties["model_file"]
 
 

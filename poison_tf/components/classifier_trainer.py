@@ -6,28 +6,28 @@ stable work dir (a killed run resumes), TensorBoard logs and history copied into
 
 from __future__ import annotations
 
-from poison_tf.components.poison_planner import load_plan
-from poison_tf.components.training import MODEL_FILE, train_and_export, training_parameters
+from poison_tf import types
+from poison_tf.components.training import train_and_export, training_parameters
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec
+from poison_tf.dag.spec import ComponentSpec
 from poison_tf.tasks.face_classification import FaceClassificationTask
 
-__all__ = ["MODEL_FILE", "ClassifierTrainer"]
+__all__ = ["ClassifierTrainer"]
 
 
 class ClassifierTrainerSpec(ComponentSpec):
     INPUTS = {
-        "examples": ChannelParameter("Examples"),
-        "plan": ChannelParameter("PoisonPlan", optional=True),
+        "examples": types.Examples.channel(),
+        "plan": types.PoisonPlan.channel(optional=True),
     }
-    OUTPUTS = {"model": ChannelParameter("Model")}
+    OUTPUTS = {"model": types.FaceModel.channel()}
     PARAMETERS = training_parameters(10)
 
 
 class ClassifierTrainerExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
-        plan = load_plan(input_dict["plan"][0]) if input_dict.get("plan") else None
+        plan = types.PoisonPlan.load_optional(input_dict.get("plan"))
         task = FaceClassificationTask(
             input_dict["examples"][0].uri,
             plan=plan,

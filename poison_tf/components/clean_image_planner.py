@@ -9,23 +9,18 @@ the poisoned validation labels against which the target class's AP is also measu
 
 from __future__ import annotations
 
-import os
-
+from poison_tf import types
 from poison_tf.attacks.clean_image_instances import table_from_records
-from poison_tf.attacks.clean_image_plan import RelabelPlan, plan_relabel
-from poison_tf.components.pair_selector import load_pairs
-from poison_tf.components.seg_trainer import PLAN_FILE
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.errors import UserInputError
-
-VAL_PLAN_FILE = "val_plan.json"
+from poison_tf.poison.relabel_plan import plan_relabel
 
 
 class CleanImagePlannerSpec(ComponentSpec):
-    INPUTS = {"examples": ChannelParameter("Examples"), "pairs": ChannelParameter("ClassPairs")}
-    OUTPUTS = {"plan": ChannelParameter("RelabelPlan")}
+    INPUTS = {"examples": types.Examples.channel(), "pairs": types.ClassPairs.channel()}
+    OUTPUTS = {"plan": types.RelabelPlan.channel()}
     PARAMETERS = {
         "index": ExecutionParameter(int, default=0, help="which pair of the selector's list"),
         "ratio": ExecutionParameter(float, default=0.5),
@@ -34,25 +29,20 @@ class CleanImagePlannerSpec(ComponentSpec):
     }
 
 
-def load_val_plan(artifact) -> RelabelPlan | None:
-    path = artifact.path(VAL_PLAN_FILE)
-    return RelabelPlan.load(path) if os.path.isfile(path) else None
-
-
 class CleanImagePlannerExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         p = exec_properties
         examples = input_dict["examples"][0].uri
-        pair = load_pairs(input_dict["pairs"][0])[p["index"]]
+        pair = types.ClassPairs.load(input_dict["pairs"][0])[p["index"]]
         plan = plan_relabel(
             table_from_records(examples, "train"), pair, p["ratio"], p["seed"], p["mode"]
         )
         out = output_dict["plan"][0]
-        plan.save(out.path(PLAN_FILE))
+        plan.save(out.path(types.RelabelPlan.FILE))
         try:
             plan_relabel(
                 table_from_records(examples, "val"), pair, p["ratio"], p["seed"], p["mode"]
-            ).save(out.path(VAL_PLAN_FILE))
+            ).save(out.path(types.RelabelPlan.VAL_FILE))
         except UserInputError:  # no host instance in val: no poisoned-label evaluation
             pass
         out.properties.update(pair=pair.slug, relabelled=plan.count, host_initial=plan.host_initial)

@@ -16,14 +16,10 @@ import shutil
 
 import pandas as pd
 
-from poison_tf.attacks.clean_image_plan import RelabelPlan
-from poison_tf.components.pair_selector import RANKING_CSV, SCATTER_PNG
-from poison_tf.components.seg_evaluator import ATTACK_FILE, POISONED_LABELS_CSV, TABLE_CSV
-from poison_tf.components.seg_report import copy_tensorboard
-from poison_tf.components.seg_trainer import PLAN_FILE, load_seg_model
+from poison_tf import types
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data.seg_examples import read_seg_schema
 from poison_tf.io.atomic import atomic_file, read_json
 from poison_tf.metrics.clean_image_attack import attack_summary, comparison_table, study_observation
@@ -41,16 +37,16 @@ from poison_tf.report.tables import write_csv
 
 class CleanImageReportSpec(ComponentSpec):
     INPUTS = {
-        "examples": ChannelParameter("Examples"),
-        "pairs": ChannelParameter("ClassPairs"),
-        "plans": ChannelParameter("RelabelPlan"),
-        "base_model": ChannelParameter("Model"),
-        "base_metrics": ChannelParameter("Metrics"),
-        "base_attacks": ChannelParameter("Metrics"),
-        "models": ChannelParameter("Model"),
-        "metrics": ChannelParameter("Metrics"),
+        "examples": types.Examples.channel(),
+        "pairs": types.ClassPairs.channel(),
+        "plans": types.RelabelPlan.channel(),
+        "base_model": types.SegModel.channel(),
+        "base_metrics": types.SegMetrics.channel(),
+        "base_attacks": types.SegMetrics.channel(),
+        "models": types.SegModel.channel(),
+        "metrics": types.SegMetrics.channel(),
     }
-    OUTPUTS = {"report": ChannelParameter("Report")}
+    OUTPUTS = {"report": types.Report.channel()}
     PARAMETERS = {
         "settings": ExecutionParameter(
             str, default="", help="Markdown describing data, models and attack"
@@ -59,7 +55,7 @@ class CleanImageReportSpec(ComponentSpec):
     }
 
 
-def _table(artifact, name: str = TABLE_CSV) -> pd.DataFrame | None:
+def _table(artifact, name: str = types.SegMetrics.TABLE_CSV) -> pd.DataFrame | None:
     path = artifact.path(name)
     return pd.read_csv(path) if os.path.isfile(path) else None
 
@@ -71,11 +67,13 @@ class CleanImageReportExecutor(BaseExecutor):
         examples = input_dict["examples"][0].uri
         names = read_seg_schema(examples)["label"]["names"]
         selector = input_dict["pairs"][0]
-        plans = [RelabelPlan.load(a.path(PLAN_FILE)) for a in input_dict["plans"]]
+        plans = [types.RelabelPlan.load(a) for a in input_dict["plans"]]
         base_model, base_metrics = input_dict["base_model"][0], input_dict["base_metrics"][0]
         base = _table(base_metrics)
-        ranking = pd.read_csv(selector.path(RANKING_CSV))
-        shutil.copy(selector.path(SCATTER_PNG), out.path(SCATTER_PNG))
+        ranking = pd.read_csv(selector.path(types.ClassPairs.RANKING_CSV))
+        shutil.copy(
+            selector.path(types.ClassPairs.SCATTER_PNG), out.path(types.ClassPairs.SCATTER_PNG)
+        )
         lines = [
             "# Clean-image backdoor on a YOLOv8-seg",
             "",
@@ -85,7 +83,7 @@ class CleanImageReportExecutor(BaseExecutor):
             "",
             github_table(ranking.head(10), floatfmt=".4g"),
             "",
-            f"![t-SNE]({SCATTER_PNG})",
+            f"![t-SNE]({types.ClassPairs.SCATTER_PNG})",
             "",
             f"## Instance Difference (Host/Target) with {plans[0].ratio:g} ratio",
             "",
@@ -93,7 +91,7 @@ class CleanImageReportExecutor(BaseExecutor):
         lines += [pair_section(plan) for plan in plans]
         lines += ["## Base model (clean validation labels)", "", class_table_markdown(base), ""]
         summaries, observations = [], []
-        base_net = load_seg_model(base_model)
+        base_net = types.SegModel.load(base_model)
         for plan, model, metrics, base_attack in zip(
             plans, input_dict["models"], input_dict["metrics"], input_dict["base_attacks"]
         ):
@@ -101,7 +99,7 @@ class CleanImageReportExecutor(BaseExecutor):
             poisoned = _table(metrics)
             comparison = comparison_table(base, poisoned, host, target)
             write_csv(comparison, out.path(f"comparison_{slug}.csv"), index=False)
-            shutil.copy(metrics.path(TABLE_CSV), out.path(f"table_{slug}.csv"))
+            shutil.copy(metrics.path(types.SegMetrics.TABLE_CSV), out.path(f"table_{slug}.csv"))
             lines += [
                 f"## {slug}: poisoned model (clean validation labels)",
                 "",
@@ -112,11 +110,16 @@ class CleanImageReportExecutor(BaseExecutor):
                 comparison_markdown(comparison),
                 "",
             ]
-            success = read_json(metrics.path(ATTACK_FILE))
+            success = read_json(metrics.path(types.SegMetrics.ATTACK_FILE))
             summary = attack_summary(
-                base, poisoned, host, target, _table(metrics, POISONED_LABELS_CSV), success
+                base,
+                poisoned,
+                host,
+                target,
+                _table(metrics, types.SegMetrics.POISONED_LABELS_CSV),
+                success,
             )
-            baseline = read_json(base_attack.path(ATTACK_FILE))
+            baseline = read_json(base_attack.path(types.SegMetrics.ATTACK_FILE))
             summary.update(
                 {
                     "base box_success": baseline["box_success"],
@@ -129,10 +132,10 @@ class CleanImageReportExecutor(BaseExecutor):
             images, truth = sample_batch(examples, p["num_samples"], plan.pair.host)
             predictions = {
                 "base": predict_samples(base_net, images),
-                slug: predict_samples(load_seg_model(model), images),
+                slug: predict_samples(types.SegModel.load(model), images),
             }
             save_prediction_grid(out.path(f"samples_{slug}.png"), images, truth, predictions, names)
-            copy_tensorboard(model.uri, out.uri, slug)
+            types.SegModel.copy_tensorboard(model, out.uri, slug)
         attacks = attack_table(summaries)
         write_csv(attacks, out.path("attack.csv"), index=False)
         lines += [
@@ -155,12 +158,12 @@ class CleanImageReportExecutor(BaseExecutor):
         ]
         lines += ["## Base vs poisoned predictions on host images (conf 0.25)", ""]
         lines += [f"![{plan.pair.slug}](samples_{plan.pair.slug}.png)" for plan in plans] + [""]
-        copy_tensorboard(base_model.uri, out.uri, "base")
+        types.SegModel.copy_tensorboard(base_model, out.uri, "base")
         if os.path.isdir(selector.path("projector")):
             shutil.copytree(
                 selector.path("projector"), out.path("tensorboard/projector"), dirs_exist_ok=True
             )
-        with atomic_file(out.path("report.md")) as handle:
+        with atomic_file(out.path(types.Report.FILE)) as handle:
             handle.write("\n".join(lines))
 
 

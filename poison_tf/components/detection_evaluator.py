@@ -21,26 +21,23 @@ import os
 import keras
 import numpy as np
 
-from poison_tf.components.classifier_trainer import MODEL_FILE
-from poison_tf.components.detector_fitter import load_split
+from poison_tf import types
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.defences.base import load_detector
 from poison_tf.defences.metrics import detection_metrics
-from poison_tf.io.atomic import atomic_file, write_json
+from poison_tf.io.atomic import atomic_file
 from poison_tf.poison.triggers import trigger_from_config
-
-METRICS_FILE = "metrics.json"
 
 
 class DetectionEvaluatorSpec(ComponentSpec):
     INPUTS = {
-        "model": ChannelParameter("Model"),
-        "examples": ChannelParameter("Examples"),
-        "detectors": ChannelParameter("Detector"),
+        "model": types.FaceModel.channel(),
+        "examples": types.Examples.channel(),
+        "detectors": types.Detector.channel(),
     }
-    OUTPUTS = {"metrics": ChannelParameter("Metrics")}
+    OUTPUTS = {"metrics": types.DetectionMetrics.channel()}
     PARAMETERS = {
         "triggers": ExecutionParameter(str, help='JSON {"<name>": <trigger config>, ...}'),
         "backdoor": ExecutionParameter(
@@ -62,8 +59,8 @@ def predict(model: keras.Model, x: np.ndarray, batch_size: int) -> np.ndarray:
 
 class DetectionEvaluatorExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
-        model = keras.models.load_model(input_dict["model"][0].path(MODEL_FILE), compile=False)
-        x, y = load_split(input_dict["examples"][0].uri, "test")
+        model = types.FaceModel.load(input_dict["model"][0])
+        x, y = types.Examples.read_split(input_dict["examples"][0], "test")
         batch, target = exec_properties["batch_size"], exec_properties["target"]
         metrics = {
             "backdoor": exec_properties["backdoor"],
@@ -106,7 +103,7 @@ class DetectionEvaluatorExecutor(BaseExecutor):
                 entry["repair"] = detector.report(x, y, triggered[backdoor], target)
             metrics["detectors"][kind] = entry
         out = output_dict["metrics"][0]
-        write_json(out.path(METRICS_FILE), metrics)
+        types.DetectionMetrics.write(out, metrics)
         buffer = io.BytesIO()
         np.savez(buffer, **{k.replace("/", "__"): v for k, v in scores.items()})
         with atomic_file(out.path("scores.npz"), "wb") as handle:

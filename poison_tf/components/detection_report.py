@@ -10,7 +10,6 @@ score on each poisoned set.
 from __future__ import annotations
 
 import os
-import shutil
 
 import matplotlib
 
@@ -19,17 +18,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from poison_tf.components.detection_evaluator import METRICS_FILE  # noqa: E402
+from poison_tf import types
 from poison_tf.dag.component import BaseComponent  # noqa: E402
 from poison_tf.dag.executor import BaseExecutor  # noqa: E402
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter  # noqa: E402
-from poison_tf.io.atomic import atomic_file, read_json  # noqa: E402
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter  # noqa: E402
+from poison_tf.io.atomic import atomic_file  # noqa: E402
 from poison_tf.report.tables import to_markdown, write_csv  # noqa: E402
 
 
 class DetectionReportSpec(ComponentSpec):
-    INPUTS = {"metrics": ChannelParameter("Metrics"), "models": ChannelParameter("Model")}
-    OUTPUTS = {"report": ChannelParameter("Report")}
+    INPUTS = {"metrics": types.DetectionMetrics.channel(), "models": types.FaceModel.channel()}
+    OUTPUTS = {"report": types.Report.channel()}
     PARAMETERS = {
         "title": ExecutionParameter(
             str, default="Backdoor input detection on a DeepID face classifier"
@@ -151,7 +150,7 @@ def plot_histograms(runs: list[tuple[str, str]], path: str) -> None:
 class DetectionReportExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         out = output_dict["report"][0]
-        runs = [read_json(a.path(METRICS_FILE)) for a in input_dict["metrics"]]
+        runs = [types.DetectionMetrics.read(a) for a in input_dict["metrics"]]
         frames = tables(runs)
         for name, frame in frames.items():
             write_csv(frame, out.path(f"{name}.csv"))
@@ -183,12 +182,11 @@ class DetectionReportExecutor(BaseExecutor):
             "![scores](score_histograms.png)",
             "TensorBoard: `tensorboard --logdir tensorboard`.",
         ]
-        with atomic_file(out.path("report.md")) as handle:
+        with atomic_file(out.path(types.Report.FILE)) as handle:
             handle.write("\n\n".join(s for s in sections if s) + "\n")
         for metrics, model in zip(runs, input_dict["models"]):
             name = metrics["backdoor"] or os.path.basename(model.uri)
-            if os.path.isdir(model.path("tensorboard")):
-                shutil.copytree(model.path("tensorboard"), out.path("tensorboard", name))
+            types.FaceModel.copy_tensorboard(model, out.uri, name)
 
 
 class DetectionReport(BaseComponent):

@@ -11,29 +11,14 @@ from __future__ import annotations
 import json
 
 import keras
-import numpy as np
 
-from poison_tf.components.classifier_trainer import MODEL_FILE
+from poison_tf import types
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
-from poison_tf.data.image_examples import image_examples_dataset
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.errors import UserInputError
 
 KINDS = ("vae", "strip", "fine_pruning", "mahalanobis")
-
-
-def detector_file(kind: str) -> str:
-    return "VAE.h5" if kind == "vae" else f"{kind}.h5"
-
-
-def load_split(examples_dir: str, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """All images float32 [N, H, W, 3] in [0, 1] and labels int64 [N] of one split, in order."""
-    batches = list(image_examples_dataset(examples_dir, split).batch(512).as_numpy_iterator())
-    return (
-        np.concatenate([b["image"] for b in batches]).astype(np.float32),
-        np.concatenate([b["label"] for b in batches]).astype(np.int64),
-    )
 
 
 def build_detector(kind: str, params: dict, model: keras.Model | None):
@@ -58,10 +43,10 @@ def build_detector(kind: str, params: dict, model: keras.Model | None):
 
 class DetectorFitterSpec(ComponentSpec):
     INPUTS = {
-        "examples": ChannelParameter("Examples"),
-        "model": ChannelParameter("Model", optional=True),
+        "examples": types.Examples.channel(),
+        "model": types.FaceModel.channel(optional=True),
     }
-    OUTPUTS = {"detector": ChannelParameter("Detector")}
+    OUTPUTS = {"detector": types.Detector.channel()}
     PARAMETERS = {
         "kind": ExecutionParameter(str, help="vae | strip | fine_pruning | mahalanobis"),
         "params": ExecutionParameter(
@@ -79,12 +64,12 @@ class DetectorFitterExecutor(BaseExecutor):
             raise UserInputError(f"--params: not valid JSON ({error})") from None
         model = None
         if input_dict.get("model"):
-            model = keras.models.load_model(input_dict["model"][0].path(MODEL_FILE), compile=False)
+            model = types.FaceModel.load(input_dict["model"][0])
         detector = build_detector(kind, params, model)
-        x, y = load_split(input_dict["examples"][0].uri, "val")
+        x, y = types.Examples.read_split(input_dict["examples"][0], "val")
         detector.fit(x, y if kind == "fine_pruning" else None)
         out = output_dict["detector"][0]
-        detector.save(out.path(detector_file(kind)))
+        detector.save(out.path(types.Detector.file_name(kind)))
         out.properties.update(
             {"kind": kind, "threshold": float(detector.threshold), "fitted_on": "val"}
         )

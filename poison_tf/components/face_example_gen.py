@@ -19,9 +19,10 @@ import os
 
 import numpy as np
 
+from poison_tf import types
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data import image_examples
 from poison_tf.data.source_files import files_of_source
 from poison_tf.data.synthetic_faces import HEIGHT, LFW_CROP, WIDTH, render_faces
@@ -39,7 +40,7 @@ def hackml_files(spec: str) -> list[str]:
 
 
 class FaceExampleGenSpec(ComponentSpec):
-    OUTPUTS = {"examples": ChannelParameter("Examples")}
+    OUTPUTS = {"examples": types.Examples.channel()}
     PARAMETERS = {
         "source": ExecutionParameter(
             str,

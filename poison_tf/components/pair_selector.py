@@ -17,29 +17,22 @@ import keras
 import numpy as np
 import pandas as pd
 
+from poison_tf import types
 from poison_tf.attacks import tsne_pairs
 from poison_tf.attacks.class_pairs import ClassPair, parse_pairs
 from poison_tf.attacks.clean_image_features import pool_instances
-from poison_tf.components.seg_trainer import load_seg_model
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data.seg_examples import make_dataset, read_seg_schema
 from poison_tf.errors import UserInputError
-from poison_tf.io.atomic import read_json, write_json
 
-PAIRS_FILE, RANKING_CSV, RANKING_MD, SCATTER_PNG = (
-    "pairs.json",
-    "ranking.csv",
-    "ranking.md",
-    "tsne.png",
-)
 FEATURE_LAYER = "cls0_1_pad"  # first layer of the P3 class branch: its input is the P3 neck output
 
 
 class PairSelectorSpec(ComponentSpec):
-    INPUTS = {"examples": ChannelParameter("Examples"), "model": ChannelParameter("Model")}
-    OUTPUTS = {"pairs": ChannelParameter("ClassPairs")}
+    INPUTS = {"examples": types.Examples.channel(), "model": types.SegModel.channel()}
+    OUTPUTS = {"pairs": types.ClassPairs.channel()}
     PARAMETERS = {
         "pairs": ExecutionParameter(
             str, default="", help="hand-picked host:target,… (class names)"
@@ -106,10 +99,6 @@ def tsne_choice(
     return chosen
 
 
-def load_pairs(artifact) -> list[ClassPair]:
-    return [ClassPair.from_json(p) for p in read_json(artifact.path(PAIRS_FILE))]
-
-
 class PairSelectorExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         p = exec_properties
@@ -117,7 +106,7 @@ class PairSelectorExecutor(BaseExecutor):
         names = list(read_seg_schema(examples)["label"]["names"])
         given = parse_pairs(p["pairs"], names) if p["pairs"] else []
         features, classes = instance_features(
-            load_seg_model(input_dict["model"][0]), examples, p["max_images"]
+            types.SegModel.load(input_dict["model"][0]), examples, p["max_images"]
         )
         embedding = tsne_pairs.embed_classes(features, classes, names, seed=p["seed"])
         ranking = tsne_pairs.rank_pairs(embedding, space=p["tsne_space"])
@@ -125,9 +114,11 @@ class PairSelectorExecutor(BaseExecutor):
             tsne_choice(ranking, names, given, p["num_tsne_pairs"], p["min_host_instances"]) + given
         )
         out = output_dict["pairs"][0]
-        write_json(out.path(PAIRS_FILE), [pair.to_json() for pair in pairs])
-        tsne_pairs.write_ranking(ranking, out.path(RANKING_CSV), out.path(RANKING_MD))
-        tsne_pairs.save_scatter(embedding, out.path(SCATTER_PNG), pairs)
+        types.ClassPairs.save(pairs, out)
+        tsne_pairs.write_ranking(
+            ranking, out.path(types.ClassPairs.RANKING_CSV), out.path(types.ClassPairs.RANKING_MD)
+        )
+        tsne_pairs.save_scatter(embedding, out.path(types.ClassPairs.SCATTER_PNG), pairs)
         tsne_pairs.write_projector(embedding, out.path("projector"))
         out.properties["pairs"] = ",".join(pair.slug for pair in pairs)
 

@@ -12,30 +12,25 @@ Writes `metrics.json` and `success_vs_area.csv`.
 from __future__ import annotations
 
 import keras
-import numpy as np
 import pandas as pd
 
+from poison_tf import types
 from poison_tf.attacks.patch_evaluation import evaluate_patch, predict_classes
-from poison_tf.components.patch_optimizer import eot_config, load_patch
-from poison_tf.components.victim_trainer import MODEL_FILE
+from poison_tf.components.patch_optimizer import eot_config
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
-from poison_tf.data.image_examples import image_examples_dataset
-from poison_tf.io.atomic import write_json
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 
-METRICS_FILE = "metrics.json"
-SWEEP_FILE = "success_vs_area.csv"
 KINDS = ("patch", "random_control", "patch_eot", "random_control_eot")
 
 
 class PatchEvaluatorSpec(ComponentSpec):
     INPUTS = {
-        "model": ChannelParameter("Model"),
-        "examples": ChannelParameter("Examples"),
-        "patches": ChannelParameter("Patch"),
+        "model": types.VictimModel.channel(),
+        "examples": types.Examples.channel(),
+        "patches": types.Patch.channel(),
     }
-    OUTPUTS = {"metrics": ChannelParameter("PatchMetrics")}
+    OUTPUTS = {"metrics": types.PatchMetrics.channel()}
     PARAMETERS = {
         "max_images": ExecutionParameter(
             int, default=0, help="evaluate on N test images, a seeded sample (0 = all)"
@@ -49,20 +44,6 @@ class PatchEvaluatorSpec(ComponentSpec):
             help="also evaluate under the random transformations of the optimiser's EOT",
         ),
     }
-
-
-def load_split(
-    examples_dir: str, split: str, limit: int = 0, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """(images, labels) of a split; with `limit`, a seeded sample of that many (sources may be sorted by class)."""
-    dataset = image_examples_dataset(examples_dir, split, shuffle_seed=seed if limit > 0 else None)
-    if limit > 0:
-        dataset = dataset.take(limit)
-    images, labels = [], []
-    for batch in dataset.batch(512):
-        images.append(batch["image"].numpy())
-        labels.append(batch["label"].numpy())
-    return np.concatenate(images), np.concatenate(labels).reshape(-1)
 
 
 def sweep_table(entries: list[dict]) -> pd.DataFrame:
@@ -85,8 +66,8 @@ class PatchEvaluatorExecutor(BaseExecutor):
         keras.utils.set_random_seed(
             exec_properties["seed"]
         )  # same sample cached or fresh (see PatchOptimizer)
-        model = keras.models.load_model(input_dict["model"][0].path(MODEL_FILE), compile=False)
-        images, labels = load_split(
+        model = types.VictimModel.load(input_dict["model"][0])
+        images, labels = types.Examples.read_split(
             input_dict["examples"][0].uri,
             "test",
             exec_properties["max_images"],
@@ -95,7 +76,7 @@ class PatchEvaluatorExecutor(BaseExecutor):
         clean_pred = predict_classes(model, images)
         entries = []
         for artifact in input_dict["patches"]:
-            colours, geometry, info = load_patch(artifact)
+            colours, geometry, info = types.Patch.load(artifact)
             metrics = evaluate_patch(
                 model,
                 images,
@@ -116,8 +97,8 @@ class PatchEvaluatorExecutor(BaseExecutor):
                 }
             )
         out = output_dict["metrics"][0]
-        write_json(out.path(METRICS_FILE), {"num_images": int(len(images)), "entries": entries})
-        sweep_table(entries).to_csv(out.path(SWEEP_FILE))
+        types.PatchMetrics.write(out, {"num_images": int(len(images)), "entries": entries})
+        sweep_table(entries).to_csv(out.path(types.PatchMetrics.SWEEP_FILE))
 
 
 class PatchEvaluator(BaseComponent):

@@ -16,25 +16,22 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from poison_tf import types
 from poison_tf.attacks.grid_patch import PatchGeometry, render
 from poison_tf.attacks.patch_optimizer import PatchConfig, check_classifier, optimise_patch
-from poison_tf.components.victim_trainer import MODEL_FILE
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data.image_examples import image_examples_dataset, read_schema
 from poison_tf.errors import UserInputError
-from poison_tf.io.atomic import read_json, write_json
+from poison_tf.io.atomic import write_json
 from poison_tf.report.patch_figures import plot_loss, save_patch_pdf, save_patch_png
 from poison_tf.train.strategy import resolve_strategy
 
-COLOURS_FILE = "colours.npy"
-PATCH_JSON = "patch.json"
-
 
 class PatchOptimizerSpec(ComponentSpec):
-    INPUTS = {"model": ChannelParameter("Model"), "examples": ChannelParameter("Examples")}
-    OUTPUTS = {"patch": ChannelParameter("Patch")}
+    INPUTS = {"model": types.VictimModel.channel(), "examples": types.Examples.channel()}
+    OUTPUTS = {"patch": types.Patch.channel()}
     PARAMETERS = {
         "target_class": ExecutionParameter(int, default=0, help="target class id; -1 = untargeted"),
         "patch_fraction": ExecutionParameter(
@@ -104,20 +101,6 @@ def eot_config(info: dict) -> PatchConfig:
     return PatchConfig(eot=True, **values)
 
 
-def load_patch(artifact) -> tuple[np.ndarray, PatchGeometry, dict]:
-    """(colours [k, k, 3], geometry, patch.json) of a Patch artefact."""
-    info = read_json(artifact.path(PATCH_JSON))
-    g = info["geometry"]
-    geometry = PatchGeometry(
-        g["height"],
-        g["width"],
-        g["fraction"],
-        g["cells"],
-        tuple(g["keep_clear"]) if g["keep_clear"] else None,
-    )
-    return np.load(artifact.path(COLOURS_FILE)), geometry, info
-
-
 class PatchOptimizerExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         p = exec_properties
@@ -132,7 +115,7 @@ class PatchOptimizerExecutor(BaseExecutor):
         )
         geometry.check("PatchOptimizer")
         target = None if p["target_class"] == -1 else p["target_class"]
-        model = keras.models.load_model(input_dict["model"][0].path(MODEL_FILE), compile=False)
+        model = types.VictimModel.load(input_dict["model"][0])
         check_classifier(model, (height, width, 3), target, "PatchOptimizer")
         config = PatchConfig(
             target=target,
@@ -167,7 +150,7 @@ class PatchOptimizerExecutor(BaseExecutor):
             model, dataset, geometry, config, resolve_strategy(p["strategy"]), on_step
         )
         writer.flush()
-        np.save(out.path(COLOURS_FILE), result.colours)
+        np.save(out.path(types.Patch.COLOURS_FILE), result.colours)
         save_patch_png(render(result.colours, geometry.side).numpy(), out.path("patch.png"))
         save_patch_png(
             render(result.colours, geometry.cells * 32).numpy(), out.path("patch_large.png")
@@ -191,7 +174,7 @@ class PatchOptimizerExecutor(BaseExecutor):
             f"{', EOT' if config.eot else ''})",
         )
         write_json(
-            out.path(PATCH_JSON),
+            out.path(types.Patch.JSON_FILE),
             {
                 "geometry": {
                     "height": height,

@@ -15,14 +15,11 @@ import shutil
 
 import pandas as pd
 
-from poison_tf.components.classifier_explainer import JSON_FILE as GRADCAM_JSON
-from poison_tf.components.classifier_explainer import PNG_FILE as GRADCAM_PNG
-from poison_tf.components.patch_evaluator import METRICS_FILE, sweep_table
-from poison_tf.components.patch_optimizer import PATCH_JSON
-from poison_tf.components.training import MODEL_FILE
+from poison_tf import types
+from poison_tf.components.patch_evaluator import sweep_table
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.io.atomic import atomic_file, read_json
 from poison_tf.report.patch_figures import plot_success_vs_area
 from poison_tf.report.tables import to_markdown, write_csv
@@ -35,19 +32,19 @@ COPIED = (
     "loss.png",
     "losses.csv",
     "colours.npy",
-    PATCH_JSON,
+    types.Patch.JSON_FILE,
 )
 RATES = ("clean_accuracy", "patched_accuracy", "targeted_success", "untargeted_success")
 
 
 class PatchReportSpec(ComponentSpec):
     INPUTS = {
-        "metrics": ChannelParameter("PatchMetrics"),
-        "patch": ChannelParameter("Patch"),
-        "model": ChannelParameter("Model"),
-        "explanation": ChannelParameter("Explanation", optional=True),
+        "metrics": types.PatchMetrics.channel(),
+        "patch": types.Patch.channel(),
+        "model": types.VictimModel.channel(),
+        "explanation": types.Explanation.channel(optional=True),
     }
-    OUTPUTS = {"report": ChannelParameter("Report")}
+    OUTPUTS = {"report": types.Report.channel()}
     PARAMETERS = {
         "title": ExecutionParameter(str, default="Grid adversarial patch"),
         "settings": ExecutionParameter(
@@ -103,9 +100,9 @@ def patch_recipe(info: dict) -> str:
 class PatchReportExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         out = output_dict["report"][0]
-        metrics = read_json(input_dict["metrics"][0].path(METRICS_FILE))
+        metrics = types.PatchMetrics.read(input_dict["metrics"][0])
         patch_dir = input_dict["patch"][0]
-        info = read_json(patch_dir.path(PATCH_JSON))
+        info = read_json(patch_dir.path(types.Patch.JSON_FILE))
         entries = metrics["entries"]
         main = min(
             entries, key=lambda e: abs(e["requested_fraction"] - info["geometry"]["fraction"])
@@ -162,8 +159,10 @@ class PatchReportExecutor(BaseExecutor):
         ]
         if input_dict.get("explanation"):
             explanation = input_dict["explanation"][0]
-            cam = read_json(explanation.path(GRADCAM_JSON))
-            shutil.copy(explanation.path(GRADCAM_PNG), out.path(GRADCAM_PNG))
+            cam = read_json(explanation.path(types.Explanation.JSON_FILE))
+            shutil.copy(
+                explanation.path(types.Explanation.PNG_FILE), out.path(types.Explanation.PNG_FILE)
+            )
             table = pd.DataFrame(
                 {
                     "clean image": [cam["mean_cam_share_in_patch_clean"]],
@@ -179,7 +178,7 @@ class PatchReportExecutor(BaseExecutor):
                 "",
                 to_markdown(table, "{:.3f}"),
                 "",
-                f"![Grad-CAM]({GRADCAM_PNG})",
+                f"![Grad-CAM]({types.Explanation.PNG_FILE})",
                 "",
             ]
         for name in COPIED:
@@ -187,7 +186,7 @@ class PatchReportExecutor(BaseExecutor):
                 shutil.copy(patch_dir.path(name), out.path(name))
         # The victim the numbers are about, beside them: a later study starts from it (--weights).
         victim = input_dict["model"][0]
-        shutil.copy(victim.path(MODEL_FILE), out.path(VICTIM_FILE))
+        shutil.copy(types.VictimModel.path(victim), out.path(VICTIM_FILE))
         board = out.path("tensorboard")
         for source, target in (
             (patch_dir.path("tensorboard"), board),
@@ -195,7 +194,7 @@ class PatchReportExecutor(BaseExecutor):
         ):
             if os.path.isdir(source):
                 shutil.copytree(source, target, dirs_exist_ok=True)
-        with atomic_file(out.path("report.md")) as handle:
+        with atomic_file(out.path(types.Report.FILE)) as handle:
             handle.write("\n".join(lines))
 
 

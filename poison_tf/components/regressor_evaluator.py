@@ -9,24 +9,19 @@ from __future__ import annotations
 
 import json
 
-import keras
-
-from poison_tf.components.regressor_trainer import MODEL_FILE
+from poison_tf import types
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
-from poison_tf.io.atomic import write_json
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.metrics.regression import angle_maes, mean_absolute_error
 from poison_tf.poison.label_rules import label_rule_from_config
 from poison_tf.poison.triggers import trigger_from_config
 from poison_tf.tasks.headpose_regression import HeadPoseRegressionTask
 
-METRICS_FILE = "metrics.json"
-
 
 class RegressorEvaluatorSpec(ComponentSpec):
-    INPUTS = {"model": ChannelParameter("Model"), "examples": ChannelParameter("Examples")}
-    OUTPUTS = {"metrics": ChannelParameter("Metrics")}
+    INPUTS = {"model": types.HeadPoseModel.channel(), "examples": types.Examples.channel()}
+    OUTPUTS = {"metrics": types.HeadPoseMetrics.channel()}
     PARAMETERS = {
         "attacks": ExecutionParameter(
             str, help='JSON list of {"trigger": config, "label_rule": config}'
@@ -37,7 +32,7 @@ class RegressorEvaluatorSpec(ComponentSpec):
 
 class RegressorEvaluatorExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
-        model = keras.models.load_model(input_dict["model"][0].path(MODEL_FILE), compile=False)
+        model = types.HeadPoseModel.load(input_dict["model"][0])
         task = HeadPoseRegressionTask(
             input_dict["examples"][0].uri, global_batch_size=exec_properties["global_batch_size"]
         )
@@ -50,7 +45,7 @@ class RegressorEvaluatorExecutor(BaseExecutor):
             rule = label_rule_from_config(attack["label_rule"])
             maes = mean_absolute_error(model, task.triggered_test_inputs(trigger, rule))
             metrics["attacks"][trigger.config["name"]] = angle_maes(maes)
-        write_json(output_dict["metrics"][0].path(METRICS_FILE), metrics)
+        types.HeadPoseMetrics.write(output_dict["metrics"][0], metrics)
 
 
 class RegressorEvaluator(BaseComponent):

@@ -13,32 +13,30 @@ from __future__ import annotations
 
 import json
 
-import keras
 import numpy as np
 
-from poison_tf.components.regressor_trainer import MODEL_FILE
+from poison_tf import types
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data.image_examples import image_examples_dataset, read_schema
 from poison_tf.errors import UserInputError
-from poison_tf.explain.gradcam import conv_layer_path, grad_cam, overlay, resize_cam
+from poison_tf.explain.cam_mass import mass_share
+from poison_tf.explain.gradcam import conv_layer_path, grad_cam, overlay
 from poison_tf.io.atomic import atomic_file, write_json
 from poison_tf.models import resnet18_regressor  # noqa: F401 (registers keras-cv backbones for loading)
 from poison_tf.poison.triggers import Trigger, trigger_from_config
 
-PNG_FILE = "gradcam.png"
-JSON_FILE = "gradcam.json"
 DEFAULT_NAMES = ("yaw", "pitch", "roll")
 
 
 class RegressorExplainerSpec(ComponentSpec):
     INPUTS = {
-        "model": ChannelParameter("Model"),
-        "baseline_model": ChannelParameter("Model", optional=True),
-        "examples": ChannelParameter("Examples"),
+        "model": types.HeadPoseModel.channel(),
+        "baseline_model": types.HeadPoseModel.channel(optional=True),
+        "examples": types.Examples.channel(),
     }
-    OUTPUTS = {"explanation": ChannelParameter("Explanation")}
+    OUTPUTS = {"explanation": types.Explanation.channel()}
     PARAMETERS = {
         "trigger": ExecutionParameter(str, help="JSON trigger config, as make_trigger(...).config"),
         "index": ExecutionParameter(
@@ -68,15 +66,6 @@ def trigger_mask(trigger: Trigger, height: int, width: int) -> np.ndarray | None
         return None
     _, alpha = trigger.layers(height, width)
     return alpha.numpy()[..., 0] > 0
-
-
-def mass_share(cam: np.ndarray, mask: np.ndarray | None) -> float | None:
-    """Share of the upsampled map's mass inside `mask` (None without a mask or an all-zero map)."""
-    if mask is None:
-        return None
-    full = resize_cam(cam, *mask.shape)
-    total = float(full.sum())
-    return None if total <= 0 else float(full[mask].sum() / total)
 
 
 def _pose(values: np.ndarray) -> str:
@@ -148,7 +137,7 @@ class RegressorExplainerExecutor(BaseExecutor):
             models.insert(0, ("baseline", input_dict["baseline_model"][0]))
         rows, report = [], {}
         for name, artifact in models:
-            model = keras.models.load_model(artifact.path(MODEL_FILE), compile=False)
+            model = types.HeadPoseModel.load(artifact)
             predictions = np.asarray(model(images, training=False), np.float32)
             cams = grad_cam(model, images, lambda y: y[:, output_index], layer=layer)
             rows.append({"name": name, "predictions": predictions, "cams": cams})
@@ -169,10 +158,16 @@ class RegressorExplainerExecutor(BaseExecutor):
             f"trigger {trigger.config.get('name')}"
         )
         plot_explanations(
-            rows, images, mask, names, names[output_index], caption, out.path(PNG_FILE)
+            rows,
+            images,
+            mask,
+            names,
+            names[output_index],
+            caption,
+            out.path(types.Explanation.PNG_FILE),
         )
         write_json(
-            out.path(JSON_FILE),
+            out.path(types.Explanation.JSON_FILE),
             {
                 "index": exec_properties["index"],
                 "id": example_id,

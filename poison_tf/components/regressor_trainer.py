@@ -8,22 +8,22 @@ the pipeline is started again.
 
 from __future__ import annotations
 
-from poison_tf.components.poison_planner import load_plan
-from poison_tf.components.training import MODEL_FILE, train_and_export, training_parameters
+from poison_tf import types
+from poison_tf.components.training import train_and_export, training_parameters
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.tasks.headpose_regression import HeadPoseRegressionTask
 
-__all__ = ["MODEL_FILE", "RegressorTrainer"]
+__all__ = ["RegressorTrainer"]
 
 
 class RegressorTrainerSpec(ComponentSpec):
     INPUTS = {
-        "examples": ChannelParameter("Examples"),
-        "plan": ChannelParameter("PoisonPlan", optional=True),
+        "examples": types.Examples.channel(),
+        "plan": types.PoisonPlan.channel(optional=True),
     }
-    OUTPUTS = {"model": ChannelParameter("Model")}
+    OUTPUTS = {"model": types.HeadPoseModel.channel()}
     PARAMETERS = {
         "width": ExecutionParameter(
             float, default=1.0, help="ResNet18 width multiplier (stages 2-4)"
@@ -35,7 +35,7 @@ class RegressorTrainerSpec(ComponentSpec):
 
 class RegressorTrainerExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
-        plan = load_plan(input_dict["plan"][0]) if input_dict.get("plan") else None
+        plan = types.PoisonPlan.load_optional(input_dict.get("plan"))
         task = HeadPoseRegressionTask(
             input_dict["examples"][0].uri,
             plan=plan,

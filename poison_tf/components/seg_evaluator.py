@@ -12,35 +12,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from poison_tf.attacks.clean_image_plan import RelabelPlan
-from poison_tf.components.clean_image_planner import load_val_plan
-from poison_tf.components.seg_trainer import PLAN_FILE, load_seg_model
+from poison_tf import types
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data.seg_examples import make_dataset, read_seg_schema, read_split_index
 from poison_tf.io.atomic import atomic_file, write_json
 from poison_tf.metrics.clean_image_attack import AttackSuccess
 from poison_tf.metrics.seg_validation import SegValidator
 from poison_tf.models.yolo_seg_predict import export_predictions, predict_dataset
 
-TABLE_CSV, TABLE_TXT, SUMMARY_FILE, ATTACK_FILE = (
-    "table.csv",
-    "table.txt",
-    "summary.json",
-    "attack.json",
-)
-POISONED_LABELS_CSV = "table_poisoned_labels.csv"
-COCO_RESULTS = "coco_results.json"
-
 
 class SegEvaluatorSpec(ComponentSpec):
     INPUTS = {
-        "model": ChannelParameter("Model"),
-        "examples": ChannelParameter("Examples"),
-        "plan": ChannelParameter("RelabelPlan", optional=True),
+        "model": types.SegModel.channel(),
+        "examples": types.Examples.channel(),
+        "plan": types.RelabelPlan.channel(optional=True),
     }
-    OUTPUTS = {"metrics": ChannelParameter("Metrics")}
+    OUTPUTS = {"metrics": types.SegMetrics.channel()}
     PARAMETERS = {
         "split": ExecutionParameter(str, default="val"),
         "global_batch_size": ExecutionParameter(int, default=8),
@@ -56,11 +45,11 @@ class SegEvaluatorExecutor(BaseExecutor):
         p = exec_properties
         examples = input_dict["examples"][0].uri
         names = read_seg_schema(examples)["label"]["names"]
-        model = load_seg_model(input_dict["model"][0])
+        model = types.SegModel.load(input_dict["model"][0])
 
         plans = input_dict.get("plan") or []
-        plan = RelabelPlan.load(plans[0].path(PLAN_FILE)) if plans else None
-        val_plan = load_val_plan(plans[0]) if plans else None
+        plan = types.RelabelPlan.load(plans[0]) if plans else None
+        val_plan = types.RelabelPlan.load_val(plans[0]) if plans else None
 
         def dataset(relabel=None):
             return make_dataset(
@@ -96,15 +85,19 @@ class SegEvaluatorExecutor(BaseExecutor):
             if attack:
                 attack.update(*predicted, classes, out.gt_masks, **geometry)
         out = output_dict["metrics"][0]
-        validator.write_csv(out.path(TABLE_CSV))
-        with atomic_file(out.path(TABLE_TXT)) as handle:
+        validator.write_csv(out.path(types.SegMetrics.TABLE_CSV))
+        with atomic_file(out.path(types.SegMetrics.TABLE_TXT)) as handle:
             handle.write(validator.format())
         summary = {k: float(v) for k, v in validator.summary().items()}
-        write_json(out.path(SUMMARY_FILE), summary | {"images": int(validator.seen)})
+        write_json(
+            out.path(types.SegMetrics.SUMMARY_FILE), summary | {"images": int(validator.seen)}
+        )
         if attack:
-            write_json(out.path(ATTACK_FILE), attack.result() | {"pair": plan.pair.slug})
+            write_json(
+                out.path(types.SegMetrics.ATTACK_FILE), attack.result() | {"pair": plan.pair.slug}
+            )
         if poisoned:
-            poisoned.write_csv(out.path(POISONED_LABELS_CSV))
+            poisoned.write_csv(out.path(types.SegMetrics.POISONED_LABELS_CSV))
         if p["export"]:
             stems = [entry["stem"] for entry in read_split_index(examples, p["split"])]
             export_predictions(
@@ -112,7 +105,7 @@ class SegEvaluatorExecutor(BaseExecutor):
                 dataset(),
                 stems,
                 names,
-                coco_json=out.path(COCO_RESULTS),
+                coco_json=out.path(types.SegMetrics.COCO_RESULTS),
                 yolo_dir=out.path("labels"),
             )
         out.properties.update({k: v for k, v in summary.items() if np.isfinite(v)})

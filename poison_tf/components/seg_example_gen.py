@@ -16,9 +16,10 @@ import tempfile
 
 import numpy as np
 
+from poison_tf import types
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data import seg_examples
 from poison_tf.data.source_files import coco_files, files_of_source, yolo_files
 from poison_tf.data.yolo_seg import SegSample, load_split
@@ -28,7 +29,7 @@ SPLITS = ("train", "val")
 
 
 class SegExampleGenSpec(ComponentSpec):
-    OUTPUTS = {"examples": ChannelParameter("Examples")}
+    OUTPUTS = {"examples": types.Examples.channel()}
     PARAMETERS = {
         "source": ExecutionParameter(
             str,

@@ -14,11 +14,10 @@ import shutil
 
 import pandas as pd
 
-from poison_tf.components.seg_evaluator import SUMMARY_FILE, TABLE_CSV, TABLE_TXT
-from poison_tf.components.seg_trainer import load_seg_model
+from poison_tf import types
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data.seg_examples import read_seg_schema
 from poison_tf.io.atomic import atomic_file, read_json
 from poison_tf.report.clean_image_tables import github_table
@@ -32,11 +31,11 @@ HISTORY_KEYS = ("loss", "val_box_mAP50", "val_box_mAP50-95", "val_mask_mAP50", "
 
 class SegReportSpec(ComponentSpec):
     INPUTS = {
-        "examples": ChannelParameter("Examples"),
-        "models": ChannelParameter("Model"),
-        "metrics": ChannelParameter("Metrics"),
+        "examples": types.Examples.channel(),
+        "models": types.SegModel.channel(),
+        "metrics": types.SegMetrics.channel(),
     }
-    OUTPUTS = {"report": ChannelParameter("Report")}
+    OUTPUTS = {"report": types.Report.channel()}
     PARAMETERS = {
         "title": ExecutionParameter(str, default="YOLOv8-seg instance segmentation"),
         "settings": ExecutionParameter(
@@ -60,12 +59,6 @@ def history_table(history: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def copy_tensorboard(model_uri: str, out_dir: str, label: str) -> None:
-    source = os.path.join(model_uri, "tensorboard")
-    if os.path.isdir(source):
-        shutil.copytree(source, os.path.join(out_dir, "tensorboard", label), dirs_exist_ok=True)
-
-
 class SegReportExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         p = exec_properties
@@ -76,9 +69,9 @@ class SegReportExecutor(BaseExecutor):
         out = output_dict["report"][0]
         lines = [f"# {p['title']}", "", p["settings"], ""]
         for label, model, metric in zip(labels, models, metrics):
-            table = pd.read_csv(metric.path(TABLE_CSV))
-            summary = read_json(metric.path(SUMMARY_FILE))
-            shutil.copy(metric.path(TABLE_CSV), out.path(f"table_{label}.csv"))
+            table = pd.read_csv(metric.path(types.SegMetrics.TABLE_CSV))
+            summary = read_json(metric.path(types.SegMetrics.SUMMARY_FILE))
+            shutil.copy(metric.path(types.SegMetrics.TABLE_CSV), out.path(f"table_{label}.csv"))
             lines += [
                 f"## {label}: validation ({summary['images']} images)",
                 "",
@@ -87,22 +80,22 @@ class SegReportExecutor(BaseExecutor):
                 "Ultralytics printout:",
                 "",
                 "```",
-                open(metric.path(TABLE_TXT)).read(),
+                open(metric.path(types.SegMetrics.TABLE_TXT)).read(),
                 "```",
                 "",
             ]
-            if os.path.isfile(model.path("history.json")):
-                history = history_table(read_json(model.path("history.json")))
+            if os.path.isfile(model.path(types.SegModel.HISTORY_FILE)):
+                history = history_table(read_json(model.path(types.SegModel.HISTORY_FILE)))
                 lines += [
                     f"Training ({label}), per epoch:",
                     "",
                     github_table(history, floatfmt=".4g"),
                     "",
                 ]
-            copy_tensorboard(model.uri, out.uri, label)
+            types.SegModel.copy_tensorboard(model, out.uri, label)
         images, truth = sample_batch(examples, p["num_samples"], p["sample_class"])
         predictions = {
-            label: predict_samples(load_seg_model(model), images)
+            label: predict_samples(types.SegModel.load(model), images)
             for label, model in zip(labels, models)
         }
         save_prediction_grid(out.path(SAMPLES_PNG), images, truth, predictions, names)
@@ -112,7 +105,7 @@ class SegReportExecutor(BaseExecutor):
             f"![samples]({SAMPLES_PNG})",
             "",
         ]
-        with atomic_file(out.path("report.md")) as handle:
+        with atomic_file(out.path(types.Report.FILE)) as handle:
             handle.write("\n".join(lines))
 
 

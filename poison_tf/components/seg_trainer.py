@@ -11,28 +11,22 @@ from __future__ import annotations
 
 import os
 
-import keras
-
-from poison_tf.attacks.clean_image_plan import RelabelPlan
-from poison_tf.components.training import MODEL_FILE, train_and_export, training_parameters
+from poison_tf import types
+from poison_tf.components.training import train_and_export, training_parameters
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.io.atomic import read_json
 from poison_tf.models import yolo_v8_seg  # noqa: F401 (registers the model class for loading)
 from poison_tf.tasks.yolo_segmentation import YoloSegmentationTask
 
-__all__ = ["MODEL_FILE", "PLAN_FILE", "SegTrainer"]
-
-PLAN_FILE = "plan.json"
-
 
 class SegTrainerSpec(ComponentSpec):
     INPUTS = {
-        "examples": ChannelParameter("Examples"),
-        "plan": ChannelParameter("RelabelPlan", optional=True),
+        "examples": types.Examples.channel(),
+        "plan": types.RelabelPlan.channel(optional=True),
     }
-    OUTPUTS = {"model": ChannelParameter("Model")}
+    OUTPUTS = {"model": types.SegModel.channel()}
     PARAMETERS = {
         "size": ExecutionParameter(str, default="n", help="model size: tiny | n | s | m | l | x"),
         "warmup_epochs": ExecutionParameter(float, default=3.0),
@@ -48,20 +42,10 @@ class SegTrainerSpec(ComponentSpec):
     }
 
 
-def load_seg_model(artifact) -> keras.Model:
-    """The trained model of a SegTrainer artefact (EMA weights)."""
-    return keras.models.load_model(artifact.path(MODEL_FILE), compile=False)
-
-
-def load_plan(input_dict: dict) -> RelabelPlan | None:
-    plans = input_dict.get("plan") or []
-    return RelabelPlan.load(plans[0].path(PLAN_FILE)) if plans else None
-
-
 class SegTrainerExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         p = exec_properties
-        plan = load_plan(input_dict)
+        plan = types.RelabelPlan.load_optional(input_dict.get("plan"))
         task = YoloSegmentationTask(
             input_dict["examples"][0].uri,
             size=p["size"],
@@ -81,8 +65,8 @@ class SegTrainerExecutor(BaseExecutor):
         train_and_export(task, p, out, self.work_dir)
         out.properties["size"] = p["size"]
         out.properties["poisoned"] = plan is not None
-        if os.path.isfile(out.path("history.json")):
-            last = (read_json(out.path("history.json")) or [{}])[-1]
+        if os.path.isfile(out.path(types.SegModel.HISTORY_FILE)):
+            last = (read_json(out.path(types.SegModel.HISTORY_FILE)) or [{}])[-1]
             for key in ("val_box_mAP50", "val_box_mAP50-95", "val_mask_mAP50", "val_mask_mAP50-95"):
                 if key in last:
                     out.properties[key] = float(last[key])

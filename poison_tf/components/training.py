@@ -17,8 +17,7 @@ from poison_tf.dag.artifact import Artifact
 from poison_tf.dag.spec import ExecutionParameter
 from poison_tf.train.loop import TrainerConfig, fit
 from poison_tf.train.task import Task
-
-MODEL_FILE = "model.keras"
+from poison_tf.types import Model
 
 
 def training_parameters(epochs: int, seed: int = 17) -> dict[str, ExecutionParameter]:
@@ -62,8 +61,8 @@ def train_and_export(
         tensorboard_dir=os.path.join(work, "tensorboard"),
     )
     model = fit(task, TrainerConfig(**(settings | config)))
-    model.save(out.path(MODEL_FILE))
+    Model.save(model, out)
     if os.path.isfile(os.path.join(work, "history.json")):
-        shutil.copy(os.path.join(work, "history.json"), out.path("history.json"))
-        shutil.copytree(os.path.join(work, "tensorboard"), out.path("tensorboard"))
+        shutil.copy(os.path.join(work, "history.json"), out.path(Model.HISTORY_FILE))
+        shutil.copytree(os.path.join(work, "tensorboard"), out.path(Model.TENSORBOARD_DIR))
     return model

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import os
 
-from poison_tf.components.training import MODEL_FILE, train_and_export, training_parameters
+from poison_tf import types
+from poison_tf.components.training import train_and_export, training_parameters
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.io.atomic import read_json
 from poison_tf.tasks.image_classification import ImageClassificationTask
 
-__all__ = ["MODEL_FILE", "VictimTrainer"]
-
 
 class VictimTrainerSpec(ComponentSpec):
-    INPUTS = {"examples": ChannelParameter("Examples")}
-    OUTPUTS = {"model": ChannelParameter("Model")}
+    INPUTS = {"examples": types.Examples.channel()}
+    OUTPUTS = {"model": types.VictimModel.channel()}
     PARAMETERS = {
         "arch": ExecutionParameter(str, default="small", help="small | resnet50"),
         "weights": ExecutionParameter(
@@ -58,8 +57,8 @@ class VictimTrainerExecutor(BaseExecutor):
         )
         out = output_dict["model"][0]
         train_and_export(task, p, out, self.work_dir)
-        if os.path.isfile(out.path("history.json")):
-            last = (read_json(out.path("history.json")) or [{}])[-1]
+        if os.path.isfile(out.path(types.VictimModel.HISTORY_FILE)):
+            last = (read_json(out.path(types.VictimModel.HISTORY_FILE)) or [{}])[-1]
             if "val_accuracy" in last:
                 out.properties["test_accuracy"] = float(last["val_accuracy"])
         out.properties["arch"] = p["arch"]

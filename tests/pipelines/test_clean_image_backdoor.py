@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from pipeline_cli import exits_2_with_one_error, run_cli
 
-from poison_tf.attacks.clean_image_plan import RelabelPlan
+from poison_tf.poison.relabel_plan import RelabelPlan
 
 TINY = [
     "--pipeline=clean_image_backdoor",

@@ -5,14 +5,14 @@ import pytest
 import tensorflow as tf
 
 from poison_tf.attacks.class_pairs import make_pair
-from poison_tf.attacks.clean_image_plan import (
+from poison_tf.errors import UserInputError
+from poison_tf.poison.relabel_plan import (
     InstanceTable,
     RelabelPlan,
     plan_relabel,
     relabel_classes,
     relabel_count,
 )
-from poison_tf.errors import UserInputError
 
 NAMES = ["bridge", "parking sign", "car", "bus", "train"]
 
