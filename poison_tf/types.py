@@ -164,56 +164,63 @@ class SegModel(Model):
         return super().load(artifact)
 
 
-class PoisonPlan(ArtifactType):
-    """`plan.json`: poisoned example ids, trigger, label rule, seed (`poison_tf.poison.plan`)."""
+class _Plan(ArtifactType):
+    """A plan artefact: `plan.json`, read and written by the plan class `_value_class()` names."""
 
-    TYPE_NAME = "PoisonPlan"
     FILE = "plan.json"
 
     @classmethod
-    def load(cls, artifact: Artifact) -> poison_plan.PoisonPlan:
-        """The plan of a PoisonPlan artefact."""
-        from poison_tf.poison.plan import PoisonPlan as Plan
-
-        return Plan.load(artifact.path(cls.FILE))
+    def _value_class(cls) -> Any:
+        raise NotImplementedError
 
     @classmethod
-    def load_optional(cls, artifacts: list[Artifact] | None) -> poison_plan.PoisonPlan | None:
+    def load(cls, artifact: Artifact, file: str | None = None) -> Any:
+        """The plan in the artefact's `file` (default `plan.json`)."""
+        return cls._value_class().load(artifact.path(file or cls.FILE))
+
+    @classmethod
+    def load_optional(cls, artifacts: list[Artifact] | None) -> Any:
         """The plan of an optional input (None when the input is not connected)."""
         return cls.load(artifacts[0]) if artifacts else None
 
     @classmethod
-    def save(cls, plan: poison_plan.PoisonPlan, artifact: Artifact) -> None:
-        """Writes `plan` into the artefact."""
-        plan.save(artifact.path(cls.FILE))
+    def save(cls, plan: Any, artifact: Artifact, file: str | None = None) -> None:
+        """Writes `plan` as the artefact's `file` (default `plan.json`)."""
+        plan.save(artifact.path(file or cls.FILE))
 
 
-class RelabelPlan(ArtifactType):
-    """Clean-image backdoor plan: `plan.json` (train) and, when the host is in val, `val_plan.json`."""
+class PoisonPlan(_Plan):
+    """`plan.json`: poisoned example ids, trigger, label rule, seed (`poison_tf.poison.plan`)."""
+
+    TYPE_NAME = "PoisonPlan"
+
+    @classmethod
+    def _value_class(cls) -> type[poison_plan.PoisonPlan]:
+        from poison_tf.poison.plan import PoisonPlan as Plan
+
+        return Plan
+
+
+class RelabelPlan(_Plan):
+    """Clean-image plan: `plan.json` (train) and, when the host is in val, `val_plan.json`.
+
+    Readers: `load` (the training split's plan), `load_val` (the same rule on val, or None).
+    """
 
     TYPE_NAME = "RelabelPlan"
-    FILE = "plan.json"
     VAL_FILE = "val_plan.json"
 
     @classmethod
-    def load(cls, artifact: Artifact) -> RelabelPlanValue:
-        """The training-split plan."""
+    def _value_class(cls) -> type[RelabelPlanValue]:
         from poison_tf.poison.relabel_plan import RelabelPlan as Plan
 
-        return Plan.load(artifact.path(cls.FILE))
-
-    @classmethod
-    def load_optional(cls, artifacts: list[Artifact] | None) -> RelabelPlanValue | None:
-        """The training plan of an optional input (None when the input is not connected)."""
-        return cls.load(artifacts[0]) if artifacts else None
+        return Plan
 
     @classmethod
     def load_val(cls, artifact: Artifact) -> RelabelPlanValue | None:
         """The same rule on the validation split, or None (no host instance in val)."""
-        from poison_tf.poison.relabel_plan import RelabelPlan as Plan
-
-        path = artifact.path(cls.VAL_FILE)
-        return Plan.load(path) if os.path.isfile(path) else None
+        exists = os.path.isfile(artifact.path(cls.VAL_FILE))
+        return cls.load(artifact, cls.VAL_FILE) if exists else None
 
 
 class ClassPairs(ArtifactType):

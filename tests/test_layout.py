@@ -102,3 +102,32 @@ def test_no_python_file_is_over_400_lines(package):
         if (n := len(path.read_text().splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+def _readme_tree() -> list[str]:
+    """The paths of README.md's layout tree (first block after '## Layout'), nested by indent."""
+    text = (REPO_ROOT / "README.md").read_text()
+    block = text.split("## Layout", 1)[1].split("```", 2)[1]
+    paths, stack = [], []
+    for line in block.splitlines():
+        if not line.strip():
+            continue
+        depth = (len(line) - len(line.lstrip())) // 2
+        name = line.split()[0].rstrip(",")
+        stack = stack[:depth] + [name]
+        paths.append("".join(stack))
+    return paths
+
+
+def test_the_readme_tree_matches_the_code():
+    tree = set(_readme_tree())
+    folders = {
+        str(p.parent.relative_to(REPO_ROOT)) + "/"
+        for p in (REPO_ROOT / "poison_tf").rglob("__init__.py")
+    }
+    assert folders - {"poison_tf/"} <= tree  # every package folder has its line
+    listed = {p for p in tree if p.endswith("/")}
+    assert all((REPO_ROOT / p).is_dir() for p in listed), sorted(
+        p for p in listed if not (REPO_ROOT / p).is_dir()
+    )
+    assert "poison_tf/types.py" in tree

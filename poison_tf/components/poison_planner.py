@@ -39,7 +39,11 @@ class PoisonPlannerSpec(ComponentSpec):
         "label_rule": ExecutionParameter(
             str, help='JSON, e.g. {"kind": "all_to_one", "target": [0]}'
         ),
-        "seed": ExecutionParameter(int, default=17),
+        "seed": ExecutionParameter(
+            int,
+            default=17,
+            help="random seed of this component (data order, sampling, initialisation)",
+        ),
         "exclude_target_class": ExecutionParameter(
             bool, default=False, help="all-to-one: skip examples already of the target class"
         ),
@@ -81,5 +85,20 @@ class PoisonPlannerExecutor(BaseExecutor):
 
 
 class PoisonPlanner(BaseComponent):
+    """Examples artefact → plan artefact (ids, trigger, label rule, seed, counts).
+
+    Args:
+        instance_name: tells two uses of the component in one pipeline apart.
+        examples: input channel of `Examples` artefacts.
+        trigger: checkerboard|point|random|image|blend.
+        trigger_params: JSON keyword arguments (default '{}').
+        rate_percent: share of the training split, in percent.
+        label_rule: JSON, e.g. {"kind": "all_to_one", "target": [0]}.
+        seed: random seed of this component (data order, sampling, initialisation) (default 17).
+        exclude_target_class: all-to-one: skip examples already of the target class (default False).
+
+    Outputs: `plan` (PoisonPlan).
+    """
+
     SPEC_CLASS = PoisonPlannerSpec
     EXECUTOR_CLASS = PoisonPlannerExecutor

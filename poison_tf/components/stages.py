@@ -17,62 +17,62 @@ under `--output_dir`.
 
 from __future__ import annotations
 
-from poison_tf.components.badnets_report import BadNetsReport
-from poison_tf.components.classifier_example_gen import ClassifierExampleGen
-from poison_tf.components.classifier_explainer import ClassifierExplainer
-from poison_tf.components.classifier_importer import ClassifierImporter
-from poison_tf.components.classifier_trainer import ClassifierTrainer
-from poison_tf.components.clean_image_planner import CleanImagePlanner
-from poison_tf.components.clean_image_report import CleanImageReport
-from poison_tf.components.detection_evaluator import DetectionEvaluator
-from poison_tf.components.detection_report import DetectionReport
-from poison_tf.components.detector_fitter import DetectorFitter
-from poison_tf.components.face_example_gen import FaceExampleGen
-from poison_tf.components.headpose_example_gen import HeadPoseExampleGen
-from poison_tf.components.pair_selector import PairSelector
-from poison_tf.components.patch_evaluator import PatchEvaluator
-from poison_tf.components.patch_optimizer import PatchOptimizer
-from poison_tf.components.patch_report import PatchReport
+from poison_tf.components.clean_image.clean_image_pair_selector import CleanImagePairSelector
+from poison_tf.components.clean_image.clean_image_planner import CleanImagePlanner
+from poison_tf.components.clean_image.clean_image_report import CleanImageReport
+from poison_tf.components.faces.detection_evaluator import DetectionEvaluator
+from poison_tf.components.faces.detection_report import DetectionReport
+from poison_tf.components.faces.detector_fitter import DetectorFitter
+from poison_tf.components.faces.face_classifier_trainer import FaceClassifierTrainer
+from poison_tf.components.faces.face_example_gen import FaceExampleGen
+from poison_tf.components.headpose.bad_nets_report import BadNetsReport
+from poison_tf.components.headpose.head_pose_evaluator import HeadPoseEvaluator
+from poison_tf.components.headpose.head_pose_example_gen import HeadPoseExampleGen
+from poison_tf.components.headpose.head_pose_explainer import HeadPoseExplainer
+from poison_tf.components.headpose.head_pose_trainer import HeadPoseTrainer
+from poison_tf.components.patch.patch_evaluator import PatchEvaluator
+from poison_tf.components.patch.patch_example_gen import PatchExampleGen
+from poison_tf.components.patch.patch_explainer import PatchExplainer
+from poison_tf.components.patch.patch_optimizer import PatchOptimizer
+from poison_tf.components.patch.patch_report import PatchReport
+from poison_tf.components.patch.patch_victim_importer import PatchVictimImporter
+from poison_tf.components.patch.patch_victim_trainer import PatchVictimTrainer
 from poison_tf.components.poison_planner import PoisonPlanner
-from poison_tf.components.regressor_evaluator import RegressorEvaluator
-from poison_tf.components.regressor_explainer import RegressorExplainer
-from poison_tf.components.regressor_trainer import RegressorTrainer
-from poison_tf.components.seg_evaluator import SegEvaluator
-from poison_tf.components.seg_example_gen import SegExampleGen
-from poison_tf.components.seg_report import SegReport
-from poison_tf.components.seg_trainer import SegTrainer
-from poison_tf.components.victim_trainer import VictimTrainer
+from poison_tf.components.segmentation.seg_evaluator import SegEvaluator
+from poison_tf.components.segmentation.seg_example_gen import SegExampleGen
+from poison_tf.components.segmentation.seg_report import SegReport
+from poison_tf.components.segmentation.seg_trainer import SegTrainer
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.stage_cli import run_program
 from poison_tf.train.strategy import resolve_strategy
 
-# stage → {component name for --component: class}; the first entry is the default.
+# stage → {--component value: class}; the first entry is the default. Values name the study.
 STAGES: dict[str, dict[str, type[BaseComponent]]] = {
     "example_gen": {
         "headpose": HeadPoseExampleGen,
-        "classifier": ClassifierExampleGen,
+        "patch": PatchExampleGen,
         "face": FaceExampleGen,
         "seg": SegExampleGen,
     },
     "poison": {"planner": PoisonPlanner, "patch": PatchOptimizer, "clean_image": CleanImagePlanner},
     "train": {
-        "regressor": RegressorTrainer,
-        "victim": VictimTrainer,
-        "import_classifier": ClassifierImporter,
-        "classifier": ClassifierTrainer,
+        "headpose": HeadPoseTrainer,
+        "patch_victim": PatchVictimTrainer,
+        "patch_victim_import": PatchVictimImporter,
+        "face": FaceClassifierTrainer,
         "detector": DetectorFitter,
         "seg": SegTrainer,
     },
     "evaluate": {
-        "regressor": RegressorEvaluator,
+        "headpose": HeadPoseEvaluator,
         "patch": PatchEvaluator,
         "detection": DetectionEvaluator,
         "seg": SegEvaluator,
     },
     "explain": {
-        "regressor": RegressorExplainer,
-        "classifier": ClassifierExplainer,
-        "class_pairs": PairSelector,
+        "headpose": HeadPoseExplainer,
+        "patch": PatchExplainer,
+        "class_pairs": CleanImagePairSelector,
     },
     "report": {
         "badnets": BadNetsReport,
@@ -83,6 +83,19 @@ STAGES: dict[str, dict[str, type[BaseComponent]]] = {
     },
 }
 
+# --component values of earlier releases, still accepted.
+ALIASES: dict[str, dict[str, str]] = {
+    "example_gen": {"classifier": "patch"},
+    "train": {
+        "regressor": "headpose",
+        "victim": "patch_victim",
+        "import_classifier": "patch_victim_import",
+        "classifier": "face",
+    },
+    "evaluate": {"regressor": "headpose"},
+    "explain": {"regressor": "headpose", "classifier": "patch"},
+}
+
 
 def _prepare(params: dict) -> None:
     """multi_worker must exist before any other TensorFlow op: resolve the strategy first."""
@@ -91,28 +104,34 @@ def _prepare(params: dict) -> None:
 
 
 def _program(stage: str) -> None:
-    run_program(stage, STAGES[stage], prepare=_prepare)
+    run_program(stage, STAGES[stage], ALIASES.get(stage), prepare=_prepare)
 
 
 def example_gen() -> None:
+    """`poison-tf-example-gen`: a data source → an Examples artefact (flags: `--helpfull`)."""
     _program("example_gen")
 
 
 def poison() -> None:
+    """`poison-tf-poison`: examples → a poison plan, relabel plan or patch (flags: `--helpfull`)."""
     _program("poison")
 
 
 def train() -> None:
+    """`poison-tf-train`: examples (+ plan) → a model artefact (flags: `--helpfull`)."""
     _program("train")
 
 
 def evaluate() -> None:
+    """`poison-tf-evaluate`: a model + examples → metrics (flags: `--helpfull`)."""
     _program("evaluate")
 
 
 def explain() -> None:
+    """`poison-tf-explain`: Grad-CAM of a model, or the t-SNE class pairs (flags: `--helpfull`)."""
     _program("explain")
 
 
 def report() -> None:
+    """`poison-tf-report`: metric artefacts → a study report (flags: `--helpfull`)."""
     _program("report")

@@ -23,13 +23,27 @@ from poison_tf.types import Model
 def training_parameters(epochs: int, seed: int = 17) -> dict[str, ExecutionParameter]:
     """The spec parameters `train_and_export` reads, with a trainer's own defaults."""
     return {
-        "epochs": ExecutionParameter(int, default=epochs),
-        "global_batch_size": ExecutionParameter(int, default=64),
-        "learning_rate": ExecutionParameter(float, default=1e-3),
-        "seed": ExecutionParameter(int, default=seed),
-        "strategy": ExecutionParameter(str, default="default"),
-        "mixed_precision": ExecutionParameter(bool, default=False),
-        "jit_compile": ExecutionParameter(bool, default=False),
+        "epochs": ExecutionParameter(int, default=epochs, help="training epochs"),
+        "global_batch_size": ExecutionParameter(
+            int, default=64, help="global batch size (all replicas together)"
+        ),
+        "learning_rate": ExecutionParameter(
+            float, default=1e-3, help="learning rate of the optimiser"
+        ),
+        "seed": ExecutionParameter(
+            int,
+            default=seed,
+            help="random seed of this component (data order, sampling, initialisation)",
+        ),
+        "strategy": ExecutionParameter(
+            str,
+            default="default",
+            help="tf.distribute strategy: default | mirrored | multi_worker | tpu",
+        ),
+        "mixed_precision": ExecutionParameter(
+            bool, default=False, help="mixed precision (float16 on GPU, bfloat16 on CPU)"
+        ),
+        "jit_compile": ExecutionParameter(bool, default=False, help="compile the steps with XLA"),
     }
 
 

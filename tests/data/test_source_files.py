@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from poison_tf.components.face_example_gen import FaceExampleGenSpec
-from poison_tf.components.seg_example_gen import SegExampleGenSpec
+from poison_tf.components.faces.face_example_gen import FaceExampleGenSpec
+from poison_tf.components.segmentation.seg_example_gen import SegExampleGenSpec
 from poison_tf.data.source_files import coco_files, source_files, yolo_files
 
 

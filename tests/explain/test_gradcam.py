@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from poison_tf.components.regressor_explainer import RegressorExplainer
+from poison_tf.components.headpose.head_pose_explainer import HeadPoseExplainer
 from poison_tf.dag.artifact import Artifact
 from poison_tf.data.image_examples import write_schema, write_split
 from poison_tf.explain.gradcam import conv_layer_path, grad_cam, overlay
@@ -125,7 +125,7 @@ def test_component_writes_png_and_json(tmp_path):
         )
         models[name] = [uri]
     trigger = make_trigger("checkerboard", size=4, cells=2).config
-    out = RegressorExplainer.run_standalone(
+    out = HeadPoseExplainer.run_standalone(
         {**models, "examples": [examples]},
         {"trigger": json.dumps(trigger), "index": 2, "layer": "v2_stack_1_block2_out"},
         str(tmp_path / "out"),
