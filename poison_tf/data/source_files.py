@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from poison_tf.dag.spec import ExecutionParameter
+
 FilesOf = Callable[[str], list[str]]
 
 
@@ -56,3 +58,23 @@ def files_of_source(kinds: dict[str, FilesOf] | None = None) -> FilesOf:
         return source_files(value, kinds)
 
     return files
+
+
+def source_parameter(
+    help: str,  # noqa: A002 (the spec's name)
+    default: str = "synthetic",
+    kinds: dict[str, FilesOf] | None = None,
+) -> ExecutionParameter:
+    """The `source` parameter of an example generator: a path-like value stamped by its files.
+
+    Args:
+        help: the kinds of source the generator reads (the flag's help text).
+        default: the built-in source.
+        kinds: source kind → the function listing its files (see `source_files`).
+
+    Returns:
+        An `is_path` parameter whose cache stamp comes from `files_of_source(kinds)`.
+    """
+    return ExecutionParameter(
+        str, default=default, is_path=True, stamp_files=files_of_source(kinds), help=help
+    )

@@ -24,7 +24,7 @@ from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data import image_examples
-from poison_tf.data.source_files import files_of_source
+from poison_tf.data.source_files import source_parameter
 from poison_tf.data.synthetic_faces import HEIGHT, LFW_CROP, WIDTH, render_faces
 from poison_tf.errors import UserInputError
 
@@ -42,12 +42,9 @@ def hackml_files(spec: str) -> list[str]:
 class FaceExampleGenSpec(ComponentSpec):
     OUTPUTS = {"examples": types.Examples.channel()}
     PARAMETERS = {
-        "source": ExecutionParameter(
-            str,
-            default="synthetic",
-            is_path=True,
-            stamp_files=files_of_source({"hackml": hackml_files}),
-            help="synthetic | hackml:<h5> | hackml:val=<h5>,test=<h5>[,train=<h5>] | lfw:<dir>",
+        "source": source_parameter(
+            "synthetic | hackml:<h5> | hackml:val=<h5>,test=<h5>[,train=<h5>] | lfw:<dir>",
+            kinds={"hackml": hackml_files},
         ),
         "num_identities": ExecutionParameter(
             int, default=10, help="synthetic: identities; lfw: keep the first N (0 = all)"

@@ -14,7 +14,7 @@ from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data import image_examples
-from poison_tf.data.source_files import files_of_source
+from poison_tf.data.source_files import source_parameter
 from poison_tf.errors import UserInputError
 
 LABEL = {"kind": "regression", "dim": 3, "names": ["yaw", "pitch", "roll"], "unit": "degrees"}
@@ -23,12 +23,8 @@ LABEL = {"kind": "regression", "dim": 3, "names": ["yaw", "pitch", "roll"], "uni
 class HeadPoseExampleGenSpec(ComponentSpec):
     OUTPUTS = {"examples": types.Examples.channel()}
     PARAMETERS = {
-        "source": ExecutionParameter(
-            str,
-            default="synthetic",
-            is_path=True,
-            stamp_files=files_of_source(),
-            help="synthetic | pandora:<dir> | biwi:<dir> | aflw2000:<dir> | csv:<file> | opal23:<dir>",
+        "source": source_parameter(
+            "synthetic | pandora:<dir> | biwi:<dir> | aflw2000:<dir> | csv:<file> | opal23:<dir>"
         ),
         "image_size": ExecutionParameter(int, default=100, help="image side in pixels"),
         "num_train": ExecutionParameter(int, default=2000, help="synthetic: training images"),

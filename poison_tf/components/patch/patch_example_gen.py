@@ -15,7 +15,7 @@ from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data import image_examples
 from poison_tf.data.classification_sources import load_folders, load_npz, resize_images
-from poison_tf.data.source_files import files_of_source
+from poison_tf.data.source_files import source_parameter
 from poison_tf.data.synthetic_classes import CLASS_NAMES, synthetic_classes
 from poison_tf.errors import UserInputError
 
@@ -23,13 +23,7 @@ from poison_tf.errors import UserInputError
 class PatchExampleGenSpec(ComponentSpec):
     OUTPUTS = {"examples": types.Examples.channel()}
     PARAMETERS = {
-        "source": ExecutionParameter(
-            str,
-            default="synthetic",
-            is_path=True,
-            stamp_files=files_of_source(),
-            help="synthetic | npz:<file|dir> | folder:<dir>",
-        ),
+        "source": source_parameter("synthetic | npz:<file|dir> | folder:<dir>"),
         "image_size": ExecutionParameter(
             int, default=32, help="side in pixels; 0 keeps an npz's own size"
         ),

@@ -21,7 +21,7 @@ from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data import seg_examples
-from poison_tf.data.source_files import coco_files, files_of_source, yolo_files
+from poison_tf.data.source_files import coco_files, source_parameter, yolo_files
 from poison_tf.data.yolo_seg import SegSample, load_split
 from poison_tf.errors import UserInputError, require
 
@@ -31,12 +31,10 @@ SPLITS = ("train", "val")
 class SegExampleGenSpec(ComponentSpec):
     OUTPUTS = {"examples": types.Examples.channel()}
     PARAMETERS = {
-        "source": ExecutionParameter(
-            str,
+        "source": source_parameter(
+            "synthetic_streets | yolo:<data.yaml> | coco:<json>:<image_dir>[,<json>:<image_dir>]",
             default="synthetic_streets",
-            is_path=True,
-            stamp_files=files_of_source({"yolo": yolo_files, "coco": coco_files}),
-            help="synthetic_streets | yolo:<data.yaml> | coco:<json>:<image_dir>[,<json>:<image_dir>]",
+            kinds={"yolo": yolo_files, "coco": coco_files},
         ),
         "image_size": ExecutionParameter(
             int, default=128, help="square input side S (multiple of 32)"
