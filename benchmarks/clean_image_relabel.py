@@ -66,7 +66,7 @@ def write_label_folder(
 
 def read_instance_arrays(folder: str):
     """The per-instance arrays (id, class, stem, line) and padded per-image rows."""
-    from poison_tf.attacks.clean_image_plan import InstanceTable
+    from poison_tf.poison.relabel_plan import InstanceTable
 
     stems, classes, lines = [], [], []
     for name in sorted(os.listdir(folder)):
@@ -115,7 +115,7 @@ def plan_and_tf_data(table, rows, ratio: float, seed: int, batch_size: int) -> i
     import tensorflow as tf
 
     from poison_tf.attacks.class_pairs import make_pair
-    from poison_tf.attacks.clean_image_plan import plan_relabel
+    from poison_tf.poison.relabel_plan import plan_relabel
 
     names = [str(i) for i in range(NUM_CLASSES)]
     plan = plan_relabel(table, make_pair(HOST, TARGET, names), ratio, seed)
@@ -131,7 +131,7 @@ def plan_and_tf_data(table, rows, ratio: float, seed: int, batch_size: int) -> i
 def plan_and_files(table, folder: str, out: str, ratio: float, seed: int) -> int:
     from poison_tf.attacks.class_pairs import make_pair
     from poison_tf.attacks.clean_image_labels import write_poisoned_labels
-    from poison_tf.attacks.clean_image_plan import plan_relabel
+    from poison_tf.poison.relabel_plan import plan_relabel
 
     names = [str(i) for i in range(NUM_CLASSES)]
     plan = plan_relabel(table, make_pair(HOST, TARGET, names), ratio, seed)

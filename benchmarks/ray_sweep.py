@@ -33,7 +33,7 @@ from absl import app, flags, logging
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from poison_tf.components import (  # noqa: E402
+from poison_tf.dag import (  # noqa: E402
     BaseComponent,
     BaseExecutor,
     ChannelParameter,

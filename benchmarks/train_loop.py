@@ -46,7 +46,7 @@ FLAGS = flags.FLAGS
 
 def make_examples(folder: str, num: int, size: int, seed: int) -> None:
     """Writes a train split of `num` rendered heads and a small test split."""
-    from poison_tf.components.headpose_example_gen import write_headpose_examples
+    from poison_tf.components.headpose.head_pose_example_gen import write_headpose_examples
     from poison_tf.data.synthetic_heads import render_heads
 
     train = render_heads(num, size, seed)

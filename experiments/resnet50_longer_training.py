@@ -6,11 +6,11 @@ saving a snapshot every `--snapshot_every` epochs, so that `resnet50_patch_probe
 the patch on each snapshot and the success-vs-training curve comes from one run. Validation
 accuracy on the full test split is printed every epoch.
 
-A measurement script, not a stage: the pipeline's VictimTrainer is what users run.
+A measurement script, not a stage: the pipeline's PatchVictimTrainer is what users run.
 
   .venv/bin/python experiments/resnet50_longer_training.py \
-    --examples=runs/ap_cifar_resnet50_cpu/.pipeline/ClassifierExampleGen/<fp>/examples \
-    --model=runs/ap_cifar_resnet50_cpu/.pipeline/VictimTrainer/<fp>/model/model.keras --epochs=10 --out=runs/r50_longer
+    --examples=runs/ap_cifar_resnet50_cpu/.pipeline/PatchExampleGen/<fp>/examples \
+    --model=runs/ap_cifar_resnet50_cpu/.pipeline/PatchVictimTrainer/<fp>/model/model.keras --epochs=10 --out=runs/r50_longer
 """
 
 from __future__ import annotations

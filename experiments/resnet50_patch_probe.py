@@ -16,8 +16,8 @@ a seeded sample of held-out images against a random-colour control. Three questi
 A measurement script, not a stage: the pipeline's victims and patches are what users run.
 
   .venv/bin/python experiments/resnet50_patch_probe.py \
-    --examples=runs/ap_cifar_resnet50_cpu/.pipeline/ClassifierExampleGen/<fp>/examples \
-    --model=runs/ap_cifar_resnet50_cpu/.pipeline/VictimTrainer/<fp>/model/model.keras --targets=0 --cells=10,19
+    --examples=runs/ap_cifar_resnet50_cpu/.pipeline/PatchExampleGen/<fp>/examples \
+    --model=runs/ap_cifar_resnet50_cpu/.pipeline/PatchVictimTrainer/<fp>/model/model.keras --targets=0 --cells=10,19
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Pipeline `adversarial_patch`: a printable k×k grid patch against an image classifier.
 
-ClassifierExampleGen → victim (VictimTrainer, or ClassifierImporter for `--model=file`) →
+PatchExampleGen → victim (PatchVictimTrainer, or PatchVictimImporter for `--model=file`) →
 one PatchOptimizer per patch area of the sweep → PatchEvaluator (patch vs random-colour
-control, success vs area) → ClassifierExplainer (Grad-CAM, clean vs patched) → PatchReport.
+control, success vs area) → PatchExplainer (Grad-CAM, clean vs patched) → PatchReport.
 Original study: ResNet50, 10×10 cells, 15 % of the image, random placement, targeted.
 """
 
@@ -10,107 +10,116 @@ from __future__ import annotations
 
 import dataclasses
 import os
-
-from absl import flags
+import sys
 
 from pipelines import common
+from pipelines.config_flags import (
+    BATCH_HELP,
+    EPOCHS_HELP,
+    IMAGE_SIZE_HELP,
+    LR_DECAY_HELP,
+    LR_DECAYS,
+    LR_HELP,
+    NUM_TEST_HELP,
+    NUM_TRAIN_HELP,
+    SEED_HELP,
+    SOURCE_HELP,
+    define_config_flags,
+    setting,
+)
 from poison_tf.attacks.grid_patch import PatchGeometry
-from poison_tf.components import Pipeline
-from poison_tf.components.classifier_example_gen import ClassifierExampleGen
-from poison_tf.components.classifier_explainer import ClassifierExplainer, check_gradcam_layer
-from poison_tf.components.classifier_importer import ClassifierImporter
-from poison_tf.components.patch_evaluator import PatchEvaluator
-from poison_tf.components.patch_optimizer import PatchOptimizer, parse_box
-from poison_tf.components.patch_report import PatchReport
-from poison_tf.components.victim_trainer import VictimTrainer
+from poison_tf.components.patch.patch_evaluator import PatchEvaluator
+from poison_tf.components.patch.patch_example_gen import PatchExampleGen
+from poison_tf.components.patch.patch_explainer import PatchExplainer, check_gradcam_layer
+from poison_tf.components.patch.patch_optimizer import PatchOptimizer, parse_box
+from poison_tf.components.patch.patch_report import PatchReport
+from poison_tf.components.patch.patch_victim_importer import PatchVictimImporter
+from poison_tf.components.patch.patch_victim_trainer import PatchVictimTrainer
+from poison_tf.dag import Pipeline
 
 NAME = "adversarial_patch"
-
-flags.DEFINE_string(
-    "model",
-    None,
-    "A Keras classifier file (.h5 / .keras) to attack instead of training one.",
-    allow_override=True,
-)
-flags.DEFINE_bool(
-    "unsafe_deserialization",
-    False,
-    "Allow Lambda and custom layers in --model (runs code from the file).",
-    allow_override=True,
-)
-flags.DEFINE_enum(
-    "arch", None, ["small", "resnet50"], "Victim trained here: small residual CNN or ResNet50."
-)
-flags.DEFINE_string("weights", None, "ResNet50: local weights file to start from.")
-flags.DEFINE_integer("target_class", None, "Target class id of the patch; -1 = untargeted.")
-flags.DEFINE_float("patch_fraction", None, "Share of the image area the patch covers, in (0, 1).")
-flags.DEFINE_integer("patch_cells", None, "k: the patch is k×k uniform-colour cells.")
-flags.DEFINE_list("patch_areas", None, "Area sweep in percent of the image, e.g. 5,10,15,20.")
-flags.DEFINE_integer("patch_steps", None, "Optimisation steps per patch.")
-flags.DEFINE_integer("patch_batch_size", None, "Images per optimisation step.")
-flags.DEFINE_enum(
-    "patch_optimizer", None, ["adam", "signed"], "adam, or the study's per-cell signed step."
-)
-flags.DEFINE_float("patch_learning_rate", None, "Step size of the patch optimiser.")
-flags.DEFINE_enum(
-    "patch_lr_decay", None, ["constant", "cosine"], "Step-size decay of the patch optimiser."
-)
-flags.DEFINE_enum(
-    "patch_loss", None, ["ce", "margin"], "Patch loss: cross-entropy or the Carlini-Wagner margin."
-)
-flags.DEFINE_bool(
-    "eot", None, "Expectation over transformations (rotation, scale, brightness, contrast)."
-)
-flags.DEFINE_bool(
-    "eval_eot",
-    None,
-    "Also evaluate every patch under the EOT transformations, beside plain placement.",
-)
-flags.DEFINE_string("keep_clear", None, "y0,x0,y1,x1 pixel box the patch never covers.")
-flags.DEFINE_string("gradcam_layer", None, "Grad-CAM feature layer (default: the last conv layer).")
-flags.DEFINE_integer("max_train", None, "Real data: keep at most N training images.")
-flags.DEFINE_integer("max_test", None, "Real data: keep at most N test images.")
 
 
 @dataclasses.dataclass(frozen=True)
 class PatchStudyConfig:
-    source: str = "synthetic"
-    image_size: int = 32
-    num_classes: int = 4
-    num_train: int = 2000
-    num_test: int = 400
-    max_train: int = 0
-    max_test: int = 0
-    model: str | None = None
-    unsafe_deserialization: bool = False
-    arch: str = "small"
-    weights: str = ""
-    continues: str = ""  # a preset whose victim this one starts from: --weights is then required
-    victim_width: int = 16
-    pooling: str = "avg"
-    flip: bool = False
-    epochs: int = 6
-    global_batch_size: int = 64
-    learning_rate: float = 3e-3
-    lr_decay: str = "constant"
-    seed: int = 0
-    target_class: int = 0
-    patch_fraction: float = 0.15
-    patch_cells: int = 10
-    patch_areas: tuple = (5.0, 10.0, 15.0, 20.0)
-    patch_steps: int = 200
-    patch_batch_size: int = 32
-    patch_optimizer: str = "adam"
-    patch_learning_rate: float = 0.05
-    patch_lr_decay: str = "constant"
-    patch_loss: str = "ce"
-    eot: bool = False
-    eval_eot: bool = True
-    keep_clear: str = ""
-    gradcam_layer: str = ""
-    optimise_images: int = 2000
-    eval_images: int = 0
-    explain_images: int = 4
+    """The adversarial patch study's settings (a preset; every field is also a flag)."""
+
+    source: str = setting("synthetic", help=SOURCE_HELP)
+    image_size: int = setting(32, help=IMAGE_SIZE_HELP)
+    num_classes: int = setting(4, help="Synthetic source: number of classes.")
+    num_train: int = setting(2000, help=NUM_TRAIN_HELP)
+    num_test: int = setting(400, help=NUM_TEST_HELP)
+    max_train: int = setting(0, help="Real data: keep at most N training images (0 = all).")
+    max_test: int = setting(0, help="Real data: keep at most N test images (0 = all).")
+    model: str | None = setting(
+        None,
+        help="A Keras classifier file (.h5 / .keras) to attack instead of training one.",
+        allow_override=True,
+    )
+    unsafe_deserialization: bool = setting(
+        False,
+        help="Allow Lambda and custom layers in --model (runs code from the file).",
+        allow_override=True,
+    )
+    arch: str = setting(
+        "small",
+        help="Victim trained here: small residual CNN or ResNet50.",
+        choices=("small", "resnet50"),
+    )
+    weights: str = setting("", help="ResNet50: local weights file to start from.")
+    continues: str = setting(
+        "",
+        flag=False,
+        help="A preset whose victim this one starts from: --weights is then required.",
+    )
+    filters: int = setting(16, help="Small victim: filters of the stem (its width).")
+    pooling: str = setting(
+        "avg", help="Small victim: global avg or max pooling.", choices=("avg", "max")
+    )
+    flip: bool = setting(False, help="Random left-right flips while training the victim.")
+    epochs: int = setting(6, help=EPOCHS_HELP)
+    global_batch_size: int = setting(64, help=BATCH_HELP)
+    learning_rate: float = setting(3e-3, help=LR_HELP)
+    lr_decay: str = setting("constant", help=LR_DECAY_HELP, choices=LR_DECAYS)
+    seed: int = setting(0, help=SEED_HELP)
+    target_class: int = setting(0, help="Target class id of the attack (-1 = untargeted).")
+    patch_fraction: float = setting(
+        0.15, help="Share of the image area the patch covers, in (0, 1)."
+    )
+    patch_cells: int = setting(10, help="k: the patch is k×k uniform-colour cells.")
+    patch_areas: tuple = setting(
+        (5.0, 10.0, 15.0, 20.0), help="Area sweep in percent of the image, e.g. 5,10,15,20."
+    )
+    patch_steps: int = setting(200, help="Optimisation steps per patch.")
+    patch_batch_size: int = setting(32, help="Images per optimisation step.")
+    patch_optimizer: str = setting(
+        "adam", help="adam, or the study's per-cell signed step.", choices=("adam", "signed")
+    )
+    patch_learning_rate: float = setting(0.05, help="Step size of the patch optimiser.")
+    patch_lr_decay: str = setting(
+        "constant",
+        help="Step-size decay of the patch optimiser.",
+        choices=("constant", "cosine"),
+    )
+    patch_loss: str = setting(
+        "ce",
+        help="Patch loss: cross-entropy or the Carlini-Wagner margin.",
+        choices=("ce", "margin"),
+    )
+    eot: bool = setting(
+        False, help="Expectation over transformations (rotation, scale, brightness, contrast)."
+    )
+    eval_eot: bool = setting(
+        True,
+        help="Also evaluate every patch under the EOT transformations, beside plain placement.",
+    )
+    keep_clear: str = setting("", help="y0,x0,y1,x1 pixel box the patch never covers.")
+    gradcam_layer: str = setting("", help="Grad-CAM feature layer (default: the last conv layer).")
+    optimise_images: int = setting(
+        2000, help="Training images the patch is optimised on (a seeded sample)."
+    )
+    eval_images: int = setting(0, help="Test images the patches are evaluated on (0 = all).")
+    explain_images: int = setting(4, help="Test images shown in the Grad-CAM figure.")
 
     @property
     def fractions(self) -> list[float]:
@@ -119,6 +128,8 @@ class PatchStudyConfig:
             {round(float(a) / 100, 6) for a in self.patch_areas} | {round(self.patch_fraction, 6)}
         )
 
+
+define_config_flags(PatchStudyConfig)
 
 PRESETS = {
     # Under 3.5 minutes on 2 CPU cores: 4 procedural classes at 32 px, a small residual CNN.
@@ -199,7 +210,7 @@ PRESETS = {
     "cifar10_small": PatchStudyConfig(
         source="npz:../shared/datasets/cifar10-test-train20k",
         num_classes=10,
-        victim_width=32,
+        filters=32,
         flip=True,
         epochs=10,
         global_batch_size=128,
@@ -215,7 +226,11 @@ PRESETS = {
 
 
 def validate(config: PatchStudyConfig) -> PatchStudyConfig:
-    """Checks everything that can be checked before anything runs (exit 2 with one message)."""
+    """Checks the adversarial patch config before anything runs; returns it with typed values.
+
+    Raises:
+        UserInputError: a bad value, named by its flag.
+    """
     for area in config.patch_areas:
         try:
             float(area)
@@ -255,7 +270,8 @@ def validate(config: PatchStudyConfig) -> PatchStudyConfig:
 
 
 def build(config: PatchStudyConfig, root: str) -> tuple[Pipeline, str]:
-    gen = ClassifierExampleGen(
+    """The adversarial patch DAG for `config` under `<root>/.pipeline`, and its report's id."""
+    gen = PatchExampleGen(
         source=config.source,
         image_size=config.image_size,
         num_classes=config.num_classes,
@@ -267,16 +283,16 @@ def build(config: PatchStudyConfig, root: str) -> tuple[Pipeline, str]:
     )
     examples = gen.outputs["examples"]
     if config.model:
-        victim = ClassifierImporter(
+        victim = PatchVictimImporter(
             model_file=os.path.abspath(config.model), unsafe=config.unsafe_deserialization
         )
         victim_text = f"Victim: `{config.model}`."
     else:
-        victim = VictimTrainer(
+        victim = PatchVictimTrainer(
             examples=examples,
             arch=config.arch,
             weights=config.weights,
-            filters=config.victim_width,
+            filters=config.filters,
             pooling=config.pooling,
             flip=config.flip,
             epochs=config.epochs,
@@ -327,7 +343,7 @@ def build(config: PatchStudyConfig, root: str) -> tuple[Pipeline, str]:
         seed=config.seed,
         eot=config.eval_eot,
     )
-    explainer = ClassifierExplainer(
+    explainer = PatchExplainer(
         model=model,
         examples=examples,
         patch=main,
@@ -356,6 +372,5 @@ def build(config: PatchStudyConfig, root: str) -> tuple[Pipeline, str]:
 
 
 def run(preset: str, output_dir: str) -> str:
-    config = validate(common.apply_overrides(common.choose_preset(PRESETS, preset, NAME), preset))
-    pipeline, report_id = build(config, output_dir)
-    return common.run_and_publish(pipeline, report_id, output_dir)
+    """Runs `preset` with the given flags; returns the path of report.md."""
+    return common.run_study(sys.modules[__name__], preset, output_dir)

@@ -1,7 +1,7 @@
 """Pipeline `backdoor_detection`: BadNets face triggers on a DeepID classifier, and four detectors.
 
 FaceExampleGen → for each face trigger: PoisonPlanner (all-to-one, target 0, target class
-excluded) → ClassifierTrainer → DetectorFitter per model-based detector (STRIP, fine-pruning,
+excluded) → FaceClassifierTrainer → DetectorFitter per model-based detector (STRIP, fine-pruning,
 Mahalanobis) → DetectionEvaluator; one VAE (model-independent) is fitted on clean validation
 data and evaluated with every model; then the DetectionReport. Original study: CSAW-HackML-2020
 (sunglasses / lipstick / eyebrows BadNets, VAE threshold mean + 1·std on clean validation).
@@ -14,16 +14,24 @@ import json
 import os
 import sys
 
-from absl import flags
-
 from pipelines import common
-from poison_tf.components import Pipeline
-from poison_tf.components.classifier_trainer import ClassifierTrainer
-from poison_tf.components.detection_evaluator import DetectionEvaluator
-from poison_tf.components.detection_report import DetectionReport
-from poison_tf.components.detector_fitter import KINDS, DetectorFitter
-from poison_tf.components.face_example_gen import FaceExampleGen
+from pipelines.config_flags import (
+    BATCH_HELP,
+    EPOCHS_HELP,
+    LR_HELP,
+    SEED_HELP,
+    SOURCE_HELP,
+    TRIGGERS_HELP,
+    define_config_flags,
+    setting,
+)
+from poison_tf.components.faces.detection_evaluator import DetectionEvaluator
+from poison_tf.components.faces.detection_report import DetectionReport
+from poison_tf.components.faces.detector_fitter import KINDS, DetectorFitter
+from poison_tf.components.faces.face_classifier_trainer import FaceClassifierTrainer
+from poison_tf.components.faces.face_example_gen import FaceExampleGen
 from poison_tf.components.poison_planner import PoisonPlanner
+from poison_tf.dag import Pipeline
 from poison_tf.data.synthetic_faces import HEIGHT, WIDTH
 from poison_tf.poison.face_triggers import FACE_TRIGGERS, write_face_trigger
 from poison_tf.poison.selection import check_rate_percent
@@ -31,27 +39,28 @@ from poison_tf.poison.triggers import make_trigger
 
 NAME = "backdoor_detection"
 
-flags.DEFINE_list("detectors", None, "Detectors to fit: vae,strip,fine_pruning,mahalanobis.")
-flags.DEFINE_integer("num_identities", None, "Synthetic: identities (lfw: keep the first N).")
-flags.DEFINE_integer("images_per_identity", None, "Synthetic: images per identity (lfw: at most).")
-flags.DEFINE_float("rate_percent", None, "Poisoned share of the training split, in percent.")
-
 
 @dataclasses.dataclass(frozen=True)
 class DetectionConfig:
-    source: str = "synthetic"
-    num_identities: int = 10
-    images_per_identity: int = 60
-    epochs: int = 10
-    global_batch_size: int = 32
-    learning_rate: float = 1e-3
-    seed: int = 17
-    rate_percent: float = 10.0
-    target: int = 0
-    triggers: tuple = ("sunglasses", "lipstick", "eyebrows")
-    detectors: tuple = KINDS
-    detector_params: dict = dataclasses.field(default_factory=dict)
+    """The backdoor detection study's settings (a preset; every field is also a flag)."""
 
+    source: str = setting("synthetic", help=SOURCE_HELP)
+    num_identities: int = setting(10, help="Synthetic: identities (lfw: keep the first N).")
+    images_per_identity: int = setting(60, help="Synthetic: images per identity (lfw: at most).")
+    epochs: int = setting(10, help=EPOCHS_HELP)
+    global_batch_size: int = setting(32, help=BATCH_HELP)
+    learning_rate: float = setting(1e-3, help=LR_HELP)
+    seed: int = setting(17, help=SEED_HELP)
+    rate_percent: float = setting(10.0, help="Poisoned share of the training split, in percent.")
+    target_class: int = setting(0, help="Target class id of the attack (-1 = untargeted).")
+    triggers: tuple = setting(("sunglasses", "lipstick", "eyebrows"), help=TRIGGERS_HELP)
+    detectors: tuple = setting(KINDS, help="Detectors to fit: vae,strip,fine_pruning,mahalanobis.")
+    detector_params: dict = setting(
+        default_factory=dict, flag=False, help="{detector: {keyword: value}} (preset only)."
+    )
+
+
+define_config_flags(DetectionConfig)
 
 DEMO_DETECTORS = {
     "vae": {"latent_dim": 64, "epochs": 40, "batch_size": 32, "holdout": 0.2, "seed": 17},
@@ -103,6 +112,11 @@ PRESETS = {
 
 
 def validate(config: DetectionConfig) -> DetectionConfig:
+    """Checks the backdoor detection config before anything runs; returns it with typed values.
+
+    Raises:
+        UserInputError: a bad value, named by its flag.
+    """
     for name in config.triggers:
         if name not in FACE_TRIGGERS:
             raise common.UserInputError(
@@ -118,6 +132,7 @@ def validate(config: DetectionConfig) -> DetectionConfig:
 
 
 def build(config: DetectionConfig, root: str) -> tuple[Pipeline, str]:
+    """The backdoor detection DAG for `config` under `<root>/.pipeline`, and its report's id."""
     train = dict(
         epochs=config.epochs,
         global_batch_size=config.global_batch_size,
@@ -132,7 +147,7 @@ def build(config: DetectionConfig, root: str) -> tuple[Pipeline, str]:
         seed=config.seed,
     )
     examples = gen.outputs["examples"]
-    rule = json.dumps({"kind": "all_to_one", "target": [config.target]})
+    rule = json.dumps({"kind": "all_to_one", "target": [config.target_class]})
     params = {
         k: json.dumps(config.detector_params.get(k, {}), sort_keys=True) for k in config.detectors
     }
@@ -158,7 +173,9 @@ def build(config: DetectionConfig, root: str) -> tuple[Pipeline, str]:
             seed=config.seed,
             exclude_target_class=True,
         )
-        trainer = ClassifierTrainer(trigger, examples=examples, plan=plan.outputs["plan"], **train)
+        trainer = FaceClassifierTrainer(
+            trigger, examples=examples, plan=plan.outputs["plan"], **train
+        )
         model = trainer.outputs["model"]
         fitted = [
             DetectorFitter(
@@ -174,7 +191,7 @@ def build(config: DetectionConfig, root: str) -> tuple[Pipeline, str]:
             detectors=shared + [f.outputs["detector"] for f in fitted],
             triggers=configs,
             backdoor=trigger,
-            target=config.target,
+            target=config.target_class,
         )
         components += [plan, trainer, *fitted, evaluator]
         metrics.append(evaluator.outputs["metrics"])
@@ -189,7 +206,7 @@ def build(config: DetectionConfig, root: str) -> tuple[Pipeline, str]:
         + f", 55×47 RGB, split 60/20/20 per identity. Model: DeepID BadNet (HackML), sparse CE, "
         f"{config.epochs} epochs, batch {config.global_batch_size}, Adam lr {config.learning_rate:g}, "
         f"seed {config.seed}. Attack: {config.rate_percent:g} % of the training split (target class "
-        f"excluded) stamped and relabelled {config.target}, one model per trigger. Detectors, fitted on "
+        f"excluded) stamped and relabelled {config.target_class}, one model per trigger. Detectors, fitted on "
         f"the clean validation split only: "
         + ", ".join(f"{k} {config.detector_params.get(k, {})}" for k in config.detectors)
         + "."
@@ -200,4 +217,5 @@ def build(config: DetectionConfig, root: str) -> tuple[Pipeline, str]:
 
 
 def run(preset: str, output_dir: str) -> str:
+    """Runs `preset` with the given flags; returns the path of report.md."""
     return common.run_study(sys.modules[__name__], preset, output_dir)

@@ -12,43 +12,57 @@ import json
 import os
 import sys
 
-from absl import flags
-
 from pipelines import common
-from poison_tf.components import Pipeline
-from poison_tf.components.badnets_report import BadNetsReport
-from poison_tf.components.headpose_example_gen import HeadPoseExampleGen
+from pipelines.config_flags import (
+    BATCH_HELP,
+    EPOCHS_HELP,
+    IMAGE_SIZE_HELP,
+    LR_HELP,
+    NUM_TEST_HELP,
+    NUM_TRAIN_HELP,
+    SEED_HELP,
+    SOURCE_HELP,
+    TRIGGERS_HELP,
+    define_config_flags,
+    setting,
+)
+from poison_tf.components.headpose.bad_nets_report import BadNetsReport
+from poison_tf.components.headpose.head_pose_evaluator import HeadPoseEvaluator
+from poison_tf.components.headpose.head_pose_example_gen import HeadPoseExampleGen
+from poison_tf.components.headpose.head_pose_explainer import HeadPoseExplainer
+from poison_tf.components.headpose.head_pose_trainer import HeadPoseTrainer
 from poison_tf.components.poison_planner import PoisonPlanner
-from poison_tf.components.regressor_evaluator import RegressorEvaluator
-from poison_tf.components.regressor_explainer import RegressorExplainer
-from poison_tf.components.regressor_trainer import RegressorTrainer
+from poison_tf.dag import Pipeline
 from poison_tf.poison.selection import check_rate_percent
 from poison_tf.poison.triggers import make_trigger
 
 NAME = "badnets_regression"
 ALL_RATES = (50.0, 20.0, 10.0, 2.0, 1.0, 0.5, 0.3, 0.2, 0.1)
 
-flags.DEFINE_list("triggers", None, "BadNets triggers, e.g. checkerboard,point,random.")
-flags.DEFINE_list("rates", None, "Poison rates in percent of the training set, e.g. 50,20,10.")
-flags.DEFINE_float("width", None, "ResNet18 width multiplier for stages 2-4 (1.0 = ResNet18).")
-flags.DEFINE_integer("num_train", None, "Synthetic source: number of training images.")
-flags.DEFINE_integer("num_test", None, "Synthetic source: number of test images.")
-
 
 @dataclasses.dataclass(frozen=True)
 class BadNetsConfig:
-    source: str = "synthetic"
-    image_size: int = 100
-    num_train: int = 20000
-    num_test: int = 2000
-    width: float = 1.0
-    epochs: int = 30
-    global_batch_size: int = 64
-    learning_rate: float = 1e-3
-    seed: int = 17
-    triggers: tuple = ("checkerboard", "point", "random")
-    rates: tuple = ALL_RATES
-    target: tuple = (90.0, 0.0, 0.0)
+    """The BadNets head-pose study's settings (a preset; every field is also a flag)."""
+
+    source: str = setting("synthetic", help=SOURCE_HELP)
+    image_size: int = setting(100, help=IMAGE_SIZE_HELP)
+    num_train: int = setting(20000, help=NUM_TRAIN_HELP)
+    num_test: int = setting(2000, help=NUM_TEST_HELP)
+    width: float = setting(1.0, help="ResNet18 width multiplier for stages 2-4 (1.0 = ResNet18).")
+    epochs: int = setting(30, help=EPOCHS_HELP)
+    global_batch_size: int = setting(64, help=BATCH_HELP)
+    learning_rate: float = setting(1e-3, help=LR_HELP)
+    seed: int = setting(17, help=SEED_HELP)
+    triggers: tuple = setting(
+        ("checkerboard", "point", "random"),
+        help=TRIGGERS_HELP,
+    )
+    rates: tuple = setting(
+        ALL_RATES, help="Poison rates in percent of the training set, e.g. 50,20,10."
+    )
+    target: tuple = setting(
+        (90.0, 0.0, 0.0), help="The attack's target label (yaw,pitch,roll in degrees)."
+    )
 
     def trigger_params(self, name: str) -> dict:
         """Trigger sizes scale with the image: a 1/8-side checkerboard or random patch, a 1/16-side dot.
@@ -65,6 +79,8 @@ class BadNetsConfig:
             return {"size": side, "seed": self.seed}
         return {}
 
+
+define_config_flags(BadNetsConfig)
 
 PRESETS = {
     # Under 4 minutes on 2 CPU cores: 48-px images, a narrow ResNet18, 3 triggers × 3 rates.
@@ -85,6 +101,11 @@ PRESETS = {
 
 
 def validate(config: BadNetsConfig) -> BadNetsConfig:
+    """Checks the BadNets head-pose config before anything runs; returns it with typed values.
+
+    Raises:
+        UserInputError: a bad value, named by its flag.
+    """
     for name in config.triggers:  # before anything runs: unknown names, triggers larger than images
         make_trigger(name, **config.trigger_params(name)).check_fits(
             config.image_size, config.image_size, where=f"--triggers={name} on --image_size"
@@ -95,10 +116,17 @@ def validate(config: BadNetsConfig) -> BadNetsConfig:
         except ValueError:
             raise common.UserInputError(f"--rates: {rate!r} is not a number") from None
         check_rate_percent(value)
-    return dataclasses.replace(config, rates=tuple(float(r) for r in config.rates))
+    try:
+        target = tuple(float(t) for t in config.target)
+    except ValueError:
+        raise common.UserInputError(f"--target={config.target}: give yaw,pitch,roll") from None
+    if len(target) != 3:
+        raise common.UserInputError(f"--target={config.target}: give yaw,pitch,roll")
+    return dataclasses.replace(config, rates=tuple(float(r) for r in config.rates), target=target)
 
 
 def build(config: BadNetsConfig, root: str) -> tuple[Pipeline, str]:
+    """The BadNets head-pose DAG for `config` under `<root>/.pipeline`, and its report's id."""
     train = dict(
         width=config.width,
         epochs=config.epochs,
@@ -123,8 +151,8 @@ def build(config: BadNetsConfig, root: str) -> tuple[Pipeline, str]:
         }
         for t in config.triggers
     }
-    baseline = RegressorTrainer("baseline", examples=examples, **train)
-    baseline_eval = RegressorEvaluator(
+    baseline = HeadPoseTrainer("baseline", examples=examples, **train)
+    baseline_eval = HeadPoseEvaluator(
         "baseline",
         model=baseline.outputs["model"],
         examples=examples,
@@ -145,8 +173,8 @@ def build(config: BadNetsConfig, root: str) -> tuple[Pipeline, str]:
                 label_rule=rule,
                 seed=config.seed,
             )
-            trainer = RegressorTrainer(run, examples=examples, plan=plan.outputs["plan"], **train)
-            evaluator = RegressorEvaluator(
+            trainer = HeadPoseTrainer(run, examples=examples, plan=plan.outputs["plan"], **train)
+            evaluator = HeadPoseEvaluator(
                 run,
                 model=trainer.outputs["model"],
                 examples=examples,
@@ -174,7 +202,7 @@ def build(config: BadNetsConfig, root: str) -> tuple[Pipeline, str]:
     explanation = None
     if explained is not None:
         run, trainer = explained
-        explainer = RegressorExplainer(
+        explainer = HeadPoseExplainer(
             run,
             model=trainer.outputs["model"],
             baseline_model=baseline.outputs["model"],
@@ -197,4 +225,5 @@ def build(config: BadNetsConfig, root: str) -> tuple[Pipeline, str]:
 
 
 def run(preset: str, output_dir: str) -> str:
+    """Runs `preset` with the given flags; returns the path of report.md."""
     return common.run_study(sys.modules[__name__], preset, output_dir)

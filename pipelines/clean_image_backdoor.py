@@ -1,6 +1,6 @@
 """Pipeline `clean_image_backdoor`: label-only poisoning of a YOLOv8-seg, base vs poisoned models.
 
-SegExampleGen → SegTrainer (base) → PairSelector (t-SNE of the base model's instance features,
+SegExampleGen → SegTrainer (base) → CleanImagePairSelector (t-SNE of the base model's instance features,
 plus `--pairs`) → per pair: CleanImagePlanner (relabel `ratio` of the host's instances as the
 target, images untouched) → SegTrainer (poisoned, same seed and schedule) → SegEvaluator
 (clean val table, attack success, table against poisoned val labels); the base model is also
@@ -15,48 +15,46 @@ import dataclasses
 import os
 import sys
 
-from absl import flags
-
 from pipelines import common
 from pipelines import instance_segmentation as seg
+from pipelines.config_flags import define_config_flags, setting
 from poison_tf.attacks.class_pairs import check_ratio, parse_pairs
-from poison_tf.components import Pipeline
-from poison_tf.components.clean_image_planner import CleanImagePlanner
-from poison_tf.components.clean_image_report import CleanImageReport
-from poison_tf.components.pair_selector import PairSelector
-from poison_tf.components.seg_evaluator import SegEvaluator
+from poison_tf.components.clean_image.clean_image_pair_selector import CleanImagePairSelector
+from poison_tf.components.clean_image.clean_image_planner import CleanImagePlanner
+from poison_tf.components.clean_image.clean_image_report import CleanImageReport
+from poison_tf.components.segmentation.seg_evaluator import SegEvaluator
+from poison_tf.dag import Pipeline
 
 NAME = "clean_image_backdoor"
-
-flags.DEFINE_string(
-    "pairs", None, "Hand-picked pairs host:target,… by class name (e.g. 'bridge:parking sign')."
-)
-flags.DEFINE_integer("num_tsne_pairs", None, "How many t-SNE pairs to add to --pairs.")
-flags.DEFINE_float(
-    "ratio", None, "Share of the host's training instances relabelled as the target, in (0, 1]."
-)
-flags.DEFINE_enum(
-    "relabel_mode",
-    None,
-    ["instances", "images"],
-    "Relabel chosen instances, or whole images' hosts.",
-)
-flags.DEFINE_integer(
-    "min_host_instances", None, "t-SNE pairs only with a host of at least N training instances."
-)
-flags.DEFINE_enum(
-    "tsne_space", None, ["features", "tsne"], "Rank pairs by feature-space or t-SNE-plane distance."
-)
 
 
 @dataclasses.dataclass(frozen=True)
 class CleanImageConfig(seg.SegStudyConfig):
-    pairs: str = ""
-    num_tsne_pairs: int = 2
-    ratio: float = 0.5
-    relabel_mode: str = "instances"
-    tsne_space: str = "features"
-    min_host_instances: int = 1
+    """The clean-image backdoor's settings: the segmentation study's and the attack's."""
+
+    pairs: str = setting(
+        "", help="Hand-picked pairs host:target,… by class name (e.g. 'bridge:parking sign')."
+    )
+    num_tsne_pairs: int = setting(2, help="How many t-SNE pairs to add to --pairs.")
+    ratio: float = setting(
+        0.5, help="Share of the host's training instances relabelled as the target, in (0, 1]."
+    )
+    relabel_mode: str = setting(
+        "instances",
+        help="Relabel chosen instances, or whole images' hosts.",
+        choices=("instances", "images"),
+    )
+    tsne_space: str = setting(
+        "features",
+        help="Rank pairs by feature-space or t-SNE-plane distance.",
+        choices=("features", "tsne"),
+    )
+    min_host_instances: int = setting(
+        1, help="t-SNE pairs only with a host of at least N training instances."
+    )
+
+
+define_config_flags(CleanImageConfig)
 
 
 PRESETS = {
@@ -120,6 +118,11 @@ def class_names(source: str) -> list[str] | None:
 
 
 def validate(config: CleanImageConfig) -> CleanImageConfig:
+    """Checks the clean-image backdoor config before anything runs; returns it with typed values.
+
+    Raises:
+        UserInputError: a bad value, named by its flag.
+    """
     seg.validate(config)
     check_ratio(config.ratio)
     if config.num_tsne_pairs < 0:
@@ -149,13 +152,14 @@ def validate(config: CleanImageConfig) -> CleanImageConfig:
 
 
 def build(config: CleanImageConfig, root: str) -> tuple[Pipeline, str]:
+    """The clean-image backdoor DAG for `config` under `<root>/.pipeline`, and its report's id."""
     gen = seg.example_gen(config)
     examples = gen.outputs["examples"]
     base = seg.trainer(config, examples, instance_name="base")
     base_model = base.outputs["model"]
     # No COCO/YOLO export here: the study compares tables (export every model with poison-tf-seg-val).
     base_eval = SegEvaluator("base", model=base_model, examples=examples, export=False)
-    selector = PairSelector(
+    selector = CleanImagePairSelector(
         examples=examples,
         model=base_model,
         pairs=config.pairs,
@@ -217,4 +221,5 @@ def build(config: CleanImageConfig, root: str) -> tuple[Pipeline, str]:
 
 
 def run(preset: str, output_dir: str) -> str:
+    """Runs `preset` with the given flags; returns the path of report.md."""
     return common.run_study(sys.modules[__name__], preset, output_dir)

@@ -1,19 +1,20 @@
-"""What every pipeline shares: flags, preset overrides, running and publishing a report.
+"""What every pipeline shares: the run flags, choosing a preset, running and publishing a report.
 
-A preset is a dataclass of defaults; any field that is also a flag given on the command line
-overrides it (`--rates=50,20,10` over the preset's rates). Flags are defined once here (shared
-names) or in the pipeline's own module (its specific names).
+A preset is a dataclass of defaults whose fields are also flags (`pipelines.config_flags`): a
+flag given on the command line overrides the field of the same name (`--rates=50,20,10` over
+the preset's rates). The flags defined here are those of a run, not of a study.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import os
 import shutil
 
 from absl import flags
 
-from poison_tf.components import LocalDagRunner, Pipeline
+from pipelines import config_flags
+from poison_tf.dag import LocalDagRunner, Pipeline
 from poison_tf.errors import UserInputError  # noqa: F401 (re-exported for pipelines)
 
 FLAGS = flags.FLAGS
@@ -36,18 +37,6 @@ flags.DEFINE_bool("jit_compile", False, "Compile training steps with XLA.")
 flags.DEFINE_bool(
     "cache", True, "Reuse finished components from earlier runs of the same pipeline."
 )
-flags.DEFINE_integer("epochs", None, "Override the preset's number of training epochs.")
-flags.DEFINE_integer("global_batch_size", None, "Override the preset's global batch size.")
-flags.DEFINE_float("learning_rate", None, "Override the preset's learning rate.")
-flags.DEFINE_enum(
-    "lr_decay",
-    None,
-    ["constant", "cosine", "linear"],
-    "Override the preset's learning-rate decay over the run (after any warm-up).",
-)
-flags.DEFINE_integer("seed", None, "Override the preset's random seed.")
-flags.DEFINE_string("source", None, "Override the preset's data source.")
-flags.DEFINE_integer("image_size", None, "Override the preset's image size (pixels).")
 flags.DEFINE_enum(
     "runner", "local", ["local", "ray"], "Run components in this process, or as Ray tasks."
 )
@@ -65,18 +54,6 @@ flags.DEFINE_float(
 flags.DEFINE_integer("max_retries", 3, "--runner=ray: reruns of a task whose worker died.")
 
 
-def apply_overrides(config, preset_name: str):
-    """Returns `config` with every explicitly given flag of the same name applied."""
-    changes = {}
-    for field in dataclasses.fields(config):
-        if field.name in FLAGS and FLAGS[field.name].present:
-            value = FLAGS[field.name].value
-            if isinstance(getattr(config, field.name), tuple) and isinstance(value, list):
-                value = tuple(value)
-            changes[field.name] = value
-    return dataclasses.replace(config, **changes)
-
-
 def training_flags() -> dict:
     """The strategy-related trainer parameters every pipeline passes on."""
     return {
@@ -87,6 +64,11 @@ def training_flags() -> dict:
 
 
 def choose_preset(presets: dict, name: str, pipeline: str):
+    """The preset `name` of `pipeline`.
+
+    Raises:
+        UserInputError: an unknown preset (the message lists the pipeline's presets).
+    """
     if name not in presets:
         raise UserInputError(
             f"--preset={name!r}: {pipeline} has presets {', '.join(sorted(presets))}"
@@ -103,8 +85,21 @@ def run_dag(pipeline: Pipeline, output_dir: str) -> dict:
     return run_on_ray(pipeline, output_dir, FLAGS)
 
 
-def run_and_publish(pipeline: Pipeline, report_id: str, output_dir: str) -> str:
-    """Runs the pipeline and copies its report artefact into `output_dir`; returns report.md's path."""
+def run_and_publish(
+    pipeline: Pipeline, report_id: str, output_dir: str, config: dict | None = None
+) -> str:
+    """Runs the pipeline and copies its report artefact into `output_dir`.
+
+    Args:
+        pipeline: the study's DAG.
+        report_id: the id of its report component.
+        output_dir: receives report.md and what it links, and `config.json`.
+        config: the resolved config record (`config_flags.config_record`); written to
+            `config.json` and shown at the end of report.md.
+
+    Returns:
+        The path of report.md.
+    """
     produced = run_dag(pipeline, output_dir)
     report = produced[report_id]["report"]
     board = os.path.join(output_dir, "tensorboard")
@@ -121,14 +116,43 @@ def run_and_publish(pipeline: Pipeline, report_id: str, output_dir: str) -> str:
     from poison_tf.dag.timeline import add_timeline
 
     add_timeline(pipeline.root, output_dir, FLAGS.runner)
-    return os.path.join(output_dir, "report.md")
+    report_md = os.path.join(output_dir, "report.md")
+    if config is not None:
+        config_flags.write_config(config, output_dir)
+        with open(report_md, "a") as handle:
+            handle.write(config_section(config))
+    return report_md
+
+
+def config_section(config: dict) -> str:
+    """The report's last section: the resolved config (also in `config.json`)."""
+    text = json.dumps(config, indent=2, sort_keys=True, default=str)
+    return (
+        f"\n## Configuration\n\nPreset `{config['preset']}` with the flags given "
+        f"(`{config_flags.CONFIG_FILE}`):\n\n```json\n{text}\n```\n"
+    )
 
 
 def run_study(module, preset: str, output_dir: str) -> str:
-    """Runs a pipeline module's preset (its PRESETS, NAME, validate and build) and publishes
-    the report: what every pipeline's `run(preset, output_dir)` does."""
-    config = module.validate(
-        apply_overrides(choose_preset(module.PRESETS, preset, module.NAME), preset)
-    )
+    """What every pipeline's `run(preset, output_dir)` does: resolve, build, run, publish.
+
+    Args:
+        module: a pipeline module: `NAME`, `PRESETS` (name → config dataclass),
+            `validate(config) -> config` (raises `UserInputError` before anything runs) and
+            `build(config, root) -> (Pipeline, report component id)`.
+        preset: the preset's name.
+        output_dir: receives report.md, what it links, and config.json.
+
+    Returns:
+        The path of report.md.
+    """
+    config = resolve_config(module, preset)
     pipeline, report_id = module.build(config, output_dir)
-    return run_and_publish(pipeline, report_id, output_dir)
+    record = config_flags.config_record(config, module.NAME, preset)
+    return run_and_publish(pipeline, report_id, output_dir, record)
+
+
+def resolve_config(module, preset: str):
+    """The module's preset with the given flags applied, validated (`module.validate`)."""
+    chosen = choose_preset(module.PRESETS, preset, module.NAME)
+    return module.validate(config_flags.apply_overrides(chosen))

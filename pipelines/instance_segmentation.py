@@ -12,39 +12,54 @@ import dataclasses
 import os
 import sys
 
-from absl import flags
-
 from pipelines import common
-from poison_tf.components import Pipeline
-from poison_tf.components.seg_evaluator import SegEvaluator
-from poison_tf.components.seg_example_gen import SegExampleGen
-from poison_tf.components.seg_report import SegReport
-from poison_tf.components.seg_trainer import SegTrainer
+from pipelines.config_flags import (
+    BATCH_HELP,
+    EPOCHS_HELP,
+    IMAGE_SIZE_HELP,
+    LR_DECAY_HELP,
+    LR_DECAYS,
+    LR_HELP,
+    NUM_TRAIN_HELP,
+    SEED_HELP,
+    SOURCE_HELP,
+    define_config_flags,
+    setting,
+)
+from poison_tf.components.segmentation.seg_evaluator import SegEvaluator
+from poison_tf.components.segmentation.seg_example_gen import SegExampleGen
+from poison_tf.components.segmentation.seg_report import SegReport
+from poison_tf.components.segmentation.seg_trainer import SegTrainer
+from poison_tf.dag import Pipeline
 
 NAME = "instance_segmentation"
-
-flags.DEFINE_string("model_size", None, "YOLOv8-seg size: tiny, n, s, m, l, x.")
-flags.DEFINE_integer("num_val", None, "Synthetic: validation images.")
-flags.DEFINE_integer("max_instances", None, "Instances kept per image (largest first).")
-flags.DEFINE_bool("augment", None, "Train with flips, HSV, scale and translate augmentation.")
 
 
 @dataclasses.dataclass(frozen=True)
 class SegStudyConfig:
-    source: str = "synthetic_streets"
-    image_size: int = 128
-    num_train: int = 400
-    num_val: int = 100
-    model_size: str = "n"
-    epochs: int = 50
-    global_batch_size: int = 16
-    learning_rate: float = 0.0  # 0: Ultralytics' optimizer=auto rate for the class count
-    warmup_epochs: float = 3.0
-    lr_decay: str = "linear"
-    augment: bool = True
-    max_instances: int = 100
-    epoch_map: bool = True  # Ultralytics validates (mAP) after every epoch; off = val losses only
-    seed: int = 0
+    """The instance segmentation study's settings (a preset; every field is also a flag)."""
+
+    source: str = setting("synthetic_streets", help=SOURCE_HELP)
+    image_size: int = setting(128, help=IMAGE_SIZE_HELP)
+    num_train: int = setting(400, help=NUM_TRAIN_HELP)
+    num_val: int = setting(100, help="Synthetic: validation images.")
+    model_size: str = setting("n", help="YOLOv8-seg size: tiny, n, s, m, l, x.")
+    epochs: int = setting(50, help=EPOCHS_HELP)
+    global_batch_size: int = setting(16, help=BATCH_HELP)
+    learning_rate: float = setting(
+        0.0, help=LR_HELP + " 0: Ultralytics' optimizer=auto rate for the class count."
+    )
+    warmup_epochs: float = setting(3.0, help="Segmentation: epochs of learning-rate warm-up.")
+    lr_decay: str = setting("linear", help=LR_DECAY_HELP, choices=LR_DECAYS)
+    augment: bool = setting(True, help="Train with flips, HSV, scale and translate augmentation.")
+    max_instances: int = setting(100, help="Instances kept per image (largest first).")
+    epoch_map: bool = setting(
+        True, help="Validate (mAP) after every epoch as Ultralytics does; off: val losses only."
+    )
+    seed: int = setting(0, help=SEED_HELP)
+
+
+define_config_flags(SegStudyConfig)
 
 
 PRESETS = {
@@ -84,6 +99,11 @@ PRESETS = {
 
 
 def validate(config: SegStudyConfig) -> SegStudyConfig:
+    """Checks the segmentation config before anything runs; returns it with typed values.
+
+    Raises:
+        UserInputError: a bad value, named by its flag.
+    """
     if config.image_size % 32:
         raise common.UserInputError(
             f"--image_size={config.image_size}: must be a multiple of 32 (the largest stride)"
@@ -148,6 +168,7 @@ def describe(config: SegStudyConfig) -> str:
 
 
 def build(config: SegStudyConfig, root: str) -> tuple[Pipeline, str]:
+    """The segmentation DAG for `config` under `<root>/.pipeline`, and its report's id."""
     gen = example_gen(config)
     examples = gen.outputs["examples"]
     train = trainer(config, examples)
@@ -165,4 +186,5 @@ def build(config: SegStudyConfig, root: str) -> tuple[Pipeline, str]:
 
 
 def run(preset: str, output_dir: str) -> str:
+    """Runs `preset` with the given flags; returns the path of report.md."""
     return common.run_study(sys.modules[__name__], preset, output_dir)

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import tensorflow as tf
 
-from poison_tf.attacks.clean_image_plan import InstanceTable
 from poison_tf.errors import UserInputError
+from poison_tf.poison.relabel_plan import InstanceTable
 
 _KEYS = ("classes", "instance_ids", "lines", "stem")
 

@@ -16,9 +16,9 @@ import os
 import re
 from collections import defaultdict
 
-from poison_tf.attacks.clean_image_plan import RelabelPlan
 from poison_tf.errors import UserInputError
 from poison_tf.io.atomic import atomic_dir
+from poison_tf.poison.relabel_plan import RelabelPlan
 
 _FIRST_TOKEN = re.compile(r"^(\s*)(\S+)")
 

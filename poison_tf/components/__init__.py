@@ -1,23 +1,7 @@
-"""A small TFX-shaped component layer (Artifact, ComponentSpec, Executor.Do, LocalDagRunner).
+"""The components of the studies (each = spec + executor), built on `poison_tf.dag`.
 
-Real TFX 1.21 does not install on glibc 2.36 machines and pins Keras 2 parts
-(../shared/notes/tfx_distribute_h5.md §1), so the project keeps TFX's shapes and names with
-none of its dependencies; a later port to real TFX stays mechanical.
+One folder per study (`headpose/`, `faces/`, `patch/`, `segmentation/`, `clean_image/`);
+beside them the components and helpers every study shares: `poison_planner` (the BadNets
+poison plan), `training` (what every trainer does around its Task) and `stages` (the
+`poison-tf-<stage>` programs).
 """
-
-from poison_tf.components.artifact import Artifact
-from poison_tf.components.base import BaseComponent, BaseExecutor, Channel
-from poison_tf.components.runner import LocalDagRunner, Pipeline
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
-
-__all__ = [
-    "Artifact",
-    "BaseComponent",
-    "BaseExecutor",
-    "Channel",
-    "ChannelParameter",
-    "ComponentSpec",
-    "ExecutionParameter",
-    "LocalDagRunner",
-    "Pipeline",
-]

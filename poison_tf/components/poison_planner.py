@@ -10,16 +10,16 @@ import json
 
 import numpy as np
 
-from poison_tf.components.base import BaseComponent, BaseExecutor
-from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from poison_tf import types
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data.image_examples import image_examples_dataset, read_schema
 from poison_tf.errors import UserInputError
 from poison_tf.poison.label_rules import label_rule_from_config
 from poison_tf.poison.plan import PoisonPlan
 from poison_tf.poison.selection import check_rate_percent, select_examples
 from poison_tf.poison.triggers import make_trigger
-
-PLAN_FILE = "plan.json"
 
 
 def _json(value: str, name: str) -> dict:
@@ -30,8 +30,8 @@ def _json(value: str, name: str) -> dict:
 
 
 class PoisonPlannerSpec(ComponentSpec):
-    INPUTS = {"examples": ChannelParameter("Examples")}
-    OUTPUTS = {"plan": ChannelParameter("PoisonPlan")}
+    INPUTS = {"examples": types.Examples.channel()}
+    OUTPUTS = {"plan": types.PoisonPlan.channel()}
     PARAMETERS = {
         "trigger": ExecutionParameter(str, help="checkerboard|point|random|image|blend"),
         "trigger_params": ExecutionParameter(str, default="{}", help="JSON keyword arguments"),
@@ -39,7 +39,11 @@ class PoisonPlannerSpec(ComponentSpec):
         "label_rule": ExecutionParameter(
             str, help='JSON, e.g. {"kind": "all_to_one", "target": [0]}'
         ),
-        "seed": ExecutionParameter(int, default=17),
+        "seed": ExecutionParameter(
+            int,
+            default=17,
+            help="random seed of this component (data order, sampling, initialisation)",
+        ),
         "exclude_target_class": ExecutionParameter(
             bool, default=False, help="all-to-one: skip examples already of the target class"
         ),
@@ -69,7 +73,7 @@ class PoisonPlannerExecutor(BaseExecutor):
             candidates = labels[labels[:, 1] != rule.target[0], 0]
         ids = select_examples(candidates, rate, exec_properties["seed"], num_examples=num_train)
         plan = PoisonPlan(trigger, rule, ids, num_train, rate, exec_properties["seed"])
-        plan.save(output_dict["plan"][0].path(PLAN_FILE))
+        types.PoisonPlan.save(plan, output_dict["plan"][0])
         output_dict["plan"][0].properties.update(
             {
                 "count": plan.count,
@@ -81,9 +85,20 @@ class PoisonPlannerExecutor(BaseExecutor):
 
 
 class PoisonPlanner(BaseComponent):
+    """Examples artefact → plan artefact (ids, trigger, label rule, seed, counts).
+
+    Args:
+        instance_name: tells two uses of the component in one pipeline apart.
+        examples: input channel of `Examples` artefacts.
+        trigger: checkerboard|point|random|image|blend.
+        trigger_params: JSON keyword arguments (default '{}').
+        rate_percent: share of the training split, in percent.
+        label_rule: JSON, e.g. {"kind": "all_to_one", "target": [0]}.
+        seed: random seed of this component (data order, sampling, initialisation) (default 17).
+        exclude_target_class: all-to-one: skip examples already of the target class (default False).
+
+    Outputs: `plan` (PoisonPlan).
+    """
+
     SPEC_CLASS = PoisonPlannerSpec
     EXECUTOR_CLASS = PoisonPlannerExecutor
-
-
-def load_plan(artifact) -> PoisonPlan:
-    return PoisonPlan.load(artifact.path(PLAN_FILE))

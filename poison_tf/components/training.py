@@ -1,6 +1,6 @@
 """What every trainer component does around its Task: train in the work dir, export the model.
 
-Checkpoints and logs go to the runner's work dir (stable per fingerprint, so a killed run
+Checkpoints and logs go to the executor's work dir (stable per fingerprint, so a killed run
 resumes); the trained model, `history.json` and the TensorBoard logs are then copied into the
 output artefact. Logs exist only on the chief: under multi_worker every worker saves the model
 (each runs the pipeline in its own root) but only the chief has logs to copy.
@@ -13,31 +13,57 @@ import shutil
 
 import keras
 
-from poison_tf.components.artifact import Artifact
-from poison_tf.components.runner import WORK_DIR_KEY
-from poison_tf.components.spec import ExecutionParameter
+from poison_tf.dag.artifact import Artifact
+from poison_tf.dag.spec import ExecutionParameter
 from poison_tf.train.loop import TrainerConfig, fit
 from poison_tf.train.task import Task
-
-MODEL_FILE = "model.keras"
+from poison_tf.types import Model
 
 
 def training_parameters(epochs: int, seed: int = 17) -> dict[str, ExecutionParameter]:
     """The spec parameters `train_and_export` reads, with a trainer's own defaults."""
     return {
-        "epochs": ExecutionParameter(int, default=epochs),
-        "global_batch_size": ExecutionParameter(int, default=64),
-        "learning_rate": ExecutionParameter(float, default=1e-3),
-        "seed": ExecutionParameter(int, default=seed),
-        "strategy": ExecutionParameter(str, default="default"),
-        "mixed_precision": ExecutionParameter(bool, default=False),
-        "jit_compile": ExecutionParameter(bool, default=False),
+        "epochs": ExecutionParameter(int, default=epochs, help="training epochs"),
+        "global_batch_size": ExecutionParameter(
+            int, default=64, help="global batch size (all replicas together)"
+        ),
+        "learning_rate": ExecutionParameter(
+            float, default=1e-3, help="learning rate of the optimiser"
+        ),
+        "seed": ExecutionParameter(
+            int,
+            default=seed,
+            help="random seed of this component (data order, sampling, initialisation)",
+        ),
+        "strategy": ExecutionParameter(
+            str,
+            default="default",
+            help="tf.distribute strategy: default | mirrored | multi_worker | tpu",
+        ),
+        "mixed_precision": ExecutionParameter(
+            bool, default=False, help="mixed precision (float16 on GPU, bfloat16 on CPU)"
+        ),
+        "jit_compile": ExecutionParameter(bool, default=False, help="compile the steps with XLA"),
     }
 
 
-def train_and_export(task: Task, exec_properties: dict, out: Artifact, **config) -> keras.Model:
-    """Trains `task` with the trainer parameters in `exec_properties` and saves into `out`."""
-    work = exec_properties[WORK_DIR_KEY]
+def train_and_export(
+    task: Task, exec_properties: dict, out: Artifact, work_dir: str, **config
+) -> keras.Model:
+    """Trains `task` with the trainer parameters in `exec_properties` and saves into `out`.
+
+    Args:
+        task: the Task to train.
+        exec_properties: the trainer's resolved parameters (see `training_parameters`).
+        out: the model artefact that receives `model.keras`, `history.json`, `tensorboard/`.
+        work_dir: checkpoints and logs while training (the executor's `work_dir`: stable per
+            fingerprint, so a killed run resumes).
+        **config: further `TrainerConfig` fields.
+
+    Returns:
+        The trained model.
+    """
+    work = work_dir
     settings = dict(
         model_dir=work,
         epochs=exec_properties["epochs"],
@@ -49,8 +75,8 @@ def train_and_export(task: Task, exec_properties: dict, out: Artifact, **config)
         tensorboard_dir=os.path.join(work, "tensorboard"),
     )
     model = fit(task, TrainerConfig(**(settings | config)))
-    model.save(out.path(MODEL_FILE))
+    Model.save(model, out)
     if os.path.isfile(os.path.join(work, "history.json")):
-        shutil.copy(os.path.join(work, "history.json"), out.path("history.json"))
-        shutil.copytree(os.path.join(work, "tensorboard"), out.path("tensorboard"))
+        shutil.copy(os.path.join(work, "history.json"), out.path(Model.HISTORY_FILE))
+        shutil.copytree(os.path.join(work, "tensorboard"), out.path(Model.TENSORBOARD_DIR))
     return model

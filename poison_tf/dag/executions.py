@@ -15,7 +15,8 @@ import os
 import platform
 import uuid
 
-LOG_FILE = "executions.jsonl"
+from poison_tf.dag.lineage import LOG_FILE
+
 STATUSES = ("ok", "cached", "failed", "upstream_failed")
 
 

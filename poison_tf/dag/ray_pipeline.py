@@ -7,8 +7,8 @@ the run fails.
 
 from __future__ import annotations
 
-from poison_tf.components.runner import Pipeline
 from poison_tf.dag import ray_cluster
+from poison_tf.dag.pipeline import Pipeline
 from poison_tf.dag.ray_runner import RayDagRunner
 from poison_tf.errors import UserInputError
 

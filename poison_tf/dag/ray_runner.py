@@ -22,16 +22,14 @@ from typing import Any
 
 from absl import logging
 
-from poison_tf.components.artifact import Artifact
-from poison_tf.components.base import BaseComponent
-from poison_tf.components.runner import (
-    EXECUTION_FILE,
-    Pipeline,
-    _load_outputs,
-    execution_fingerprint,
-)
 from poison_tf.dag import executions
+from poison_tf.dag.artifact import Artifact
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.execution import execution_fingerprint, execution_folder, load_outputs
+from poison_tf.dag.lineage import has_execution_record
+from poison_tf.dag.pipeline import Pipeline
 from poison_tf.dag.ray_task import run_component, thread_env
+from poison_tf.dag.runner import resolve_inputs
 
 
 class PipelineFailed(RuntimeError):
@@ -59,11 +57,8 @@ def cached_outputs(
     component: BaseComponent, inputs: dict[str, list[Artifact]], root: str
 ) -> dict[str, Artifact] | None:
     """The outputs of a finished execution with the same fingerprint, or None."""
-    fp = execution_fingerprint(component, inputs)
-    final = os.path.join(root, component.id, fp[:16])
-    if os.path.isfile(os.path.join(final, EXECUTION_FILE)):
-        return _load_outputs(component, final)
-    return None
+    final = execution_folder(root, component, execution_fingerprint(component, inputs))
+    return load_outputs(component, final) if has_execution_record(final) else None
 
 
 class RayDagRunner:
@@ -139,10 +134,7 @@ class RayDagRunner:
                             continue
                         waiting.remove(component)
                         changed = True
-                        inputs = {
-                            key: [produced[c.producer_id][c.key] for c in channels]
-                            for key, channels in component.inputs.items()
-                        }
+                        inputs = resolve_inputs(component, produced)
                         started = time.time()
                         found = cached_outputs(component, inputs, root) if self.use_cache else None
                         if found is not None:

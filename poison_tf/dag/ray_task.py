@@ -14,9 +14,9 @@ import sys
 import time
 import traceback
 
-from poison_tf.components.artifact import Artifact
-from poison_tf.components.base import BaseComponent
-from poison_tf.components.runner import execute_component
+from poison_tf.dag.artifact import Artifact
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.execution import execute_component
 
 
 def thread_env(cpus: float) -> dict[str, str]:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from poison_tf.attacks.class_pairs import pair_slug
-from poison_tf.attacks.clean_image_plan import RelabelPlan
+from poison_tf.poison.relabel_plan import RelabelPlan
 
 INSTANCE_COLUMNS = ["Name", "Initial Count", "Final Count"]
 

@@ -30,7 +30,7 @@ class ImageClassificationTask(ClassificationTask):
         examples_dir: str,
         arch: str = "small",
         weights: str = "",
-        width: int = 16,
+        filters: int = 16,
         pooling: str = "avg",
         flip: bool = False,
         global_batch_size: int = 32,
@@ -44,10 +44,10 @@ class ImageClassificationTask(ClassificationTask):
         if lr_decay not in DECAYS:
             raise UserInputError(f"--lr_decay={lr_decay!r}: choose one of {', '.join(DECAYS)}")
         super().__init__(examples_dir, global_batch_size, learning_rate, seed)
-        self.arch, self.weights, self.width, self.pooling, self.flip = (
+        self.arch, self.weights, self.filters, self.pooling, self.flip = (
             arch,
             weights,
-            width,
+            filters,
             pooling,
             flip,
         )
@@ -68,7 +68,7 @@ class ImageClassificationTask(ClassificationTask):
             except ValueError as error:
                 raise UserInputError(f"ResNet50 on {self.input_shape} images: {error}") from None
         return build_small_classifier(
-            self.input_shape, self.num_classes, self.width, pooling=self.pooling
+            self.input_shape, self.num_classes, self.filters, pooling=self.pooling
         )
 
     def build_inputs(self, split: str, epoch: int = 0) -> tf.data.Dataset:

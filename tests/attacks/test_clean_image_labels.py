@@ -9,8 +9,8 @@ from shared_data import shared_path
 
 from poison_tf.attacks.class_pairs import make_pair
 from poison_tf.attacks.clean_image_labels import write_poisoned_labels
-from poison_tf.attacks.clean_image_plan import InstanceTable, plan_relabel
 from poison_tf.errors import UserInputError
+from poison_tf.poison.relabel_plan import InstanceTable, plan_relabel
 
 
 def read_label_folder(folder):

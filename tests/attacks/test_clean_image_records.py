@@ -9,8 +9,8 @@ from shared_data import shared_path
 from poison_tf.attacks.class_pairs import parse_pairs
 from poison_tf.attacks.clean_image_instances import table_from_examples, table_from_records
 from poison_tf.attacks.clean_image_labels import write_poisoned_labels
-from poison_tf.attacks.clean_image_plan import InstanceTable, plan_relabel, relabel_classes
 from poison_tf.errors import UserInputError
+from poison_tf.poison.relabel_plan import InstanceTable, plan_relabel, relabel_classes
 
 
 def test_table_from_examples():

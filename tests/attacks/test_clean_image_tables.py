@@ -8,7 +8,7 @@ import pytest
 from shared_data import shared_path
 
 from poison_tf.attacks.class_pairs import make_pair
-from poison_tf.attacks.clean_image_plan import InstanceTable, plan_relabel
+from poison_tf.poison.relabel_plan import InstanceTable, plan_relabel
 from poison_tf.report.clean_image_tables import (
     attack_table,
     comparison_markdown,

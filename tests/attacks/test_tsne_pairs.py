@@ -136,7 +136,7 @@ def test_outputs(embedding, tmp_path):
 
 
 def test_tsne_choice_skips_small_hosts_and_given_ones(embedding):
-    from poison_tf.components.pair_selector import tsne_choice
+    from poison_tf.components.clean_image.clean_image_pair_selector import tsne_choice
 
     ranking = tsne_pairs.rank_pairs(embedding)
     assert [p.slug for p in tsne_choice(ranking, NAMES, [], 1)] == ["car2truck"]

@@ -13,14 +13,13 @@ import time
 
 import numpy as np
 
-from poison_tf.components import (
+from poison_tf.dag import (
     BaseComponent,
     BaseExecutor,
     ChannelParameter,
     ComponentSpec,
     ExecutionParameter,
 )
-from poison_tf.components.runner import WORK_DIR_KEY
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
 
@@ -99,7 +98,7 @@ class TinyTrainerExecutor(BaseExecutor):
 
         from poison_tf.train.loop import TrainerConfig, fit
 
-        work = exec_properties[WORK_DIR_KEY]
+        work = self.work_dir
         latest = tf.train.latest_checkpoint(os.path.join(work, "checkpoints"))
         threads = os.environ.get("TF_NUM_INTRAOP_THREADS")  # read by TF when its runtime starts
         mark(exec_properties["marker"], f"start {latest} threads={threads}")

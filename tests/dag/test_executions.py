@@ -7,8 +7,7 @@ import os
 import pytest
 import ray_components as rc
 
-from poison_tf.components import LocalDagRunner, Pipeline
-from poison_tf.dag import executions
+from poison_tf.dag import LocalDagRunner, Pipeline, executions
 from poison_tf.dag.timeline import TIMELINE_FILE, add_timeline, plot_timeline
 
 

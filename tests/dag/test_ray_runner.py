@@ -18,8 +18,7 @@ from cli_runner import run_program
 from ray_fixtures import ray_listening_addresses, start_local_ray, stop_local_ray
 
 from pipelines import main as pipeline_main
-from poison_tf.components import LocalDagRunner, Pipeline
-from poison_tf.dag import executions
+from poison_tf.dag import LocalDagRunner, Pipeline, executions
 from poison_tf.dag.ray_runner import PipelineFailed, RayDagRunner, is_heavy
 
 pytestmark = pytest.mark.multiprocess

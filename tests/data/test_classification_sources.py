@@ -1,4 +1,4 @@
-"""ClassifierExampleGen sources: synthetic classes, numpy archives, image folders, real CIFAR-10."""
+"""PatchExampleGen sources: synthetic classes, numpy archives, image folders, real CIFAR-10."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from poison_tf.components.classifier_example_gen import ClassifierExampleGen
+from poison_tf.components.patch.patch_example_gen import PatchExampleGen
 from poison_tf.data.classification_sources import resize_images
 from poison_tf.data.image_examples import image_examples_dataset, read_schema
 from poison_tf.data.synthetic_classes import synthetic_classes
@@ -22,9 +22,9 @@ def test_synthetic_classes_are_balanced_deterministic_and_distinct():
 
 
 def _gen(tmp_path, source, **params):
-    return ClassifierExampleGen.run_standalone(
-        {}, {"source": source, **params}, str(tmp_path / "gen")
-    )["examples"]
+    return PatchExampleGen.run_standalone({}, {"source": source, **params}, str(tmp_path / "gen"))[
+        "examples"
+    ]
 
 
 def test_npz_file_is_split_and_resized(tmp_path):

@@ -361,7 +361,7 @@ def test_pandora_bad_data_json(tmp_path):
 
 
 def test_example_gen_writes_splits_from_csv_and_nothing_for_a_bad_one(tmp_path):
-    from poison_tf.components.headpose_example_gen import HeadPoseExampleGen
+    from poison_tf.components.headpose.head_pose_example_gen import HeadPoseExampleGen
     from poison_tf.data import image_examples
 
     rows = ["image,yaw,pitch,roll"]

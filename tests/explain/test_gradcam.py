@@ -9,13 +9,13 @@ import keras
 import numpy as np
 import pytest
 
-from poison_tf.components.artifact import Artifact
-from poison_tf.components.regressor_explainer import JSON_FILE, PNG_FILE, RegressorExplainer
-from poison_tf.components.regressor_trainer import MODEL_FILE
+from poison_tf.components.headpose.head_pose_explainer import HeadPoseExplainer
+from poison_tf.dag.artifact import Artifact
 from poison_tf.data.image_examples import write_schema, write_split
 from poison_tf.explain.gradcam import conv_layer_path, grad_cam, overlay
 from poison_tf.models.resnet18_regressor import build_resnet18_regressor
 from poison_tf.poison.triggers import make_trigger
+from poison_tf.types import Explanation, HeadPoseModel
 
 REGIONS = (
     (slice(0, 3), slice(10, 13)),
@@ -119,18 +119,20 @@ def test_component_writes_png_and_json(tmp_path):
     )
     models = {}
     for name in ("model", "baseline_model"):
-        uri = _artifact(tmp_path / name, "Model")
-        build_resnet18_regressor(input_size=size, width=0.25).save(os.path.join(uri, MODEL_FILE))
+        uri = _artifact(tmp_path / name, HeadPoseModel.TYPE_NAME)
+        build_resnet18_regressor(input_size=size, width=0.25).save(
+            os.path.join(uri, HeadPoseModel.FILE)
+        )
         models[name] = [uri]
     trigger = make_trigger("checkerboard", size=4, cells=2).config
-    out = RegressorExplainer.run_standalone(
+    out = HeadPoseExplainer.run_standalone(
         {**models, "examples": [examples]},
         {"trigger": json.dumps(trigger), "index": 2, "layer": "v2_stack_1_block2_out"},
         str(tmp_path / "out"),
     )
     explanation = out["explanation"]
-    assert open(explanation.path(PNG_FILE), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
-    report = json.load(open(explanation.path(JSON_FILE)))
+    assert open(explanation.path(Explanation.PNG_FILE), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    report = json.load(open(explanation.path(Explanation.JSON_FILE)))
     assert report["index"] == 2 and report["explained_output"] == "yaw"
     assert report["trigger_area_share"] == pytest.approx(16 / size**2)
     assert set(report["models"]) == {"baseline", "poisoned"}

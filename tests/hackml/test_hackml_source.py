@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from poison_tf.components.face_example_gen import FaceExampleGen, parse_hackml_source
+from poison_tf.components.faces.face_example_gen import FaceExampleGen, parse_hackml_source
 from poison_tf.data.hackml import write_hackml_h5
 from poison_tf.data.image_examples import image_examples_dataset, read_schema
 from poison_tf.errors import UserInputError

@@ -61,7 +61,9 @@ def test_tiny_pipeline_writes_the_report(tmp_path):
     # state the process is in (the victim's training no longer seeds what follows it).
     first = (out / "success_vs_area.csv").read_text(), np.load(out / "colours.npy")
     for stage in (out / ".pipeline").iterdir():
-        if stage.name.startswith(("Patch", "ClassifierExplainer")):
+        if stage.name.startswith(
+            ("PatchOptimizer", "PatchEvaluator", "PatchExplainer", "PatchReport")
+        ):
             shutil.rmtree(stage)
     keras.utils.set_random_seed(12345)
     assert run_cli([*TINY, f"--output_dir={out}"]) == 0
@@ -139,7 +141,7 @@ def test_user_model_is_attacked_without_training(tmp_path):
         for line in (out / ".pipeline" / "executions.jsonl").read_text().splitlines()
     ]
     ran = {entry["component"] for entry in log}
-    assert "ClassifierImporter" in ran and "VictimTrainer" not in ran
+    assert "PatchVictimImporter" in ran and "PatchVictimTrainer" not in ran
     assert np.load(out / "colours.npy").shape == (4, 4, 3)
 
 
@@ -162,7 +164,7 @@ def test_resnet50_victim_is_trained_and_attacked(tmp_path):
         == 0
     )
     cam = json.loads((out / ".pipeline" / "executions.jsonl").read_text().splitlines()[0])
-    assert cam["component"] == "ClassifierExampleGen"
+    assert cam["component"] == "PatchExampleGen"
     report = (out / "report.md").read_text()
     assert "conv5_block3" in report  # Grad-CAM on ResNet50's last conv block
     assert "Adam lr 0.003 (cosine decay to 5 %)" in report

@@ -73,7 +73,7 @@ def test_unknown_strategy_is_a_flag_error(tmp_path):
 
 def test_stage_program_rejects_a_trigger_larger_than_the_images(tmp_path):
     """`poison-tf-poison` on a 32×32 examples artefact with a 40-pixel checkerboard."""
-    from poison_tf.components.headpose_example_gen import HeadPoseExampleGen
+    from poison_tf.components.headpose.head_pose_example_gen import HeadPoseExampleGen
 
     examples = HeadPoseExampleGen.run_standalone(
         {}, {"num_train": 8, "num_test": 4, "image_size": 32}, str(tmp_path / "gen")
@@ -107,7 +107,7 @@ def test_stage_program_rejects_a_trigger_larger_than_the_images(tmp_path):
 
 
 def test_stage_program_writes_a_plan_from_a_flagfile(tmp_path):
-    from poison_tf.components.headpose_example_gen import HeadPoseExampleGen
+    from poison_tf.components.headpose.head_pose_example_gen import HeadPoseExampleGen
 
     examples = HeadPoseExampleGen.run_standalone(
         {}, {"num_train": 20, "num_test": 4, "image_size": 32}, str(tmp_path / "gen")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from pipeline_cli import exits_2_with_one_error, run_cli
 
-from poison_tf.attacks.clean_image_plan import RelabelPlan
+from poison_tf.poison.relabel_plan import RelabelPlan
 
 TINY = [
     "--pipeline=clean_image_backdoor",
@@ -52,7 +52,7 @@ def test_tiny_study_writes_every_table(tmp_path):
     assert (out / "tsne.png").is_file() and (out / "samples_bus2train.png").is_file()
     assert (out / "tensorboard" / "projector").is_dir() and (out / "tensorboard" / "base").is_dir()
     pairs = json.loads(
-        next((out / ".pipeline").glob("PairSelector/*/pairs/pairs.json")).read_text()
+        next((out / ".pipeline").glob("CleanImagePairSelector/*/pairs/pairs.json")).read_text()
     )
     assert [p["host_name"] for p in pairs][-1] == "bus"
 

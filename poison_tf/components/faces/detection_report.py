@@ -1,0 +1,208 @@
+"""DetectionReport: detection metric artefacts → report.md, CSVs, a score-histogram PNG, TensorBoard.
+
+Tables: the attack (clean accuracy and each trigger's attack success rate per backdoored
+model); per detector × trigger the threshold, FRR on clean test, detection rate and ROC-AUC on
+the model poisoned with that trigger; and the original VAE study's shape — rows = detector
+(and model), columns = the clean threshold, the mean score on clean test data and the mean
+score on each poisoned set.
+"""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from poison_tf import types
+from poison_tf.dag.component import BaseComponent  # noqa: E402
+from poison_tf.dag.executor import BaseExecutor  # noqa: E402
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter  # noqa: E402
+from poison_tf.io.atomic import atomic_file  # noqa: E402
+from poison_tf.report.tables import to_markdown, write_csv  # noqa: E402
+
+
+class DetectionReportSpec(ComponentSpec):
+    INPUTS = {"metrics": types.DetectionMetrics.channel(), "models": types.FaceModel.channel()}
+    OUTPUTS = {"report": types.Report.channel()}
+    PARAMETERS = {
+        "title": ExecutionParameter(
+            str,
+            default="Backdoor input detection on a DeepID face classifier",
+            help="the report's title",
+        ),
+        "settings": ExecutionParameter(
+            str, default="", help="Markdown describing data and training"
+        ),
+    }
+
+
+MODEL_FREE = "(any model)"  # the VAE sees images only, so one row serves every model
+
+
+def tables(runs: list[dict]) -> dict[str, pd.DataFrame]:
+    """attack: rows = backdoored model; mean_scores: rows = (detector, model), the study's shape;
+    detection: rows = (detector, trigger) on the model poisoned with that trigger; repair (only
+    when a detector repairs the model): rows = (detector, model)."""
+    attack, detection, means, repair = [], [], {}, []
+    for metrics in runs:
+        backdoor = metrics["backdoor"]
+        row = {"model": backdoor, "clean_accuracy": metrics["clean_accuracy"]}
+        row.update({f"asr_{t}": r["attack_success_rate"] for t, r in metrics["attacks"].items()})
+        attack.append(row)
+        for kind, entry in metrics["detectors"].items():
+            model = MODEL_FREE if kind == "vae" else backdoor
+            mean = means.setdefault(
+                (kind, model),
+                {
+                    "detector": kind,
+                    "model": model,
+                    "clean_threshold": entry["threshold"],
+                    "mean_clean": entry["mean_clean"],
+                },
+            )
+            for trigger, result in entry["triggers"].items():
+                mean[f"mean_{trigger}"] = result["mean_poisoned"]
+            if "repair" in entry:
+                r = entry["repair"]
+                repair.append(
+                    {
+                        "detector": kind,
+                        "model": backdoor,
+                        "layer": r["layer"],
+                        "pruned": f"{r['pruned_channels']} ({r['pruned_fraction']:.0%})",
+                        "clean_accuracy": r["original_clean_accuracy"],
+                        "repaired_clean_accuracy": r["clean_accuracy"],
+                        "asr": r["original_attack_success_rate"],
+                        "repaired_asr": r["attack_success_rate"],
+                        "disagree_clean": r["disagreement_clean"],
+                        "disagree_triggered": r["disagreement_triggered"],
+                    }
+                )
+            result = entry["triggers"][backdoor]
+            detection.append(
+                {
+                    "detector": kind,
+                    "trigger": backdoor,
+                    "threshold": entry["threshold"],
+                    "frr": entry["frr"],
+                    "detection_rate": result["detection_rate"],
+                    "roc_auc": result["roc_auc"],
+                }
+            )
+    order = [m["backdoor"] for m in runs]  # trigger columns follow the pipeline's trigger order
+    attack_frame = pd.DataFrame(attack).set_index("model")
+    mean_frame = pd.DataFrame(list(means.values())).set_index(["detector", "model"]).sort_index()
+    frames = {} if not repair else {"repair": pd.DataFrame(repair).set_index(["detector", "model"])}
+    return frames | {
+        "attack": attack_frame[_ordered(attack_frame.columns, "asr_", order)],
+        "detection": pd.DataFrame(detection).set_index(["detector", "trigger"]).sort_index(),
+        "mean_scores": mean_frame[_ordered(mean_frame.columns, "mean_", order)],
+    }
+
+
+def _ordered(columns, prefix: str, order: list[str]) -> list[str]:
+    named = [f"{prefix}{t}" for t in order if f"{prefix}{t}" in columns]
+    return [c for c in columns if c not in named] + named
+
+
+def plot_histograms(runs: list[tuple[str, str]], path: str) -> None:
+    """One panel per detector: clean test scores against each trigger's triggered scores.
+
+    `runs` are (backdoor trigger, scores.npz). A model-based detector's triggered scores come
+    from the model poisoned with that trigger and its clean scores are pooled over the models;
+    the VAE sees images only, so its scores come from the first run.
+    """
+    scores: dict[str, dict[str, list[np.ndarray]]] = {}
+    for index, (backdoor, file) in enumerate(runs):
+        with np.load(file) as data:
+            for key in data.files:
+                kind, name = key.split("__", 1)
+                if kind == "vae" and index > 0 or kind != "vae" and name not in ("clean", backdoor):
+                    continue
+                scores.setdefault(kind, {}).setdefault(name, []).append(data[key])
+    order = ["clean"] + [backdoor for backdoor, _ in runs]  # the same colour per set in every panel
+    order += sorted({n for sets in scores.values() for n in sets} - set(order))
+    fig, axes = plt.subplots(
+        1, max(1, len(scores)), figsize=(4 * max(1, len(scores)), 3.2), squeeze=False
+    )
+    for axis, (kind, sets) in zip(axes[0], sorted(scores.items())):
+        for name, values in sorted(sets.items(), key=lambda item: order.index(item[0])):
+            axis.hist(
+                np.concatenate(values),
+                bins=30,
+                alpha=0.5,
+                label=name,
+                density=True,
+                color=f"C{order.index(name) % 10}",
+            )
+        axis.set_title(kind)
+        axis.set_xlabel("score (higher = more suspicious)")
+        axis.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_file(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=110)
+    plt.close(fig)
+
+
+class DetectionReportExecutor(BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
+        out = output_dict["report"][0]
+        runs = [types.DetectionMetrics.read(a) for a in input_dict["metrics"]]
+        frames = tables(runs)
+        for name, frame in frames.items():
+            write_csv(frame, out.path(f"{name}.csv"))
+        files = [(m["backdoor"], a.path("scores.npz")) for m, a in zip(runs, input_dict["metrics"])]
+        plot_histograms(files, out.path("score_histograms.png"))
+        repair = []
+        if "repair" in frames:
+            repair = [
+                "## Repair (fine-pruning: the original model B and the repaired B' on clean "
+                "test data and on the model's own trigger; disagree = share where B' and B "
+                "differ, the published flag rule)",
+                to_markdown(frames["repair"]),
+            ]
+        sections = [
+            f"# {exec_properties['title']}",
+            exec_properties["settings"],
+            "## The attack (rows: the model poisoned with that trigger; clean test accuracy, attack "
+            "success rate of each trigger on the non-target test images)",
+            to_markdown(frames["attack"]),
+            "## Clean threshold and mean score per poisoned set (the original study's table; the VAE "
+            "sees images only, the other detectors wrap the model of that row)",
+            to_markdown(frames["mean_scores"]),
+            "## Detection of each model's own trigger (threshold from clean validation; FRR on clean "
+            "test; detection rate; ROC-AUC)",
+            to_markdown(frames["detection"]),
+            *repair,
+            "## Score distributions (clean test vs each trigger; model-based detectors on the model "
+            "poisoned with that trigger)",
+            "![scores](score_histograms.png)",
+            "TensorBoard: `tensorboard --logdir tensorboard`.",
+        ]
+        with atomic_file(out.path(types.Report.FILE)) as handle:
+            handle.write("\n\n".join(s for s in sections if s) + "\n")
+        for metrics, model in zip(runs, input_dict["models"]):
+            name = metrics["backdoor"] or os.path.basename(model.uri)
+            types.FaceModel.copy_tensorboard(model, out.uri, name)
+
+
+class DetectionReport(BaseComponent):
+    """Detection metric artefacts → report.md, CSVs, a score-histogram PNG, TensorBoard.
+
+    Args:
+        instance_name: tells two uses of the component in one pipeline apart.
+        metrics: input channel of `DetectionMetrics` artefacts.
+        models: input channel of `FaceModel` artefacts.
+        title: the report's title (default 'Backdoor input detection on a DeepID face classifier').
+        settings: Markdown describing data and training (default '').
+
+    Outputs: `report` (Report).
+    """
+
+    SPEC_CLASS = DetectionReportSpec
+    EXECUTOR_CLASS = DetectionReportExecutor

@@ -1,0 +1,187 @@
+"""BadNetsReport: metric artefacts of a trigger × rate sweep → report.md, CSVs, a plot, TensorBoard.
+
+The two tables keep the original study's shape (rows = poison rate, columns = Checkerboard,
+Point, Random) with a baseline row from the unpoisoned model; the long CSV keeps every angle.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from poison_tf import types
+from poison_tf.dag.component import BaseComponent  # noqa: E402
+from poison_tf.dag.executor import BaseExecutor  # noqa: E402
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter  # noqa: E402
+from poison_tf.io.atomic import atomic_file  # noqa: E402
+from poison_tf.report.tables import to_markdown, write_csv  # noqa: E402
+
+BASELINE = "baseline (0)"
+
+
+class BadNetsReportSpec(ComponentSpec):
+    INPUTS = {
+        "baseline_metrics": types.HeadPoseMetrics.channel(),
+        "baseline_model": types.HeadPoseModel.channel(),
+        "metrics": types.HeadPoseMetrics.channel(),
+        "plans": types.PoisonPlan.channel(),
+        "models": types.HeadPoseModel.channel(),
+        "explanation": types.Explanation.channel(optional=True),
+    }
+    OUTPUTS = {"report": types.Report.channel()}
+    PARAMETERS = {
+        "title": ExecutionParameter(
+            str, default="BadNets on a head-pose regressor", help="the report's title"
+        ),
+        "settings": ExecutionParameter(
+            str, default="", help="Markdown describing data and training"
+        ),
+    }
+
+
+def sweep_frame(baseline: dict, runs: list[tuple[dict, dict]]) -> pd.DataFrame:
+    """Long format: one row per (trigger, rate), plus the baseline evaluated with each trigger."""
+    rows = []
+    for trigger, attack in baseline["attacks"].items():
+        rows.append(
+            {
+                "trigger": trigger,
+                "rate_percent": 0.0,
+                "count": 0,
+                **{f"clean_{k}": v for k, v in baseline["clean"].items()},
+                **{f"attack_{k}": v for k, v in attack.items()},
+            }
+        )
+    for plan, metrics in runs:
+        trigger = plan["trigger"]["name"]
+        rows.append(
+            {
+                "trigger": trigger,
+                "rate_percent": plan["rate"] * 100,
+                "count": plan["count"],
+                "num_examples": plan["num_examples"],
+                **{f"clean_{k}": v for k, v in metrics["clean"].items()},
+                **{f"attack_{k}": v for k, v in metrics["attacks"][trigger].items()},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def study_table(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Rows = poison rate (high to low, baseline last), columns = trigger, values = `column`."""
+    table = frame.pivot_table(
+        index="rate_percent", columns="trigger", values=column, aggfunc="first"
+    )
+    table = table.sort_index(ascending=False)
+    table.index = [BASELINE if rate == 0 else f"{rate:g}" for rate in table.index]
+    table.index.name = "Rate of poison (%)"
+    table.columns = [str(c).capitalize() for c in table.columns]
+    return table
+
+
+def plot_sweep(frame: pd.DataFrame, path: str) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, column, title in zip(
+        axes,
+        ["clean_mean", "attack_mean"],
+        ["Clean MAE (benign test set)", "Attack MAE (triggered test set vs target)"],
+    ):
+        for trigger, group in frame.groupby("trigger"):
+            poisoned = group[group.rate_percent > 0].sort_values("rate_percent")
+            line = axis.plot(poisoned.rate_percent, poisoned[column], marker="o", label=trigger)[0]
+            base = group[group.rate_percent == 0][column]
+            if len(base):
+                axis.axhline(
+                    float(base.iloc[0]), color=line.get_color(), linestyle="--", linewidth=0.8
+                )
+        axis.set_xscale("log")
+        axis.set_xlabel("poison rate (% of training set, log scale)")
+        axis.set_ylabel("MAE (degrees)")
+        axis.set_title(title)
+        axis.legend(title="trigger (dashed: unpoisoned model)", fontsize=8)
+    fig.tight_layout()
+    with atomic_file(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=120)
+    plt.close(fig)
+
+
+class BadNetsReportExecutor(BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
+        out = output_dict["report"][0]
+        baseline = types.HeadPoseMetrics.read(input_dict["baseline_metrics"][0])
+        plans = [types.PoisonPlan.load(a).to_json() for a in input_dict["plans"]]
+        metrics = [types.HeadPoseMetrics.read(a) for a in input_dict["metrics"]]
+        frame = sweep_frame(baseline, list(zip(plans, metrics)))
+        clean, attack = study_table(frame, "clean_mean"), study_table(frame, "attack_mean")
+        counts = (
+            frame[frame.rate_percent > 0]
+            .pivot_table(index="rate_percent", columns="trigger", values="count", aggfunc="first")
+            .sort_index(ascending=False)
+        )
+        counts.index = [f"{r:g}" for r in counts.index]
+        counts.index.name = "Rate of poison (%)"
+        write_csv(frame, out.path("sweep.csv"), index=False)
+        write_csv(clean, out.path("clean_mae.csv"))
+        write_csv(attack, out.path("attack_mae.csv"))
+        write_csv(counts, out.path("poison_counts.csv"))
+        plot_sweep(frame, out.path("mae_vs_rate.png"))
+        sections = [
+            f"# {exec_properties['title']}",
+            exec_properties["settings"],
+            "## Clean MAE (degrees, mean of yaw, pitch, roll on the benign test set)",
+            to_markdown(clean),
+            "## Attack MAE (degrees, |prediction − (90, 0, 0)| on the whole test set with the trigger)",
+            to_markdown(attack),
+            "## Poisoned training examples (exact counts)",
+            to_markdown(counts, float_format="{:.0f}"),
+            "## MAE against poison rate",
+            "![MAE vs rate](mae_vs_rate.png)",
+        ]
+        if input_dict.get("explanation"):
+            explanation = input_dict["explanation"][0]
+            for name in os.listdir(explanation.uri):
+                if name.endswith(".png") or name.endswith(".json"):
+                    shutil.copy(explanation.path(name), out.path(name))
+            sections += [
+                "## Regression Grad-CAM (gradient of the predicted yaw)",
+                "![Grad-CAM](gradcam.png)",
+            ]
+        sections += [
+            "Per-angle values: `sweep.csv`. TensorBoard: `tensorboard --logdir tensorboard`."
+        ]
+        with atomic_file(out.path(types.Report.FILE)) as handle:
+            handle.write("\n\n".join(s for s in sections if s) + "\n")
+        runs = [("baseline", input_dict["baseline_model"][0])]
+        runs += [
+            (f"{p['trigger']['name']}_{p['rate'] * 100:g}pct", m)
+            for p, m in zip(plans, input_dict["models"])
+        ]
+        for name, model in runs:
+            types.HeadPoseModel.copy_tensorboard(model, out.uri, name)
+
+
+class BadNetsReport(BaseComponent):
+    """Metric artefacts of a trigger × rate sweep → report.md, CSVs, a plot, TensorBoard.
+
+    Args:
+        instance_name: tells two uses of the component in one pipeline apart.
+        baseline_metrics: input channel of `HeadPoseMetrics` artefacts.
+        baseline_model: input channel of `HeadPoseModel` artefacts.
+        metrics: input channel of `HeadPoseMetrics` artefacts.
+        plans: input channel of `PoisonPlan` artefacts.
+        models: input channel of `HeadPoseModel` artefacts.
+        explanation: optional input channel of `Explanation` artefacts.
+        title: the report's title (default 'BadNets on a head-pose regressor').
+        settings: Markdown describing data and training (default '').
+
+    Outputs: `report` (Report).
+    """
+
+    SPEC_CLASS = BadNetsReportSpec
+    EXECUTOR_CLASS = BadNetsReportExecutor

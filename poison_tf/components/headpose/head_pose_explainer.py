@@ -1,0 +1,200 @@
+"""HeadPoseExplainer: Grad-CAM of the predicted yaw on one test image, clean and triggered.
+
+A BadNets backdoor shows in Grad-CAM as attention moving to the trigger: on the triggered image
+the poisoned model's map concentrates on the trigger's box, the unpoisoned (baseline) model's
+does not. So the component explains both models on the same clean test image and on that image
+with the trigger stamped, draws `gradcam.png` (rows = models, columns = clean image, its map,
+triggered image, its map) and records in `gradcam.json` the predictions and the share of the
+(upsampled) map's mass inside the trigger's box, next to the box's share of the image area,
+which is what a map that ignores the trigger would put there on average.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from poison_tf import types
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
+from poison_tf.data.image_examples import image_examples_dataset, read_schema
+from poison_tf.errors import UserInputError
+from poison_tf.explain.cam_mass import mass_share
+from poison_tf.explain.gradcam import conv_layer_path, grad_cam, overlay
+from poison_tf.io.atomic import atomic_file, write_json
+from poison_tf.models import resnet18_regressor  # noqa: F401 (registers keras-cv backbones for loading)
+from poison_tf.poison.triggers import Trigger, trigger_from_config
+
+DEFAULT_NAMES = ("yaw", "pitch", "roll")
+
+
+class HeadPoseExplainerSpec(ComponentSpec):
+    INPUTS = {
+        "model": types.HeadPoseModel.channel(),
+        "baseline_model": types.HeadPoseModel.channel(optional=True),
+        "examples": types.Examples.channel(),
+    }
+    OUTPUTS = {"explanation": types.Explanation.channel()}
+    PARAMETERS = {
+        "trigger": ExecutionParameter(str, help="JSON trigger config, as make_trigger(...).config"),
+        "index": ExecutionParameter(
+            int, default=0, help="which test image (position in the test split)"
+        ),
+        "output_index": ExecutionParameter(int, default=0, help="explained output (0 = yaw)"),
+        "layer": ExecutionParameter(
+            str, default="", help="feature layer name; empty = last 4-D layer"
+        ),
+    }
+
+
+def load_test_example(examples_dir: str, index: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """(image [H, W, 3] float in [0, 1], label, id) of the `index`-th test example."""
+    count = int(read_schema(examples_dir)["splits"].get("test", {}).get("count", 0))
+    if not 0 <= index < count:
+        raise UserInputError(
+            f"HeadPoseExplainer: index={index} is outside the test split of {examples_dir} ({count} images)"
+        )
+    example = next(iter(image_examples_dataset(examples_dir, "test").skip(index).take(1)))
+    return example["image"].numpy(), example["label"].numpy(), int(example["id"])
+
+
+def trigger_mask(trigger: Trigger, height: int, width: int) -> np.ndarray | None:
+    """Boolean [H, W] where the trigger's alpha is positive; None for a full-image blend."""
+    if trigger.full_image:
+        return None
+    _, alpha = trigger.layers(height, width)
+    return alpha.numpy()[..., 0] > 0
+
+
+def _pose(values: np.ndarray) -> str:
+    return "(" + ", ".join(f"{v:.1f}" for v in values[:3]) + ")"
+
+
+def plot_explanations(
+    rows: list[dict],
+    images: np.ndarray,
+    mask: np.ndarray | None,
+    names: list[str],
+    output_name: str,
+    caption: str,
+    path: str,
+) -> None:
+    """rows: {"name", "predictions" [2, D], "cams" [2, h, w]}; images: clean and triggered."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(rows), 4, figsize=(11, 3.3 * len(rows) + 0.5), squeeze=False)
+    for axis_row, row in zip(axes, rows):
+        for column, (axis, kind) in enumerate(
+            zip(axis_row, ["clean", "clean", "triggered", "triggered"])
+        ):
+            which = 0 if kind == "clean" else 1
+            is_cam = column % 2 == 1
+            shown = overlay(images[which], row["cams"][which]) if is_cam else images[which]
+            axis.imshow(shown, interpolation="nearest")
+            if is_cam and kind == "triggered" and mask is not None:
+                axis.contour(mask, levels=[0.5], colors="white", linewidths=0.8)
+            label = f"Grad-CAM ({output_name}), {kind}" if is_cam else f"{kind} image"
+            axis.set_title(f"{label}\npred {_pose(row['predictions'][which])}", fontsize=8)
+            axis.set_xticks([])
+            axis.set_yticks([])
+        axis_row[0].set_ylabel(row["name"], fontsize=10)
+    fig.suptitle(
+        f"{caption}\nGrad-CAM of the predicted {output_name}; pred = predicted "
+        f"({', '.join(names)}); white outline: trigger",
+        fontsize=9,
+    )
+    fig.tight_layout(h_pad=1.5)
+    with atomic_file(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=120)
+    plt.close(fig)
+
+
+class HeadPoseExplainerExecutor(BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
+        examples_dir = input_dict["examples"][0].uri
+        schema = read_schema(examples_dir)
+        names = list(schema["label"].get("names") or DEFAULT_NAMES)
+        output_index = exec_properties["output_index"]
+        if not 0 <= output_index < len(names):
+            raise UserInputError(
+                f"HeadPoseExplainer: output_index={output_index} is not one of the outputs {names}"
+            )
+        trigger = trigger_from_config(json.loads(exec_properties["trigger"]))
+        image, label, example_id = load_test_example(examples_dir, exec_properties["index"])
+        height, width = image.shape[:2]
+        trigger.check_fits(height, width, where=examples_dir)
+        images = np.stack([image, trigger.apply(image).numpy()]).astype(np.float32)
+        mask = trigger_mask(trigger, height, width)
+        layer = exec_properties["layer"] or None
+
+        models = [("poisoned", input_dict["model"][0])]
+        if input_dict.get("baseline_model"):
+            models.insert(0, ("baseline", input_dict["baseline_model"][0]))
+        rows, report = [], {}
+        for name, artifact in models:
+            model = types.HeadPoseModel.load(artifact)
+            predictions = np.asarray(model(images, training=False), np.float32)
+            cams = grad_cam(model, images, lambda y: y[:, output_index], layer=layer)
+            rows.append({"name": name, "predictions": predictions, "cams": cams})
+            report[name] = {
+                "layer": "/".join(part.name for part in conv_layer_path(model, layer)),
+                "feature_map_size": list(cams.shape[1:]),
+                **{
+                    kind: {
+                        "prediction": dict(zip(names, predictions[i].tolist())),
+                        "cam_share_in_trigger": mass_share(cams[i], mask),
+                    }
+                    for i, kind in enumerate(["clean", "triggered"])
+                },
+            }
+        out = output_dict["explanation"][0]
+        caption = (
+            f"test image {exec_properties['index']} (id {example_id}), label {_pose(np.asarray(label))}, "
+            f"trigger {trigger.config.get('name')}"
+        )
+        plot_explanations(
+            rows,
+            images,
+            mask,
+            names,
+            names[output_index],
+            caption,
+            out.path(types.Explanation.PNG_FILE),
+        )
+        write_json(
+            out.path(types.Explanation.JSON_FILE),
+            {
+                "index": exec_properties["index"],
+                "id": example_id,
+                "label": dict(zip(names, np.asarray(label).tolist())),
+                "explained_output": names[output_index],
+                "trigger": trigger.config,
+                "trigger_area_share": None if mask is None else float(mask.mean()),
+                "models": report,
+            },
+        )
+
+
+class HeadPoseExplainer(BaseComponent):
+    """Grad-CAM of the predicted yaw on one test image, clean and triggered.
+
+    Args:
+        instance_name: tells two uses of the component in one pipeline apart.
+        model: input channel of `HeadPoseModel` artefacts.
+        baseline_model: optional input channel of `HeadPoseModel` artefacts.
+        examples: input channel of `Examples` artefacts.
+        trigger: JSON trigger config, as make_trigger(..).config.
+        index: which test image (position in the test split) (default 0).
+        output_index: explained output (0 = yaw) (default 0).
+        layer: feature layer name; empty = last 4-D layer (default '').
+
+    Outputs: `explanation` (Explanation).
+    """
+
+    SPEC_CLASS = HeadPoseExplainerSpec
+    EXECUTOR_CLASS = HeadPoseExplainerExecutor

@@ -1,0 +1,73 @@
+"""HeadPoseTrainer: examples (+ optional poison plan) → a trained ResNet18 head-pose model.
+
+The strategy is resolved by the program (`--strategy`), so the same component trains on a
+laptop, several GPUs or several machines. Checkpoints live in a stable folder keyed by the
+execution fingerprint (the runner's work dir), so a killed run resumes where it stopped when
+the pipeline is started again.
+"""
+
+from __future__ import annotations
+
+from poison_tf import types
+from poison_tf.components.training import train_and_export, training_parameters
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
+from poison_tf.tasks.headpose_regression import HeadPoseRegressionTask
+
+__all__ = ["HeadPoseTrainer"]
+
+
+class HeadPoseTrainerSpec(ComponentSpec):
+    INPUTS = {
+        "examples": types.Examples.channel(),
+        "plan": types.PoisonPlan.channel(optional=True),
+    }
+    OUTPUTS = {"model": types.HeadPoseModel.channel()}
+    PARAMETERS = {
+        "width": ExecutionParameter(
+            float, default=1.0, help="ResNet18 width multiplier (stages 2-4)"
+        ),
+        **training_parameters(30),
+        "checkpoint_every_steps": ExecutionParameter(
+            int, default=0, help="also checkpoint every N steps (0: at the end of each epoch)"
+        ),
+    }
+
+
+class HeadPoseTrainerExecutor(BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
+        plan = types.PoisonPlan.load_optional(input_dict.get("plan"))
+        task = HeadPoseRegressionTask(
+            input_dict["examples"][0].uri,
+            plan=plan,
+            width=exec_properties["width"],
+            global_batch_size=exec_properties["global_batch_size"],
+            learning_rate=exec_properties["learning_rate"],
+            seed=exec_properties["seed"],
+            epochs=exec_properties["epochs"],
+        )
+        out = output_dict["model"][0]
+        train_and_export(task, exec_properties, out, self.work_dir)
+        out.properties["input_size"] = task.input_size
+
+
+class HeadPoseTrainer(BaseComponent):
+    """Examples (+ optional poison plan) → a trained ResNet18 head-pose model.
+
+    Args:
+        instance_name: tells two uses of the component in one pipeline apart.
+        examples: input channel of `Examples` artefacts.
+        plan: optional input channel of `PoisonPlan` artefacts.
+        width: ResNet18 width multiplier (stages 2-4) (default 1.0).
+        epochs, global_batch_size, learning_rate, seed, strategy, mixed_precision,
+            jit_compile: the trainer parameters (`training.training_parameters`).
+        checkpoint_every_steps: also checkpoint every N steps (0: at the end of each epoch) (default
+            0).
+
+    Outputs: `model` (HeadPoseModel).
+    """
+
+    VERSION = "2"  # cosine learning-rate decay over the run
+    SPEC_CLASS = HeadPoseTrainerSpec
+    EXECUTOR_CLASS = HeadPoseTrainerExecutor

@@ -1,0 +1,86 @@
+"""PatchVictimTrainer: class-labelled examples → the trained victim classifier of `adversarial_patch`.
+
+Trains `ImageClassificationTask` (a small residual CNN or ResNet50, optionally starting from a
+local weights file) with the strategy-agnostic loop, so it runs under any `--strategy`, resumes
+after a kill and logs to TensorBoard. The test accuracy of the last epoch is a property of
+the model artefact.
+"""
+
+from __future__ import annotations
+
+import os
+
+from poison_tf import types
+from poison_tf.components.training import train_and_export, training_parameters
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
+from poison_tf.io.atomic import read_json
+from poison_tf.tasks.image_classification import ImageClassificationTask
+
+
+class PatchVictimTrainerSpec(ComponentSpec):
+    INPUTS = {"examples": types.Examples.channel()}
+    OUTPUTS = {"model": types.VictimModel.channel()}
+    PARAMETERS = {
+        "arch": ExecutionParameter(str, default="small", help="small | resnet50"),
+        "weights": ExecutionParameter(
+            str, default="", is_path=True, help="resnet50: local weights file to start from"
+        ),
+        "filters": ExecutionParameter(int, default=16, help="small: filters of the stem"),
+        "pooling": ExecutionParameter(str, default="avg", help="small: global avg or max pooling"),
+        "flip": ExecutionParameter(
+            bool, default=False, help="random left-right flips while training"
+        ),
+        "lr_decay": ExecutionParameter(
+            str, default="constant", help="constant | cosine | linear (to 5 % at the end)"
+        ),
+        **training_parameters(10, seed=0),
+    }
+
+
+class PatchVictimTrainerExecutor(BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
+        p = exec_properties
+        task = ImageClassificationTask(
+            input_dict["examples"][0].uri,
+            arch=p["arch"],
+            weights=p["weights"],
+            filters=p["filters"],
+            pooling=p["pooling"],
+            flip=p["flip"],
+            global_batch_size=p["global_batch_size"],
+            learning_rate=p["learning_rate"],
+            seed=p["seed"],
+            epochs=p["epochs"],
+            lr_decay=p["lr_decay"],
+        )
+        out = output_dict["model"][0]
+        train_and_export(task, p, out, self.work_dir)
+        if os.path.isfile(out.path(types.VictimModel.HISTORY_FILE)):
+            last = (read_json(out.path(types.VictimModel.HISTORY_FILE)) or [{}])[-1]
+            if "val_accuracy" in last:
+                out.properties["test_accuracy"] = float(last["val_accuracy"])
+        out.properties["arch"] = p["arch"]
+
+
+class PatchVictimTrainer(BaseComponent):
+    """Class-labelled examples → the trained victim classifier of `adversarial_patch`.
+
+    Args:
+        instance_name: tells two uses of the component in one pipeline apart.
+        examples: input channel of `Examples` artefacts.
+        arch: small | resnet50 (default 'small').
+        weights: resnet50: local weights file to start from (default '').
+        filters: small: filters of the stem (default 16).
+        pooling: small: global avg or max pooling (default 'avg').
+        flip: random left-right flips while training (default False).
+        lr_decay: constant | cosine | linear (to 5 % at the end) (default 'constant').
+        epochs, global_batch_size, learning_rate, seed, strategy, mixed_precision,
+            jit_compile: the trainer parameters (`training.training_parameters`).
+
+    Outputs: `model` (VictimModel).
+    """
+
+    SPEC_CLASS = PatchVictimTrainerSpec
+    EXECUTOR_CLASS = PatchVictimTrainerExecutor
