@@ -66,3 +66,15 @@ def test_the_report_gets_a_timeline_section(tmp_path):
     text = (out / "report.md").read_text()
     assert "## Run timeline" in text and "3 component(s) executed on 1 worker(s)" in text
     assert (out / TIMELINE_FILE).stat().st_size > 5000
+
+
+def test_a_failed_run_exits_1_naming_the_component_and_what_was_not_run(capsys):
+    from poison_tf.dag.ray_runner import PipelineFailed, report_failure
+
+    failed = PipelineFailed("p", {"Number.b": "RuntimeError: boom 3"}, ["Sum.ab"])
+    with pytest.raises(SystemExit) as exit_:
+        report_failure(failed)
+    assert exit_.value.code == 1
+    errors = capsys.readouterr().err.splitlines()
+    assert errors[0] == "error: Number.b failed: RuntimeError: boom 3"
+    assert errors[1].startswith("error: not run because of it: Sum.ab;")
