@@ -96,7 +96,7 @@ def run_sweep(runner: str, out: str) -> float:
     records = [
         json.loads(line) for line in open(os.path.join(out, ".pipeline", "executions.jsonl"))
     ]
-    trainings = [r for r in records if r["component"].startswith("RegressorTrainer")]
+    trainings = [r for r in records if "Trainer" in r["component"].split(".")[0]]
     busy = sum(r["end"] - r["start"] for r in records)
     print(
         f"{runner}: {wall:.1f} s wall, {len(records)} components ({len(trainings)} trainings, "

@@ -180,7 +180,7 @@ def _artefacts(out) -> dict:
     }
     metrics = {
         p.parts[-4]: json.loads(p.read_text())
-        for p in root.glob("RegressorEvaluator.*/*/metrics/metrics.json")
+        for p in root.glob("*Evaluator.*/*/metrics/metrics.json")
     }
     return {"plans": plans, "metrics": metrics}
 
