@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 
+from absl import logging
+
 from poison_tf.attacks.clean_image_instances import table_from_records
-from poison_tf.attacks.clean_image_plan import RelabelPlan, plan_relabel
+from poison_tf.attacks.clean_image_plan import RelabelPlan, plan_relabel, plan_validation_relabel
 from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.pair_selector import load_pairs
 from poison_tf.components.seg_trainer import PLAN_FILE
 from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
-from poison_tf.errors import UserInputError
 
 VAL_PLAN_FILE = "val_plan.json"
 
@@ -48,12 +49,14 @@ class CleanImagePlannerExecutor(BaseExecutor):
         )
         out = output_dict["plan"][0]
         plan.save(out.path(PLAN_FILE))
-        try:
-            plan_relabel(
-                table_from_records(examples, "val"), pair, p["ratio"], p["seed"], p["mode"]
-            ).save(out.path(VAL_PLAN_FILE))
-        except UserInputError:  # no host instance in val: no poisoned-label evaluation
-            pass
+        val_plan, why_none = plan_validation_relabel(
+            table_from_records(examples, "val"), pair, p["ratio"], p["seed"], p["mode"]
+        )
+        if val_plan is None:
+            logging.warning("clean-image planner: %s", why_none)
+            out.properties["val_plan_skipped"] = why_none
+        else:
+            val_plan.save(out.path(VAL_PLAN_FILE))
         out.properties.update(pair=pair.slug, relabelled=plan.count, host_initial=plan.host_initial)
 
 
