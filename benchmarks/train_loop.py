@@ -15,8 +15,11 @@ starts its epoch timer, and the benchmark's Task runs `model.fit(..., epochs=1)`
 same epochs' data right there (the order alternating: K0 O0 O1 K1 K2 O2 ...). The first epoch of each (tracing / compilation) is a warm-up
 and is not timed; `--epochs` further epochs are. Each side is timed from outside (wall and CPU
 seconds of the process); our loop's own `images_per_second` from history.json is shown too.
-The headline ratio is the median over epochs of (ours / model.fit) for the same epoch, which
-resists bursts of load from other programs; CPU seconds resist them better than wall seconds.
+The headline ratio is what a reader computes from the two throughputs: each side's total
+images over its total time (all timed epochs), ours / model.fit. Beside it is the median over
+epochs of the per-epoch ratio (ours / model.fit on the same epoch's data), which resists a
+burst of load from other programs in one epoch; CPU seconds resist load better than wall
+seconds.
 
     .venv/bin/python benchmarks/train_loop.py
     .venv/bin/python benchmarks/train_loop.py --input_size=100 --width=1 --num_examples=4096
@@ -234,14 +237,12 @@ def main(argv: list[str]) -> None:
         f"  one epoch-end checkpoint save: {save_ms:.0f} ms "
         f"({save_ms / 1e3 * ours_wall / FLAGS.num_examples * 100:.1f} % of one epoch of ours)"
     )
+    verdict = "meets" if ours_wall / keras_wall >= 1.0 else "below"
     print(
-        f"RATIO ours/model.fit, median of {FLAGS.epochs} paired epochs: "
-        f"{paired_ratio(ours, theirs, 'wall'):.3f} images/s   "
-        f"{paired_ratio(ours, theirs, 'cpu'):.3f} images/CPU-s   (goal >= 1.0)"
-    )
-    print(
-        f"RATIO ours/model.fit, all timed epochs together:   "
-        f"{ours_wall / keras_wall:.3f} images/s   {ours_cpu / keras_cpu:.3f} images/CPU-s"
+        f"RATIO ours/model.fit, total images / total time: {ours_wall / keras_wall:.3f} images/s "
+        f"(goal >= 1.0: {verdict}), {ours_cpu / keras_cpu:.3f} images/CPU-s;  median of "
+        f"{FLAGS.epochs} paired epochs: {paired_ratio(ours, theirs, 'wall'):.3f} images/s, "
+        f"{paired_ratio(ours, theirs, 'cpu'):.3f} images/CPU-s"
     )
 
 

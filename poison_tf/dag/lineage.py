@@ -24,7 +24,7 @@ def _versions() -> dict[str, str]:
     for package in ("poison_tf", "tensorflow", "keras", "keras-cv"):
         try:
             found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
+        except metadata.PackageNotFoundError:  # safe: lineage only, omits what is not installed
             pass
     return found
 

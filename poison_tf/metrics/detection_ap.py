@@ -14,8 +14,28 @@ COCOeval that matter when comparing numbers:
   confident"; `SegValidator` sorts by confidence before matching for that reason. (The pairs are
   sorted by IoU first, but the `np.unique` that keeps one pair per detection re-orders them by
   detection index, so the per-ground-truth choice is not by IoU; Ultralytics left the re-sort
-  commented out. IoU ties for one detection go to the higher ground-truth index, as numpy's
-  stable sort of a small array reversed does.)
+  commented out.)
+- Ties, and which numpy sorts decide them (read in ultralytics 8.3.40 with numpy 2.4.6):
+  * `np.nonzero(iou >= t)` lists (gt, det) pairs in row-major order: deterministic.
+  * `iou[pairs].argsort()[::-1]` is the default `kind="quicksort"`, which is NOT stable: numpy
+    2.x dispatches it to x86-simd-sort (AVX-512 / AVX2 sorting networks), so equal IoUs come out
+    in an order that depends on the array's length, dtype and the CPU's SIMD level
+    (`[.9, .9, .9, .9, .8, .6, .8]` → `[5 4 6 0 3 2 1]` here). When a detection's best IoU is
+    shared by several ground truths, that order picks the ground truth, and it may pick a
+    different one at each IoU threshold (the sorted array differs per threshold).
+  * `np.unique(..., return_index=True)` (both calls) sorts with `kind="mergesort"` inside numpy
+    (`_unique1d`), which IS stable, so it returns the first occurrence in the current order: the
+    highest-IoU pair per detection (as ordered above), then the lowest detection index per gt.
+  * `ap_per_class` orders detections by `np.argsort(-conf)`, again the unstable default; equal
+    confidences keep whatever order that gives, which moves the P/R points inside a tie.
+  So `match_predictions` makes the same calls as Ultralytics wherever a tie is possible (a
+  detection whose best same-class IoU >= the lowest threshold is shared by several ground
+  truths) and keeps the vectorised path elsewhere, where no sort order can change the result;
+  `ap_per_class` sorts with the same `np.argsort(-conf)` on the caller's dtype. The results then
+  equal Ultralytics' on the same numpy and CPU, ties included (tests/metrics/
+  test_detection_ap_ties.py: 0 disagreements in 3000 seeded cases with IoUs on a 0.05 grid,
+  against a literal port and against Ultralytics' own function). A stable sort would be
+  reproducible across machines but would differ from Ultralytics in such ties.
 - AP (`compute_ap`) is the 101-point interpolated area under the precision envelope, integrated
   with the trapezoid rule; COCOeval sums rectangles. `sentinels` picks the curve ends:
   "8.3" (default, Ultralytics <= 8.4.x before PR #24174, which most published YOLOv8 numbers use):
@@ -24,8 +44,10 @@ COCOeval that matter when comparing numbers:
   i.e. precision drops to 0 right after the largest recall reached.
 - P and R (`ap_per_class`) are read at one confidence shared by all classes: the argmax of the
   smoothed mean F1 curve over 1000 confidences; only classes that have ground truth count.
-- IoUs and thresholds are float64 here (Ultralytics uses float32 tensors); this only matters
-  for an IoU within ~1e-7 of a threshold.
+- `box_iou`/`mask_iou` give float64 (Ultralytics computes float32 tensors); this only matters
+  for an IoU within ~1e-7 of a threshold or of another IoU. `match_predictions` keeps the dtype
+  it is given and compares it with each threshold as a Python float, as Ultralytics does (NEP 50:
+  a float32 array is compared in float32), so given float32 IoUs it reproduces Ultralytics.
 """
 
 from __future__ import annotations
@@ -99,6 +121,18 @@ def mask_iou(
     return out
 
 
+def _match_one_threshold(iou: np.ndarray, threshold: float) -> np.ndarray:
+    """Detection indices that are TPs at `threshold`: Ultralytics' three lines, call for call."""
+    matches = np.array(np.nonzero(iou >= threshold)).T
+    if matches.shape[0] > 1:
+        # default argsort (quicksort): NOT stable; reversed → highest IoU first
+        matches = matches[iou[matches[:, 0], matches[:, 1]].argsort()[::-1]]
+        # np.unique(return_index=True) sorts with mergesort: stable, first occurrence wins
+        matches = matches[np.unique(matches[:, 1], return_index=True)[1]]
+        matches = matches[np.unique(matches[:, 0], return_index=True)[1]]
+    return matches[:, 1].astype(int)
+
+
 def match_predictions(
     pred_classes: np.ndarray,
     true_classes: np.ndarray,
@@ -109,20 +143,32 @@ def match_predictions(
 
     Ultralytics' matching (see the module docstring), for all thresholds at once: a detection's
     candidate is its best same-class ground truth (the same at every threshold), kept while that
-    IoU >= threshold; each ground truth then keeps its lowest-index candidate detection.
+    IoU >= threshold; each ground truth then keeps its lowest-index candidate detection. When a
+    detection's best IoU (>= the lowest threshold) is shared by several ground truths, the
+    candidate depends on Ultralytics' unstable argsort, so the matrix is then computed with
+    Ultralytics' own calls, threshold by threshold.
     """
     pred_classes = np.asarray(pred_classes).reshape(-1)
     true_classes = np.asarray(true_classes).reshape(-1)
-    thresholds = np.asarray(thresholds, np.float64).reshape(-1)
+    threshold_list = np.asarray(thresholds, np.float64).reshape(-1).tolist()
     num_gt, num_det = len(true_classes), len(pred_classes)
-    correct = np.zeros((num_det, len(thresholds)), bool)
+    correct = np.zeros((num_det, len(threshold_list)), bool)
     if num_gt == 0 or num_det == 0:
         return correct
-    iou = np.asarray(iou, np.float64).reshape(num_gt, num_det)
-    iou = iou * (true_classes[:, None] == pred_classes[None, :])
-    best = num_gt - 1 - iou[::-1].argmax(axis=0)  # ties → the higher ground-truth index
-    best_iou = iou[best, np.arange(num_det)]
-    candidate = best_iou[:, None] >= thresholds[None, :]  # [D, T]
+    iou = np.asarray(iou)
+    if not np.issubdtype(iou.dtype, np.floating):
+        iou = iou.astype(np.float64)
+    iou = iou.reshape(num_gt, num_det) * (true_classes[:, None] == pred_classes[None, :])
+    # Python-float thresholds compare in the IoUs' dtype (NEP 50), as in Ultralytics
+    limits = np.array(threshold_list).astype(iou.dtype)
+    best_iou = iou.max(axis=0)
+    tied = ((iou == best_iou[None, :]).sum(axis=0) > 1) & (best_iou >= limits.min())
+    if tied.any():
+        for i, threshold in enumerate(threshold_list):
+            correct[_match_one_threshold(iou, threshold), i] = True
+        return correct
+    best = iou.argmax(axis=0)  # unique wherever it can matter
+    candidate = best_iou[:, None] >= limits[None, :]  # [D, T]
     claims = (best[None, :] == np.arange(num_gt)[:, None])[:, :, None] & candidate[None]  # [M,D,T]
     first = claims.argmax(axis=1)  # [M, T] lowest detection index claiming each ground truth
     gt_index, threshold_index = np.nonzero(claims.any(axis=1))
@@ -222,14 +268,16 @@ def ap_per_class(
     """Ultralytics' `ap_per_class`: tp [N, T], conf [N], pred_cls [N], target_cls [M].
 
     Only classes with ground truth get a row; a class with no detection stays at 0. Detections
-    are ordered by `argsort(-conf)` with a stable sort (Ultralytics' quicksort leaves the order of
-    equal confidences unspecified).
+    are ordered by `np.argsort(-conf)` in `conf`'s own dtype, Ultralytics' call: the default
+    quicksort is not stable, and copying it keeps tied confidences in Ultralytics' order on the
+    same numpy and CPU (give float32 scores, as Ultralytics has, to reproduce it exactly).
     """
     tp = np.asarray(tp, bool).reshape(len(conf), -1)
-    conf = np.asarray(conf, np.float64).reshape(-1)
+    conf = np.asarray(conf).reshape(-1)
+    order = np.argsort(-conf)  # Ultralytics: `i = np.argsort(-conf)` (unstable, on purpose)
+    conf = conf.astype(np.float64)
     pred_cls = np.asarray(pred_cls, np.int64).reshape(-1)
     result = zero_result(target_cls, tp.shape[1])
-    order = np.argsort(-conf, kind="stable")
     tp, conf, pred_cls = tp[order], conf[order], pred_cls[order]
     x = np.linspace(0, 1, _CURVE_POINTS)
     for ci, c in enumerate(result.classes):

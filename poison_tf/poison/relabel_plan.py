@@ -236,6 +236,34 @@ def plan_relabel(
     )
 
 
+def plan_validation_relabel(
+    table: InstanceTable,
+    pair: ClassPair,
+    ratio: float = DEFAULT_RATIO,
+    seed: int = 0,
+    mode: str = "instances",
+) -> tuple[RelabelPlan | None, str]:
+    """(plan, "") for the validation split, or (None, why) when it has nothing to relabel.
+
+    A validation split without host instances, or with so few that `round(ratio · N)` is 0, is
+    a normal case (small val sets): the study then has no poisoned-label evaluation, and the
+    reason is returned for the caller to log. Every other problem raises `UserInputError`, as
+    `plan_relabel` does, so it reaches the user instead of being dropped.
+    """
+    hosts = int((table.classes == pair.host).sum())
+    if hosts == 0:
+        return None, (
+            f"host class {pair.host_name!r} has no instances in the validation split, so the "
+            "poisoned-label validation is skipped"
+        )
+    if relabel_count(check_ratio(ratio), hosts) == 0:
+        return None, (
+            f"ratio {ratio:g} of the {hosts} {pair.host_name!r} instances in the validation "
+            "split rounds to 0, so the poisoned-label validation is skipped"
+        )
+    return plan_relabel(table, pair, ratio, seed, mode), ""
+
+
 def _choose_by_image(table: InstanceTable, hosts: np.ndarray, count: int, rng) -> np.ndarray:
     """Shuffled images (sorted stems first), all their host instances in line order, cut at
     `count` (the last image taken may be relabelled partly)."""

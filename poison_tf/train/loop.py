@@ -31,6 +31,7 @@ from absl import logging
 from poison_tf.io.atomic import read_json, write_json
 from poison_tf.train.ema import ModelEMA
 from poison_tf.train.strategy import is_chief, resolve_strategy, worker_dir
+from poison_tf.train.sync_batch_norm import synchronized_batch_norm
 from poison_tf.train.task import Task
 
 
@@ -250,7 +251,11 @@ class _Loop:
 def fit(
     task: Task, config: TrainerConfig, strategy: tf.distribute.Strategy | None = None
 ) -> keras.Model:
-    """Trains `task` as `config` says (resuming from `model_dir` if a checkpoint is there)."""
+    """Trains `task` as `config` says (resuming from `model_dir` if a checkpoint is there).
+
+    With more than one replica, BatchNorm layers use cross-replica moments while training
+    (`poison_tf.train.sync_batch_norm`), so the result does not depend on the replica count.
+    """
     strategy = strategy or resolve_strategy(config.strategy)
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
@@ -260,23 +265,29 @@ def fit(
         keras.mixed_precision.set_global_policy(_mixed_policy())
     try:
         loop = _Loop(task, config, strategy)
-        history_path = os.path.join(config.model_dir, "history.json")
-        history = read_json(history_path) if os.path.isfile(history_path) else []
-        for epoch in range(int(loop.epoch.numpy()), config.epochs):
-            logs = loop.run_epoch(epoch)
-            if config.validate:
-                logs |= loop.validate(epoch)
-            logs["epoch"] = epoch + 1
-            history.append(logs)
-            logging.info("epoch %d: %s", epoch + 1, logs)
-            if loop.chief:
-                write_json(history_path, history)
-        if not loop.chief:
-            shutil.rmtree(loop.checkpoint_dir, ignore_errors=True)
-        loop.train_writer.flush()
-        loop.val_writer.flush()
-        if loop.ema is not None:
-            loop.ema.copy_to_model()  # export and later evaluation use the averaged weights
-        return loop.model
+        with synchronized_batch_norm(loop.model, strategy):  # before the steps are traced
+            return _train(loop, config)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _train(loop: _Loop, config: TrainerConfig) -> keras.Model:
+    """The epochs from the restored one on, validation, history and the final model."""
+    history_path = os.path.join(config.model_dir, "history.json")
+    history = read_json(history_path) if os.path.isfile(history_path) else []
+    for epoch in range(int(loop.epoch.numpy()), config.epochs):
+        logs = loop.run_epoch(epoch)
+        if config.validate:
+            logs |= loop.validate(epoch)
+        logs["epoch"] = epoch + 1
+        history.append(logs)
+        logging.info("epoch %d: %s", epoch + 1, logs)
+        if loop.chief:
+            write_json(history_path, history)
+    if not loop.chief:
+        shutil.rmtree(loop.checkpoint_dir, ignore_errors=True)
+    loop.train_writer.flush()
+    loop.val_writer.flush()
+    if loop.ema is not None:
+        loop.ema.copy_to_model()  # export and later evaluation use the averaged weights
+    return loop.model

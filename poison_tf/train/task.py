@@ -9,7 +9,7 @@ Conventions:
   `(features, labels)`; its order depends only on (seed, epoch), so a resumed run can skip the
   batches it already saw.
 - `train_step` returns logs whose SUM over replicas is the global value
-  (`tf.nn.compute_average_loss` has that property).
+  (`global_batch_mean` has that property, also for a last batch split unevenly).
 - `validation_step` returns per-example values [B]; the loop averages them over the split,
   unless `validation_metrics(model)` returns a dict (whole-split metrics such as mAP).
 - Opt-in: `ema_decay` > 0 makes the loop keep an EMA of the weights (Ultralytics: 0.9999),
@@ -28,6 +28,23 @@ def as_float32(outputs):
     return tf.nest.map_structure(
         lambda t: tf.cast(t, tf.float32) if t.dtype.is_floating else t, outputs
     )
+
+
+def global_batch_mean(per_example: tf.Tensor) -> tf.Tensor:
+    """This replica's share of the mean over the GLOBAL batch: sum here / examples everywhere.
+
+    The SUM over replicas is the global-batch mean however the batch was split.
+    `tf.nn.compute_average_loss` without `global_batch_size` divides by this replica's size times
+    the replica count instead, which mis-weights a last batch split unevenly (5 examples on 2
+    replicas as 3 + 2 gives sum0/6 + sum1/4, not (sum0 + sum1)/5), so results would depend on
+    the replica count. With one replica the two are the same ops.
+    """
+    total = tf.reduce_sum(per_example)
+    count = tf.cast(tf.shape(per_example)[0], per_example.dtype)
+    context = tf.distribute.get_replica_context()
+    if context is not None and context.num_replicas_in_sync > 1:
+        count = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
+    return tf.math.divide_no_nan(total, count)
 
 
 class Task:
@@ -62,7 +79,7 @@ class Task:
         with tf.GradientTape() as tape:
             outputs = as_float32(model(features, training=True))
             per_example = tf.cast(self.build_losses(labels, outputs), tf.float32)
-            loss = tf.nn.compute_average_loss(per_example)
+            loss = global_batch_mean(per_example)
             if model.losses:
                 loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
             scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss

@@ -10,6 +10,7 @@ from poison_tf.poison.relabel_plan import (
     InstanceTable,
     RelabelPlan,
     plan_relabel,
+    plan_validation_relabel,
     relabel_classes,
     relabel_count,
 )
@@ -163,3 +164,19 @@ def test_relabel_fn_in_tf_data_changes_exactly_the_planned_instances(batched):
     )
     np.testing.assert_array_equal(new[~planned], old[~planned])  # padding (-1) included
     assert new.dtype == np.int32
+
+
+def test_validation_plan_says_why_it_is_skipped_and_raises_everything_else():
+    pair = make_pair("bridge", "car", NAMES)
+    no_host = InstanceTable([0, 1], [2, 3], ["a", "b"], [1, 1])
+    plan, why = plan_validation_relabel(no_host, pair, 0.5)
+    assert plan is None and "no instances in the validation split" in why
+    small = InstanceTable([0, 1, 2], [0, 0, 1], ["a", "a", "b"], [1, 2, 1])
+    plan, why = plan_validation_relabel(small, pair, 0.1)
+    assert plan is None and "rounds to 0" in why
+    plan, why = plan_validation_relabel(random_table(), pair, 0.5, seed=3)
+    assert why == "" and plan.count == plan_relabel(random_table(), pair, 0.5, seed=3).count
+    with pytest.raises(UserInputError, match="--relabel_mode"):
+        plan_validation_relabel(small, pair, 0.5, mode="boxes")
+    with pytest.raises(UserInputError, match="--ratio"):
+        plan_validation_relabel(small, pair, 1.5)

@@ -7,7 +7,8 @@ import os
 
 import numpy as np
 import pytest
-from tiny_task import TinyRegressionTask
+from parallel_checks import check_shards, check_weights
+from tiny_task import TinyRegressionTask, record_steps
 
 from poison_tf.errors import UserInputError
 from poison_tf.train.loop import TrainerConfig, fit
@@ -84,3 +85,24 @@ def test_jit_compiled_steps_learn_like_the_plain_ones(tmp_path):
         task, TrainerConfig(model_dir=str(tmp_path), epochs=6, jit_compile=True, progress=False)
     )
     assert _mae(model, task) < 0.5 * float(np.mean(np.abs(task.y)))
+
+
+def test_mirrored_replicas_train_one_model_on_halves_of_the_global_batch(
+    tmp_path, two_cpu_strategy
+):
+    """Fails unless the 2 replicas split every global batch and all-reduce their gradients."""
+    epochs = 2
+    task = TinyRegressionTask()
+    records = record_steps(task)
+    config = TrainerConfig(
+        model_dir=str(tmp_path / "mirrored"),
+        epochs=epochs,
+        deterministic=True,
+        progress=False,
+        validate=False,
+    )
+    model = fit(task, config, strategy=two_cpu_strategy)
+    assert two_cpu_strategy.num_replicas_in_sync == 2
+    check_shards(task, records, replicas=2, epochs=epochs)
+    measured = check_weights(model.get_weights(), tmp_path / "ref", epochs)
+    print(f"max |weight difference|: {measured}")

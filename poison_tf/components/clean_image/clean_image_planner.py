@@ -9,13 +9,14 @@ the poisoned validation labels against which the target class's AP is also measu
 
 from __future__ import annotations
 
+from absl import logging
+
 from poison_tf import types
 from poison_tf.attacks.clean_image_instances import table_from_records
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
-from poison_tf.errors import UserInputError
-from poison_tf.poison.relabel_plan import plan_relabel
+from poison_tf.poison.relabel_plan import plan_relabel, plan_validation_relabel
 
 
 class CleanImagePlannerSpec(ComponentSpec):
@@ -45,13 +46,14 @@ class CleanImagePlannerExecutor(BaseExecutor):
         )
         out = output_dict["plan"][0]
         types.RelabelPlan.save(plan, out)
-        try:
-            val_plan = plan_relabel(
-                table_from_records(examples, "val"), pair, p["ratio"], p["seed"], p["mode"]
-            )
+        val_plan, why_none = plan_validation_relabel(
+            table_from_records(examples, "val"), pair, p["ratio"], p["seed"], p["mode"]
+        )
+        if val_plan is None:
+            logging.warning("clean-image planner: %s", why_none)
+            out.properties["val_plan_skipped"] = why_none
+        else:
             types.RelabelPlan.save(val_plan, out, types.RelabelPlan.VAL_FILE)
-        except UserInputError:  # no host instance in val: no poisoned-label evaluation
-            pass
         out.properties.update(pair=pair.slug, relabelled=plan.count, host_initial=plan.host_initial)
 
 
