@@ -67,11 +67,11 @@ def _torch():
 
 
 def _is_torch_file(path: str) -> bool:
-    """A torch save is a zip archive (torch >= 1.6) or a legacy pickle stream (starts 0x80)."""
-    if zipfile.is_zipfile(path):
-        return True
+    """A torch save is a zip archive (torch >= 1.6; a truncated one still starts with the zip
+    magic) or a legacy pickle stream (protocol opcode 0x80)."""
     with open(path, "rb") as handle:
-        return handle.read(1) == b"\x80"
+        head = handle.read(4)
+    return head == b"PK\x03\x04" or head[:1] == b"\x80"
 
 
 def _load(path: str, trust_pickle: bool):
@@ -93,7 +93,10 @@ def _load(path: str, trust_pickle: bool):
         raise UserInputError(
             f"{path}: truncated or corrupt PyTorch checkpoint ({str(error).splitlines()[0]})"
         ) from error
-    try:  # trusted: the full unpickler, which imports the ultralytics classes it names
+    # Trusted: the full unpickler, which imports the ultralytics classes it names; importing
+    # ultralytics probes the network unless told it is offline (builders never reach the network).
+    os.environ.setdefault("YOLO_OFFLINE", "True")
+    try:
         return torch.load(path, map_location="cpu", weights_only=False), "full-object"
     except ModuleNotFoundError as error:
         raise UserInputError(
