@@ -120,7 +120,7 @@ def class_names(source: str) -> list[str] | None:
 
 
 def validate(config: CleanImageConfig) -> CleanImageConfig:
-    seg.validate(config)
+    config = seg.validate(config)  # (it fingerprints --init_weights)
     check_ratio(config.ratio)
     if config.num_tsne_pairs < 0:
         raise common.UserInputError(f"--num_tsne_pairs={config.num_tsne_pairs}: must be >= 0")

@@ -27,6 +27,16 @@ flags.DEFINE_string("model_size", None, "YOLOv8-seg size: tiny, n, s, m, l, x.")
 flags.DEFINE_integer("num_val", None, "Synthetic: validation images.")
 flags.DEFINE_integer("max_instances", None, "Instances kept per image (largest first).")
 flags.DEFINE_bool("augment", None, "Train with flips, HSV, scale and translate augmentation.")
+flags.DEFINE_string(
+    "init_weights",
+    None,
+    "Fine-tune from this YOLOv8-seg: an Ultralytics .pt or a .keras (its size wins over "
+    "--model_size; another class count re-initialises the class head).",
+)
+if "trust_pickle" not in flags.FLAGS:  # poison-tf-import defines the same flag
+    flags.DEFINE_bool(
+        "trust_pickle", False, "Allow a full-object Ultralytics .pt (unpickling runs its code)."
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +55,9 @@ class SegStudyConfig:
     max_instances: int = 100
     epoch_map: bool = True  # Ultralytics validates (mAP) after every epoch; off = val losses only
     seed: int = 0
+    init_weights: str = ""  # an Ultralytics .pt / .keras YOLOv8-seg to fine-tune from ("": scratch)
+    trust_pickle: bool = False
+    init_weights_sha256: str = ""  # set by validate()
 
 
 PRESETS = {
@@ -94,6 +107,11 @@ def validate(config: SegStudyConfig) -> SegStudyConfig:
         )
     if config.epochs < 1:
         raise common.UserInputError(f"--epochs={config.epochs}: must be >= 1")
+    if config.init_weights:  # fail before any component runs, and fingerprint the file
+        from poison_tf.io.seg_init_weights import check_init_weights
+
+        digest = check_init_weights(config.init_weights, config.trust_pickle)
+        config = dataclasses.replace(config, init_weights_sha256=digest)
     return config
 
 
@@ -125,6 +143,9 @@ def trainer(
         augment=config.augment,
         epoch_map=config.epoch_map,
         seed=config.seed,
+        init_weights=config.init_weights,
+        init_weights_sha256=config.init_weights_sha256,
+        trust_pickle=config.trust_pickle,
         **common.training_flags(),
     )
 
@@ -136,9 +157,14 @@ def describe(config: SegStudyConfig) -> str:
         else f"`{config.source}`"
     )
     rate = config.learning_rate or "Ultralytics auto"
+    start = (
+        f"fine-tuned from `{os.path.basename(config.init_weights)}`"
+        if config.init_weights
+        else f"`{config.model_size}` from scratch"
+    )
     return (
-        f"Data: {data}, letterboxed to {config.image_size} px. Model: YOLOv8-seg `{config.model_size}` from "
-        f"scratch, {config.epochs} epochs, batch {config.global_batch_size}, AdamW lr {rate}, "
+        f"Data: {data}, letterboxed to {config.image_size} px. Model: YOLOv8-seg {start}, "
+        f"{config.epochs} epochs, batch {config.global_batch_size}, AdamW lr {rate}, "
         f"{config.lr_decay} decay after {config.warmup_epochs:g} warm-up epochs, EMA weights, "
         f"{'augmentation (flip, HSV, scale, translate)' if config.augment else 'no augmentation'}, "
         f"seed {config.seed}. "
