@@ -34,7 +34,12 @@ flags.DEFINE_list("sizes", ["n", "s"], "YOLOv8-seg sizes to import.")
 flags.DEFINE_integer("image_size", 320, "Input size of the forward-speed comparison.")
 flags.DEFINE_integer("batch", 4, "Images per forward call.")
 flags.DEFINE_integer("repeats", 5, "Timed forward calls per framework (median reported).")
-flags.DEFINE_integer("threads", 2, "CPU threads for both frameworks.")
+flags.DEFINE_integer(
+    "threads",
+    1,
+    "CPU threads for both frameworks (torch's OpenMP threads spin: on a shared, oversubscribed "
+    "machine 2 threads ran yolov8n-seg 12x slower than 1).",
+)
 FLAGS = flags.FLAGS
 
 

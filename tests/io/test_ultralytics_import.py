@@ -138,3 +138,18 @@ def test_saved_keras_model_loads_with_the_same_outputs(imported, tmp_path):
     reference = keras_model(images, training=False)
     for key, value in loaded(images, training=False).items():
         np.testing.assert_allclose(np.asarray(value), np.asarray(reference[key]), atol=1e-6)
+
+
+def test_trainer_checkpoint_with_float16_ema_imports(tmp_path):
+    """Ultralytics' trainer writes `"model": None` and the float16 EMA model under `"ema"`."""
+    import copy
+
+    half = copy.deepcopy(random_seg_model("n", 3, seed=2)).half()
+    path = str(tmp_path / "last.pt")
+    torch.save({"model": None, "ema": half, "train_args": {"imgsz": SIZE}}, path)
+    keras_model, metadata = import_ultralytics(path, num_classes=3, trust_pickle=True)
+    assert metadata["architecture"]["size"] == "n" and keras_model.image_size == SIZE
+    images = np.random.default_rng(4).uniform(0, 255, (1, SIZE, SIZE, 3)).astype(np.float32)
+    _, protos = torch_forward(half.float(), images)
+    ours = np.asarray(keras_model(images, training=False)["protos"])
+    np.testing.assert_allclose(ours, protos.numpy().transpose(0, 2, 3, 1), atol=TOLERANCE)

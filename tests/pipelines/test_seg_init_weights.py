@@ -68,3 +68,16 @@ def test_full_object_checkpoint_without_trust_pickle_exits_2(tmp_path, capfd, ch
 def test_missing_init_weights_exits_2(tmp_path, capfd):
     argv = [*TINY, f"--init_weights={tmp_path / 'absent.pt'}", f"--output_dir={tmp_path / 'run'}"]
     assert exits_2_with_one_error(argv, capfd, "no such file")
+
+
+def test_clean_image_backdoor_takes_init_weights_and_fingerprints_the_file(tmp_path):
+    """Its trainers come from `instance_segmentation.trainer`, run end to end above."""
+    from pipelines import clean_image_backdoor
+    from poison_tf.io.ultralytics_checkpoint import file_sha256
+    from poison_tf.models.yolo_v8_seg import YoloV8Seg
+
+    path = str(tmp_path / "start.keras")
+    YoloV8Seg(num_classes=len(CLASS_NAMES), image_size=64, size="tiny").save(path)
+    config = clean_image_backdoor.PRESETS["demo"]
+    checked = clean_image_backdoor.validate(type(config)(**{**vars(config), "init_weights": path}))
+    assert checked.init_weights == path and checked.init_weights_sha256 == file_sha256(path)
