@@ -33,10 +33,12 @@ flags.DEFINE_string(
     "Fine-tune from this YOLOv8-seg: an Ultralytics .pt or a .keras (its size wins over "
     "--model_size; another class count re-initialises the class head).",
 )
-if "trust_pickle" not in flags.FLAGS:  # poison-tf-import defines the same flag
-    flags.DEFINE_bool(
-        "trust_pickle", False, "Allow a full-object Ultralytics .pt (unpickling runs its code)."
-    )
+flags.DEFINE_bool(  # the same flag as poison-tf-import's (both allow the other's definition)
+    "trust_pickle",
+    False,
+    "Allow a full-object Ultralytics .pt for --init_weights (unpickling runs its code).",
+    allow_override=True,
+)
 
 
 @dataclasses.dataclass(frozen=True)

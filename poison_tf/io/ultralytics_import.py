@@ -12,6 +12,7 @@ is tested in tests/io/test_ultralytics_import.py.
 from __future__ import annotations
 
 import math
+import os
 
 import keras
 import numpy as np
@@ -206,36 +207,35 @@ def import_checkpoint(
     names = checkpoint.names or {}
     class_names = [names.get(i, str(i)) for i in range(nc)]
     depth, width, max_channels = _multiples(checkpoint.yaml) if checkpoint.yaml else (None,) * 3
+    # The schema every importer shares (poison-tf-import writes it into the .keras and beside it),
+    # with the YOLO specifics under "yolo".
     metadata = {
-        "source": {
-            "kind": "ultralytics",
-            "file": path,
-            "sha256": checkpoint.sha256,
-            "layout": checkpoint.layout,
-            "ultralytics_version": checkpoint.version,
-            "date": checkpoint.date,
-            "task": "segment",
-        },
-        "architecture": {
-            "name": "YOLOv8-seg",
-            "keras_class": "poison_tf>YoloV8Seg",
+        "source": "ultralytics",
+        "architecture": f"YOLOv8{size}-seg (Ultralytics yolov8-seg.yaml, read from the {read_from})",
+        "weights_file": os.path.basename(path),
+        "weights_sha256": checkpoint.sha256,
+        "num_classes": nc,
+        "class_names": class_names,
+        "input": f"NHWC RGB float32 in [0, 255], {size_px}x{size_px} (any multiple of 32 after "
+        "with_image_size), letterboxed with pad value 114 as Ultralytics does",
+        "input_size": size_px,
+        "preprocessing": {"inside_model": True, "formula": "x / 255 (the model's Rescaling)"},
+        "outputs": "dict: boxes [B,A,64] DFL logits, classes [B,A,nc] logits, coefficients "
+        "[B,A,nm], protos [B,S/4,S/4,nm]; anchors P3..P5 row-major (Ultralytics order); "
+        "decode and NMS with poison_tf.models.yolo_seg_postprocess",
+        "yolo": {
             "size": size,
-            "num_classes": nc,
             "num_masks": nm,
             "image_size": size_px,
             "depth_multiple": depth,
             "width_multiple": width,
             "max_channels": None if max_channels in (None, math.inf) else max_channels,
             "read_from": read_from,
+            "layout": checkpoint.layout,
+            "ultralytics_version": checkpoint.version,
+            "date": checkpoint.date,
             "numbers_copied": count,  # weights + BatchNorm statistics
         },
-        "preprocessing": {
-            "input": "NHWC float32 RGB in 0..255, letterboxed to image_size (pad 114) as "
-            "Ultralytics does; the 1/255 scaling is inside the model",
-            "outputs": "boxes [B,A,64] DFL logits, classes [B,A,nc] logits, coefficients "
-            "[B,A,32], protos [B,S/4,S/4,32]; anchors P3..P5 row-major (Ultralytics order)",
-        },
-        "class_names": class_names,
     }
     return model, metadata
 
@@ -253,7 +253,8 @@ def import_ultralytics(
 
     Returns:
         (the Keras model at the checkpoint's training size, 640 if it does not say; metadata:
-        source, architecture, preprocessing, class names). `with_image_size` rebuilds it at
+        source, architecture, weights file and SHA-256, class count and names, input,
+        preprocessing, outputs, and the YOLO specifics under "yolo"). `with_image_size` rebuilds it at
         another size with the same weights.
 
     Raises:

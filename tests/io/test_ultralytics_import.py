@@ -11,6 +11,8 @@ masks of Ultralytics' `process_mask` against the project's.
 
 from __future__ import annotations
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -51,22 +53,23 @@ def _keras_outputs(keras_model, images):
 
 def test_metadata_reads_the_architecture_from_the_yaml(imported):
     torch_model, keras_model, metadata, _, path = imported
-    arch = metadata["architecture"]
-    assert arch["size"] == torch_model.yaml["scale"] == keras_model.size
-    assert arch["num_classes"] == torch_model.yaml["nc"] == keras_model.num_classes
-    assert arch["read_from"] == "yaml" and arch["image_size"] == SIZE == keras_model.image_size
+    yolo = metadata["yolo"]
+    assert yolo["size"] == torch_model.yaml["scale"] == keras_model.size
+    assert metadata["num_classes"] == torch_model.yaml["nc"] == keras_model.num_classes
+    assert yolo["read_from"] == "yaml" and yolo["image_size"] == SIZE == keras_model.image_size
     tensors = torch_model.state_dict()
     expected = sum(
         v.numel() for k, v in tensors.items() if "dfl" not in k and "num_batches" not in k
     )
-    assert arch["numbers_copied"] == expected
-    assert metadata["source"]["layout"] == "full-object" and metadata["source"]["file"] == path
-    assert len(metadata["class_names"]) == arch["num_classes"]
+    assert yolo["numbers_copied"] == expected
+    assert yolo["layout"] == "full-object" and metadata["source"] == "ultralytics"
+    assert metadata["weights_file"] == os.path.basename(path)
+    assert len(metadata["class_names"]) == metadata["num_classes"]
 
 
 def test_raw_outputs_match_ultralytics(imported):
     torch_model, keras_model, metadata, images, _ = imported
-    nc = metadata["architecture"]["num_classes"]
+    nc = metadata["num_classes"]
     y, protos = torch_forward(torch_model, images)
     y = y.numpy().transpose(0, 2, 1)  # [B, A, 4 + nc + 32]
     out, xywh, probs = _keras_outputs(keras_model, images)
@@ -85,7 +88,7 @@ def test_raw_outputs_match_ultralytics(imported):
 
 def test_detections_after_nms_match_ultralytics(imported, monkeypatch):
     torch_model, keras_model, metadata, images, _ = imported
-    nc = metadata["architecture"]["num_classes"]
+    nc = metadata["num_classes"]
     y, protos = torch_forward(torch_model, images)
     theirs = ultralytics_nms(
         y,
@@ -116,12 +119,10 @@ def test_state_dict_file_imports_without_unpickling(imported, tmp_path):
     path = str(tmp_path / "weights.pt")
     torch.save(torch_model.state_dict(), path)
     plain, plain_meta = import_ultralytics(path, num_classes=None, trust_pickle=False)
-    assert plain_meta["source"]["layout"] == "state_dict"
-    assert plain_meta["architecture"]["read_from"] == "tensor shapes"
-    assert plain_meta["architecture"]["size"] == metadata["architecture"]["size"]
-    assert (
-        plain_meta["architecture"]["image_size"] == 640
-    )  # the file does not say: Ultralytics' default
+    assert plain_meta["yolo"]["layout"] == "state_dict"
+    assert plain_meta["yolo"]["read_from"] == "tensor shapes"
+    assert plain_meta["yolo"]["size"] == metadata["yolo"]["size"]
+    assert plain_meta["yolo"]["image_size"] == 640  # the file does not say: Ultralytics' default
     from poison_tf.models.yolo_seg_transfer import with_image_size
 
     ours = with_image_size(plain, SIZE)(images, training=False)
@@ -148,7 +149,7 @@ def test_trainer_checkpoint_with_float16_ema_imports(tmp_path):
     path = str(tmp_path / "last.pt")
     torch.save({"model": None, "ema": half, "train_args": {"imgsz": SIZE}}, path)
     keras_model, metadata = import_ultralytics(path, num_classes=3, trust_pickle=True)
-    assert metadata["architecture"]["size"] == "n" and keras_model.image_size == SIZE
+    assert metadata["yolo"]["size"] == "n" and keras_model.image_size == SIZE
     images = np.random.default_rng(4).uniform(0, 255, (1, SIZE, SIZE, 3)).astype(np.float32)
     _, protos = torch_forward(half.float(), images)
     ours = np.asarray(keras_model(images, training=False)["protos"])
