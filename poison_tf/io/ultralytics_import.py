@@ -71,19 +71,19 @@ def _check_yaml_layers(yaml: dict, path: str) -> None:
         f"{path}: a {head} checkpoint (task {_task_of(head)}), not a segmentation one; "
         "the ultralytics importer takes YOLOv8-seg checkpoints (yolov8*-seg.pt)",
     )
-    require(
-        len(layers) == len(REFERENCE_LAYERS),
-        f"{path}: {len(layers)} layers, yolov8-seg.yaml has {len(REFERENCE_LAYERS)}: not a YOLOv8-seg",
-    )
     for index, (got, want) in enumerate(zip(layers, REFERENCE_LAYERS)):
         got_n, want_n = _normalised(got), _normalised(want)
-        if index == len(layers) - 1:
+        if index == len(REFERENCE_LAYERS) - 1 == len(layers) - 1:
             got_n, want_n = got_n[:3] + (got_n[3][2:],), want_n[:3] + (want_n[3][2:],)
         require(
             got_n == want_n,
             f"{path}: layer {index} is {got_n}, yolov8-seg.yaml has {want_n}: "
             "another architecture (YOLO11 / v9 / a custom yaml) cannot be imported as YOLOv8-seg",
         )
+    require(
+        len(layers) == len(REFERENCE_LAYERS),
+        f"{path}: {len(layers)} layers, yolov8-seg.yaml has {len(REFERENCE_LAYERS)}: not a YOLOv8-seg",
+    )
     activation = yaml.get("activation")
     require(
         activation in (None, "nn.SiLU()"),
@@ -185,11 +185,12 @@ def import_checkpoint(
 ) -> tuple[keras.Model, dict]:
     """`import_ultralytics` on an already read checkpoint, at any `image_size` (multiple of 32)."""
     path, tensors = checkpoint.path, checkpoint.tensors
-    if checkpoint.head is not None and checkpoint.head not in ("Segment", "SegmentationModel"):
-        _check_yaml_layers(checkpoint.yaml or {"head": [[-1, 1, checkpoint.head, []]]}, path)
+    if checkpoint.yaml is not None:  # the architecture first: its errors say the most
+        size, read_from = size_from_yaml(checkpoint.yaml, path), "yaml"
+    elif checkpoint.head not in (None, "Segment", "SegmentationModel"):
+        _check_yaml_layers({"head": [[-1, 1, checkpoint.head, []]]}, path)
     nc, nm = _head_shapes(tensors, path, checkpoint.head)
     if checkpoint.yaml is not None:
-        size, read_from = size_from_yaml(checkpoint.yaml, path), "yaml"
         require(
             int(checkpoint.yaml.get("nc", nc)) == nc,
             f"{path}: yaml nc={checkpoint.yaml.get('nc')} but the class head has {nc} outputs",

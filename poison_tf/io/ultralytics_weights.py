@@ -20,6 +20,7 @@ import numpy as np
 
 from poison_tf.errors import UserInputError, require
 from poison_tf.models.yolo_box_ops import REG_MAX
+from poison_tf.models.yolo_seg_transfer import all_layers
 
 # Ultralytics module index -> (Keras name, kind) for yolov8-seg.yaml's backbone and neck.
 _BODY = {
@@ -94,19 +95,6 @@ def c2f_depths(tensors: dict[str, np.ndarray]) -> dict[int, int]:
             found = {key[len(prefix) :].split(".")[0] for key in tensors if key.startswith(prefix)}
             depths[index] = len(found)
     return depths
-
-
-def all_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
-    """Every layer of `model` by name, nested models (the keras-cv backbone) flattened."""
-    found: dict[str, keras.layers.Layer] = {}
-    stack = list(model.layers)
-    while stack:
-        layer = stack.pop()
-        if isinstance(layer, keras.Model):
-            stack.extend(layer.layers)
-        elif layer.weights:
-            found[layer.name] = layer
-    return found
 
 
 def _torch_values(layer: keras.layers.Layer, prefix: str, tensors: dict) -> dict[str, np.ndarray]:

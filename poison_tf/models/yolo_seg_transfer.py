@@ -14,8 +14,20 @@ import keras
 from absl import logging
 
 from poison_tf.errors import require
-from poison_tf.io.ultralytics_weights import all_layers
 from poison_tf.models.yolo_v8_seg import YoloV8Seg
+
+
+def all_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
+    """Every layer of `model` by name, nested models (the keras-cv backbone) flattened."""
+    found: dict[str, keras.layers.Layer] = {}
+    stack = list(model.layers)
+    while stack:
+        layer = stack.pop()
+        if isinstance(layer, keras.Model):
+            stack.extend(layer.layers)
+        elif layer.weights:
+            found[layer.name] = layer
+    return found
 
 
 def with_image_size(model: YoloV8Seg, image_size: int) -> YoloV8Seg:

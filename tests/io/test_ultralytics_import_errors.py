@@ -105,3 +105,12 @@ def test_state_dict_with_a_missing_tensor_names_it(tmp_path, capsys, seg_checkpo
 
 def test_missing_file(tmp_path, capsys):
     assert "no such file" in run_import(tmp_path, capsys, str(tmp_path / "absent.pt"))
+
+
+def test_yolo11_seg_is_another_architecture(tmp_path, capsys):
+    from ultralytics.nn.tasks import SegmentationModel
+
+    path = str(tmp_path / "yolo11n-seg.pt")
+    torch.save({"model": SegmentationModel("yolo11n-seg.yaml", nc=3, verbose=False)}, path)
+    message = run_import(tmp_path, capsys, path)
+    assert "layer 2 is" in message and "C3k2" in message and "cannot be imported" in message

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from poison_tf.errors import UserInputError
-from poison_tf.io.ultralytics_weights import all_layers
-from poison_tf.models.yolo_seg_transfer import initialise_from, with_image_size
+from poison_tf.models.yolo_seg_transfer import all_layers, initialise_from, with_image_size
 from poison_tf.models.yolo_v8_seg import YoloV8Seg
 
 

@@ -17,7 +17,7 @@ from ultralytics_fixtures import random_seg_model, save_full_checkpoint
 
 from poison_tf.data.synthetic_streets import CLASS_NAMES
 from poison_tf.io.ultralytics_import import import_ultralytics
-from poison_tf.io.ultralytics_weights import all_layers
+from poison_tf.models.yolo_seg_transfer import all_layers
 
 TINY = [
     "--pipeline=instance_segmentation",
