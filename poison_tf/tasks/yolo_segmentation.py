@@ -16,7 +16,8 @@ What it adds to the generic Task, following Ultralytics `yolo segment train` def
 The training inputs may be relabelled by the clean-image poisoning (`relabel`); validation
 always reads the clean labels. With `init_weights` (an Ultralytics `.pt` or a `.keras`
 YOLOv8-seg) the model starts from that file's weights, at its size, instead of from scratch
-(a class count other than the data's re-initialises the class branch, logged).
+(with a class count other than the data's, the class layers whose shapes change start fresh,
+logged; see `poison_tf.models.yolo_seg_transfer`).
 """
 
 from __future__ import annotations
