@@ -123,7 +123,7 @@ def validate(config: CleanImageConfig) -> CleanImageConfig:
     Raises:
         UserInputError: a bad value, named by its flag.
     """
-    seg.validate(config)
+    config = seg.validate(config)  # (it fingerprints --init_weights)
     check_ratio(config.ratio)
     if config.num_tsne_pairs < 0:
         raise common.UserInputError(f"--num_tsne_pairs={config.num_tsne_pairs}: must be >= 0")

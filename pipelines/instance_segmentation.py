@@ -57,6 +57,19 @@ class SegStudyConfig:
         True, help="Validate (mAP) after every epoch as Ultralytics does; off: val losses only."
     )
     seed: int = setting(0, help=SEED_HELP)
+    init_weights: str = setting(
+        "",
+        help="Fine-tune from this YOLOv8-seg: an Ultralytics .pt or a .keras (its size wins over "
+        "--model_size; another class count re-initialises the class head). Empty: from scratch.",
+    )
+    trust_pickle: bool = setting(
+        False,
+        help="Allow a full-object Ultralytics .pt for --init_weights (unpickling runs its code).",
+        allow_override=True,  # the same flag as poison-tf-import's
+    )
+    init_weights_sha256: str = setting(
+        "", help="Set by validate(): the digest of --init_weights.", flag=False
+    )
 
 
 define_config_flags(SegStudyConfig)
@@ -114,6 +127,11 @@ def validate(config: SegStudyConfig) -> SegStudyConfig:
         )
     if config.epochs < 1:
         raise common.UserInputError(f"--epochs={config.epochs}: must be >= 1")
+    if config.init_weights:  # fail before any component runs, and fingerprint the file
+        from poison_tf.io.seg_init_weights import check_init_weights
+
+        digest = check_init_weights(config.init_weights, config.trust_pickle)
+        config = dataclasses.replace(config, init_weights_sha256=digest)
     return config
 
 
@@ -145,6 +163,9 @@ def trainer(
         augment=config.augment,
         epoch_map=config.epoch_map,
         seed=config.seed,
+        init_weights=config.init_weights,
+        init_weights_sha256=config.init_weights_sha256,
+        trust_pickle=config.trust_pickle,
         **common.training_flags(),
     )
 
@@ -156,9 +177,14 @@ def describe(config: SegStudyConfig) -> str:
         else f"`{config.source}`"
     )
     rate = config.learning_rate or "Ultralytics auto"
+    start = (
+        f"fine-tuned from `{os.path.basename(config.init_weights)}`"
+        if config.init_weights
+        else f"`{config.model_size}` from scratch"
+    )
     return (
-        f"Data: {data}, letterboxed to {config.image_size} px. Model: YOLOv8-seg `{config.model_size}` from "
-        f"scratch, {config.epochs} epochs, batch {config.global_batch_size}, AdamW lr {rate}, "
+        f"Data: {data}, letterboxed to {config.image_size} px. Model: YOLOv8-seg {start}, "
+        f"{config.epochs} epochs, batch {config.global_batch_size}, AdamW lr {rate}, "
         f"{config.lr_decay} decay after {config.warmup_epochs:g} warm-up epochs, EMA weights, "
         f"{'augmentation (flip, HSV, scale, translate)' if config.augment else 'no augmentation'}, "
         f"seed {config.seed}. "

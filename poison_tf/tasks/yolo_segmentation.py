@@ -14,13 +14,17 @@ What it adds to the generic Task, following Ultralytics `yolo segment train` def
 - validation = Ultralytics `val` mAP on the whole val split (`yolo_seg_predict.validate_model`),
   logged as val_box_mAP50-95 etc.; the latest table is kept in `last_validation`.
 The training inputs may be relabelled by the clean-image poisoning (`relabel`); validation
-always reads the clean labels.
+always reads the clean labels. With `init_weights` (an Ultralytics `.pt` or a `.keras`
+YOLOv8-seg) the model starts from that file's weights, at its size, instead of from scratch
+(with a class count other than the data's, the class layers whose shapes change start fresh,
+logged; see `poison_tf.models.yolo_seg_transfer`).
 """
 
 from __future__ import annotations
 
 import keras
 import tensorflow as tf
+from absl import logging
 
 from poison_tf.data.seg_examples import Relabel, make_dataset, read_seg_schema
 from poison_tf.errors import require
@@ -76,6 +80,8 @@ class YoloSegmentationTask(Task):
         validate_map: bool = True,
         log_images: int = 4,
         xla: bool = False,
+        init_weights: str | None = None,
+        trust_pickle: bool = False,
     ):
         self.schema = read_seg_schema(examples_dir)
         self.names = list(self.schema["label"]["names"])
@@ -92,6 +98,7 @@ class YoloSegmentationTask(Task):
         self.lr_decay, self.final_lr_fraction = lr_decay, final_lr_fraction
         self.weight_decay, self.max_instances = weight_decay, max_instances
         self.augment, self.relabel, self.validate_map = augment, relabel, validate_map
+        self.init_weights, self.trust_pickle = init_weights or None, trust_pickle
         if not ema:
             self.ema_decay = 0.0
         self.loss_fn = YoloSegLoss(len(self.names), self.image_size, trim_padding=not xla)
@@ -116,7 +123,19 @@ class YoloSegmentationTask(Task):
         return max(self.num_examples("train") // self.global_batch_size, 1)
 
     def build_model(self) -> keras.Model:
-        return build_yolo_v8_seg(self.num_classes, self.image_size, self.size)
+        if not self.init_weights:
+            return build_yolo_v8_seg(self.num_classes, self.image_size, self.size)
+        from poison_tf.io.seg_init_weights import load_init_model
+        from poison_tf.models.yolo_seg_transfer import initialise_from
+
+        source = load_init_model(self.init_weights, self.trust_pickle)
+        if source.size != self.size:
+            logging.info(
+                "--init_weights: model size %r (the file's), not %r", source.size, self.size
+            )
+            self.size = source.size
+        model = build_yolo_v8_seg(self.num_classes, self.image_size, source.size, source.num_masks)
+        return initialise_from(model, source, self.init_weights)
 
     def learning_rate_schedule(self):
         """The warm-up + decay schedule, or the constant rate when `epochs` is unknown."""

@@ -42,6 +42,15 @@ class SegTrainerSpec(ComponentSpec):
         "epoch_map": ExecutionParameter(
             bool, default=True, help="val mAP after every epoch (else val losses)"
         ),
+        "init_weights": ExecutionParameter(
+            str, default="", help="start from this .pt / .keras YOLOv8-seg (empty: from scratch)"
+        ),
+        "init_weights_sha256": ExecutionParameter(
+            str, default="", help="the init file's digest: a new file at the same path retrains"
+        ),
+        "trust_pickle": ExecutionParameter(
+            bool, default=False, help="allow a full-object (pickled) Ultralytics .pt"
+        ),
         **training_parameters(50, seed=0),
     }
 
@@ -64,10 +73,13 @@ class SegTrainerExecutor(BaseExecutor):
             relabel=plan.relabel_fn() if plan else None,
             validate_map=p["epoch_map"],
             xla=p["jit_compile"],
+            init_weights=p.get("init_weights") or None,
+            trust_pickle=p.get("trust_pickle", False),
         )
         out = output_dict["model"][0]
         train_and_export(task, p, out, self.work_dir)
-        out.properties["size"] = p["size"]
+        out.properties["size"] = task.size  # the init file's size when fine-tuning
+        out.properties["init_weights"] = p.get("init_weights") or ""
         out.properties["poisoned"] = plan is not None
         if os.path.isfile(out.path(types.SegModel.HISTORY_FILE)):
             last = (read_json(out.path(types.SegModel.HISTORY_FILE)) or [{}])[-1]
