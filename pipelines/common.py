@@ -15,6 +15,7 @@ from absl import flags
 
 from poison_tf.components import LocalDagRunner, Pipeline
 from poison_tf.errors import UserInputError  # noqa: F401 (re-exported for pipelines)
+from poison_tf.io.flag_ranges import check_config
 
 FLAGS = flags.FLAGS
 
@@ -101,7 +102,7 @@ def run_study(module, preset: str, output_dir: str) -> str:
     """Runs a pipeline module's preset (its PRESETS, NAME, validate and build) and publishes
     the report: what every pipeline's `run(preset, output_dir)` does."""
     config = module.validate(
-        apply_overrides(choose_preset(module.PRESETS, preset, module.NAME), preset)
+        check_config(apply_overrides(choose_preset(module.PRESETS, preset, module.NAME), preset))
     )
     pipeline, report_id = module.build(config, output_dir)
     return run_and_publish(pipeline, report_id, output_dir)

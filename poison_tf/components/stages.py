@@ -51,6 +51,8 @@ from poison_tf.components.seg_report import SegReport
 from poison_tf.components.seg_trainer import SegTrainer
 from poison_tf.components.victim_trainer import VictimTrainer
 from poison_tf.errors import UserInputError
+from poison_tf.io.flag_ranges import check_values
+from poison_tf.io.safe_read import check_output_dir
 from poison_tf.train.strategy import resolve_strategy
 
 FLAGS = flags.FLAGS
@@ -132,6 +134,7 @@ def run_stage(stage: str) -> dict:
     spec = cls.SPEC_CLASS
     if not FLAGS.output_dir:
         raise UserInputError("--output_dir is required")
+    check_output_dir(FLAGS.output_dir, "--output_dir")
     inputs = {}
     for key, channel in spec.INPUTS.items():
         uris = FLAGS[key].value
@@ -141,6 +144,7 @@ def run_stage(stage: str) -> dict:
             continue
         inputs[key] = uris
     params = {name: FLAGS[name].value for name in spec.PARAMETERS if FLAGS[name].present}
+    check_values(params, {name: p.default for name, p in spec.PARAMETERS.items()})
     if "strategy" in params:  # multi_worker must exist before any other TensorFlow op
         resolve_strategy(params["strategy"])
     outputs = cls.run_standalone(inputs, params, FLAGS.output_dir)
