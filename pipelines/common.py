@@ -52,7 +52,8 @@ flags.DEFINE_integer("image_size", None, "Override the preset's image size (pixe
 
 
 def apply_overrides(config, preset_name: str):
-    """Returns `config` with every explicitly given flag of the same name applied."""
+    """Returns `config` with every explicitly given flag of the same name applied, after
+    checking every value's range (`poison_tf.io.flag_ranges`): every pipeline comes here."""
     changes = {}
     for field in dataclasses.fields(config):
         if field.name in FLAGS and FLAGS[field.name].present:
@@ -60,7 +61,7 @@ def apply_overrides(config, preset_name: str):
             if isinstance(getattr(config, field.name), tuple) and isinstance(value, list):
                 value = tuple(value)
             changes[field.name] = value
-    return dataclasses.replace(config, **changes)
+    return check_config(dataclasses.replace(config, **changes))
 
 
 def training_flags() -> dict:
@@ -102,7 +103,7 @@ def run_study(module, preset: str, output_dir: str) -> str:
     """Runs a pipeline module's preset (its PRESETS, NAME, validate and build) and publishes
     the report: what every pipeline's `run(preset, output_dir)` does."""
     config = module.validate(
-        check_config(apply_overrides(choose_preset(module.PRESETS, preset, module.NAME), preset))
+        apply_overrides(choose_preset(module.PRESETS, preset, module.NAME), preset)
     )
     pipeline, report_id = module.build(config, output_dir)
     return run_and_publish(pipeline, report_id, output_dir)
