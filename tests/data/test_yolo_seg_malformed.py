@@ -28,9 +28,15 @@ def folder(tmp_path):
 @pytest.fixture
 def alarm():
     """Fails a test that would hang (an alias bomb, a symlink loop) instead of stalling CI."""
+
+    def expire(signum, frame):
+        raise TimeoutError("still running after 30 s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
     signal.alarm(30)
     yield
     signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
 
 
 def test_alias_bomb_is_refused(folder, alarm):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -10,6 +11,22 @@ import pytest
 
 from poison_tf.errors import UserInputError
 from poison_tf.io import safe_read
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int):
+    """Raises TimeoutError in the block after `seconds` (a hang fails the test, not CI)."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_directory_where_a_file_is_expected(tmp_path):
@@ -68,12 +85,9 @@ def test_yaml_alias_bomb_is_refused_quickly():
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
     )
-    signal.alarm(20)  # a regression would walk 9^9 nodes; fail instead of hanging CI
-    try:
+    with time_limit(20):  # a regression would walk 9^9 nodes; fail instead of hanging CI
         with pytest.raises(UserInputError, match="aliases"):
             safe_read.parse_yaml(bomb, "data.yaml")
-    finally:
-        signal.alarm(0)
 
 
 def test_yaml_without_aliases_still_loads():
@@ -103,12 +117,9 @@ def test_walk_refuses_symlink_loops_and_dangling_links(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
     (tmp_path / "a" / "b" / "x.png").write_bytes(b"")
     os.symlink(tmp_path / "a", tmp_path / "a" / "b" / "loop")
-    signal.alarm(20)
-    try:
+    with time_limit(20):
         with pytest.raises(UserInputError, match="symbolic link loop"):
             list(safe_read.walk_files(str(tmp_path / "a")))
-    finally:
-        signal.alarm(0)
     os.remove(tmp_path / "a" / "b" / "loop")
     os.symlink(tmp_path / "gone.png", tmp_path / "a" / "y.png")
     with pytest.raises(UserInputError, match="dangling symbolic link"):
