@@ -46,7 +46,7 @@ def check_input_file(path: str, what: str = "file") -> str:
     if os.path.islink(path) and not os.path.exists(path):
         raise UserInputError(f"{what} {path}: dangling symbolic link (its target does not exist)")
     if not os.path.exists(path):
-        raise UserInputError(f"{what} {path}: not found (no such file)")
+        raise UserInputError(f"{what} {path}: no such file (not found)")
     if os.path.isdir(path):
         raise UserInputError(f"{what} {path}: is a directory; expected a file")
     if not os.path.isfile(path):

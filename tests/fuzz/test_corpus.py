@@ -195,11 +195,11 @@ def _log(name: str, found: list[str]) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_malformed_input_gives_one_error_and_exit_2(case, base, child_results, tmp_path, capsys):
+def test_malformed_input_gives_one_error_and_exit_2(case, base, tmp_path, capsys, request):
     if case.needs_non_root and IS_ROOT:
         pytest.skip("root reads any file; unreadable files are covered by tests/io/test_safe_read")
-    if case.child:
-        found = child_results[case.name]
+    if case.child:  # the child runs start only when a child case is selected
+        found = request.getfixturevalue("child_results")[case.name]
     else:
         found = run_in_process(case, tmp_path, base, capsys)
     _log(case.name, found)
