@@ -68,7 +68,6 @@ RULES: dict[str, Rule] = {
     "patch_learning_rate": _positive_rate,
     "width": _positive_rate,
     "warmup_epochs": lambda value: None if value >= 0 else "must be at least 0",
-    "patch_fraction": lambda value: None if 0 < value < 1 else "must lie in (0, 1)",
     **{name: _non_empty for name in ("rates", "triggers", "detectors", "patch_areas")},
 }  # fmt: skip
 
