@@ -16,6 +16,7 @@ from absl import flags
 from pipelines import config_flags
 from poison_tf.dag import LocalDagRunner, Pipeline
 from poison_tf.errors import UserInputError  # noqa: F401 (re-exported for pipelines)
+from poison_tf.io.flag_ranges import check_config
 
 FLAGS = flags.FLAGS
 
@@ -155,4 +156,4 @@ def run_study(module, preset: str, output_dir: str) -> str:
 def resolve_config(module, preset: str):
     """The module's preset with the given flags applied, validated (`module.validate`)."""
     chosen = choose_preset(module.PRESETS, preset, module.NAME)
-    return module.validate(config_flags.apply_overrides(chosen))
+    return module.validate(check_config(config_flags.apply_overrides(chosen)))

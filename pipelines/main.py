@@ -14,6 +14,7 @@ from absl import flags, logging
 from poison_tf import cli
 from poison_tf.dag.ray_runner import PipelineFailed, report_failure
 from poison_tf.errors import UserInputError
+from poison_tf.io.safe_read import check_output_dir
 from poison_tf.train.strategy import resolve_strategy
 
 # name → module with `run(preset, output_dir) -> report path`
@@ -41,6 +42,7 @@ def main(argv: list[str]) -> None:
         raise UserInputError(f"unexpected arguments {argv[1:]}")
     if FLAGS.pipeline is None or FLAGS.output_dir is None:
         raise UserInputError("--pipeline and --output_dir are required")
+    check_output_dir(FLAGS.output_dir, "--output_dir")
     if FLAGS.runner == "local":  # under Ray each task resolves it; the driver keeps off the GPUs
         resolve_strategy(FLAGS.strategy)  # multi_worker must be created before any other op
     try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import os
 import sys
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ from poison_tf.defences.base import Detector, load_detector
 from poison_tf.errors import UserInputError
 from poison_tf.io.atomic import atomic_file
 from poison_tf.io.model_loading import classifier_signature, load_hackml_model
+from poison_tf.io.safe_read import check_output_path
 from poison_tf.train.strategy import STRATEGIES, is_chief, resolve_strategy
 
 FLAGS = flags.FLAGS
@@ -228,8 +228,8 @@ def main(argv: list[str]) -> None:
         raise UserInputError(f"{USAGE} (got {len(args)} argument(s))")
     if FLAGS.batch_size < 1:
         raise UserInputError(f"--batch_size={FLAGS.batch_size}: must be at least 1")
-    if FLAGS.output and os.path.isdir(FLAGS.output):  # fail before scoring, not after
-        raise UserInputError(f"--output={FLAGS.output}: is a directory; give a .csv file path")
+    if FLAGS.output:  # fail before scoring, not after
+        check_output_path(FLAGS.output, "--output")
     data_path, model_path = args[0], args[1]
     detector_path = args[2] if len(args) == 3 else None
 

@@ -20,8 +20,6 @@ The table goes to stdout in Ultralytics' format; `--output` also writes it as CS
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from absl import flags
 
@@ -29,6 +27,7 @@ from poison_tf import cli
 from poison_tf.data.coco_results import ImageId, image_id_from_stem, read_coco_results
 from poison_tf.data.yolo_seg import SegSample, load_split
 from poison_tf.errors import UserInputError
+from poison_tf.io.safe_read import check_output_path
 from poison_tf.metrics import detection_ap
 from poison_tf.metrics.seg_masks import polygon_boxes, rasterize_polygons
 from poison_tf.metrics.seg_validation import SegValidator
@@ -62,13 +61,10 @@ def validate_weights(
     import tempfile
 
     from poison_tf.data.seg_examples import make_dataset, write_seg_schema, write_seg_split
-    from poison_tf.io.model_loading import load_hackml_model
-    from poison_tf.models import yolo_v8_seg  # noqa: F401 (registers the model class)
+    from poison_tf.io.segmenter_loading import load_segmenter
     from poison_tf.models.yolo_seg_predict import predict_dataset
 
-    if not os.path.isfile(weights):
-        raise UserInputError(f"--weights={weights}: file not found")
-    model = load_hackml_model(weights)  # untrusted file: config checked, safe_mode on
+    model = load_segmenter(weights)  # untrusted file: config checked, safe_mode on, a segmenter
     size = int(model.input_shape[1])
     names, samples = load_split(data_yaml, split)
     if getattr(model, "num_classes", len(names)) != len(names):
@@ -159,8 +155,8 @@ def main(argv: list[str]) -> None:
         raise UserInputError("--data=<data.yaml> is required")
     if bool(FLAGS.predictions) == bool(FLAGS.weights):
         raise UserInputError("give exactly one of --predictions=<coco_results.json> or --weights")
-    if FLAGS.output and os.path.isdir(FLAGS.output):
-        raise UserInputError(f"--output={FLAGS.output}: is a directory; give a .csv file path")
+    if FLAGS.output:
+        check_output_path(FLAGS.output, "--output")
     if FLAGS.weights:
         validator = validate_weights(FLAGS.weights, FLAGS.data, FLAGS.split, FLAGS.ap_sentinels)
     else:

@@ -21,6 +21,8 @@ from absl import flags
 from poison_tf import cli
 from poison_tf.dag.component import BaseComponent
 from poison_tf.errors import UserInputError
+from poison_tf.io.flag_ranges import check_values
+from poison_tf.io.safe_read import check_output_dir
 
 FLAGS = flags.FLAGS
 
@@ -88,6 +90,7 @@ def run_stage(
     spec = cls.SPEC_CLASS
     if not FLAGS.output_dir:
         raise UserInputError("--output_dir is required")
+    check_output_dir(FLAGS.output_dir, "--output_dir")
     inputs = {}
     for key, channel in spec.INPUTS.items():
         uris = FLAGS[key].value
@@ -97,6 +100,7 @@ def run_stage(
             continue
         inputs[key] = uris
     params = {name: FLAGS[name].value for name in spec.PARAMETERS if FLAGS[name].present}
+    check_values(params, {name: p.default for name, p in spec.PARAMETERS.items()})
     if prepare is not None:
         prepare(params)
     outputs = cls.run_standalone(inputs, params, FLAGS.output_dir)

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from poison_tf.errors import UserInputError
+from poison_tf.io.safe_read import check_input_file, read_text
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
@@ -46,7 +47,8 @@ def _read_npz(path: str) -> tuple[np.ndarray, np.ndarray]:
 def _class_names(folder: str, count: int) -> list[str]:
     path = os.path.join(folder, "classes.txt")
     if os.path.isfile(path):
-        names = [line.split("\t")[-1].strip() for line in open(path) if line.strip()]
+        text = read_text(path, "class names file")
+        names = [line.split("\t")[-1].strip() for line in text.splitlines() if line.strip()]
         if len(names) >= count:
             return names
     return [str(i) for i in range(count)]
@@ -82,6 +84,7 @@ def _read_class_folders(
         for path in sorted(glob.glob(os.path.join(folder, name, "*"))):
             if not path.lower().endswith(IMAGE_SUFFIXES):
                 continue
+            check_input_file(path, "image")  # a dangling link or a folder named like an image
             try:
                 image = tf.io.decode_image(
                     tf.io.read_file(path), channels=3, expand_animations=False

@@ -20,7 +20,6 @@ Choices:
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -29,17 +28,14 @@ from pycocotools import mask as mask_utils
 
 from poison_tf.data.yolo_seg import SegSample, probe_image, warn_skipped
 from poison_tf.errors import UserInputError, require
+from poison_tf.io.safe_read import load_json
 
 EDGE_TOLERANCE_PX = 1.0
 
 
 def _load_json(path: str) -> dict:
-    require(os.path.isfile(path), f"{path}: COCO JSON not found")
-    try:
-        with open(path) as handle:
-            data = json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UserInputError(f"{path}: not valid JSON ({error})") from None
+    require(os.path.lexists(path), f"{path}: COCO JSON not found")
+    data = load_json(path, "COCO JSON")  # a directory, bad UTF-8, deep nesting: one message
     require(isinstance(data, dict), f"{path}: not a COCO instances object")
     missing = [key for key in ("images", "annotations", "categories") if key not in data]
     require(not missing, f"{path}: missing key(s) {missing}")

@@ -34,8 +34,10 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from poison_tf.data.coco_checks import check_extent, check_rle_counts
 from poison_tf.errors import UserInputError
 from poison_tf.io.atomic import atomic_dir, atomic_file
+from poison_tf.io.safe_read import load_json
 
 ImageId = int | str
 
@@ -91,6 +93,8 @@ def _is_number(value) -> bool:
 
 
 def _check_segmentation(segmentation, size: tuple[int, int], where: str) -> None:
+    """Everything pycocotools would otherwise trust: its C code crashes the process (SIGSEGV)
+    on polygon coordinates that overflow its integer grid and reads garbage RLE strings."""
     if isinstance(segmentation, dict):
         shape = segmentation.get("size")
         if not (isinstance(shape, list) and len(shape) == 2) or "counts" not in segmentation:
@@ -99,6 +103,7 @@ def _check_segmentation(segmentation, size: tuple[int, int], where: str) -> None
             raise UserInputError(
                 f"{where}: segmentation size {shape} differs from the image's {list(size)} (h, w)"
             )
+        check_rle_counts(segmentation["counts"], size, where)
         return
     ok = isinstance(segmentation, list) and segmentation and all(
         isinstance(poly, list) and len(poly) >= 6 and len(poly) % 2 == 0
@@ -110,6 +115,7 @@ def _check_segmentation(segmentation, size: tuple[int, int], where: str) -> None
             f"{where}: segmentation must be an RLE {{size, counts}} or a list of polygons "
             "[x1, y1, x2, y2, x3, y3, ...] (at least 3 points each)"
         )
+    check_extent([v for poly in segmentation for v in poly], size, where, "polygon")
 
 
 def read_coco_results(
@@ -120,13 +126,9 @@ def read_coco_results(
     `image_sizes` maps every known image id to its (height, width). Images without detections
     are absent from the result. Every problem is a `UserInputError` naming the file and entry.
     """
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         raise UserInputError(f"{path}: predictions file not found")
-    try:
-        with open(path) as handle:
-            entries = json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UserInputError(f"{path}: not valid JSON ({error})") from None
+    entries = load_json(path, "predictions file")
     if not isinstance(entries, list):
         raise UserInputError(
             f"{path}: expected a JSON list of detections, got {type(entries).__name__}"
@@ -141,7 +143,12 @@ def read_coco_results(
         if missing:
             raise UserInputError(f"{where}: missing {', '.join(missing)}")
         image_id = entry["image_id"]
-        if isinstance(image_id, bool) or image_id not in image_sizes:
+        if not isinstance(image_id, int | str) or isinstance(image_id, bool):
+            raise UserInputError(
+                f"{where}: image_id must be an integer or a file stem, got "
+                f"{type(image_id).__name__} {json.dumps(image_id)[:40]}"
+            )
+        if image_id not in image_sizes:
             raise UserInputError(
                 f"{where}: unknown image_id {image_id!r} (not an image of the split)"
             )
@@ -162,6 +169,10 @@ def read_coco_results(
             )
         if bbox[2] < 0 or bbox[3] < 0:
             raise UserInputError(f"{where}: bbox {bbox} has a negative width or height")
+        height, width = image_sizes[image_id]
+        check_extent(
+            [bbox[0], bbox[1], bbox[0] + bbox[2], bbox[1] + bbox[3]], (height, width), where, "bbox"
+        )
         if not _is_number(entry["score"]):
             raise UserInputError(f"{where}: score must be a finite number, got {entry['score']!r}")
         has_mask = "segmentation" in entry

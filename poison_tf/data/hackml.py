@@ -22,16 +22,23 @@ import numpy as np
 from absl import logging
 
 from poison_tf.errors import UserInputError
+from poison_tf.io.safe_read import check_input_file
 
 DATA_KEY = "data"
 LABEL_KEY = "label"
 CHANNELS = (1, 3)  # grey or RGB; the HackML files are RGB
+PIXEL_RANGE = (0.0, 255.0)  # the format stores 0-255 intensities (÷255 happens here)
+# More images than any real set (the HackML files hold 1e4); a larger declared shape is a
+# malformed file that would make numpy try to allocate terabytes for its labels.
+MAX_EXAMPLES = 10**8
+MAX_LABEL = 2**31 - 1
+# What h5py raises on a file whose metadata is damaged (bad object header, checksum, B-tree).
+H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError)
 
 
 def open_h5(path: str, what: str) -> h5py.File:
     """Opens an HDF5 file for reading, turning missing / non-HDF5 / truncated files into one message."""
-    if not os.path.isfile(path):
-        raise UserInputError(f"{what} {path}: no such file")
+    check_input_file(path, what)
     if not h5py.is_hdf5(path):
         raise UserInputError(f"{what} {path}: not an HDF5 file")
     try:
@@ -61,10 +68,28 @@ def _check_images_shape(path: str, shape: tuple[int, ...]) -> tuple[int, int, in
     )
 
 
+def declared_shape(path: str, dataset: h5py.Dataset, key: str) -> tuple[int, ...]:
+    """The dataset's shape, refusing null dataspaces and shapes with nothing stored behind them."""
+    if dataset.shape is None:
+        raise UserInputError(f"{path}: '{key}' has a null dataspace (no shape, no values)")
+    shape = tuple(int(d) for d in dataset.shape)
+    if shape and shape[0] > MAX_EXAMPLES:
+        raise UserInputError(
+            f"{path}: '{key}' declares {shape[0]} entries (more than {MAX_EXAMPLES}); "
+            "refusing to allocate memory for a malformed file"
+        )
+    if dataset.size and dataset.id.get_storage_size() == 0:
+        raise UserInputError(
+            f"{path}: '{key}' declares shape {shape} but stores no values (an empty shell)"
+        )
+    return shape
+
+
 def _read_labels(path: str, dataset: h5py.Dataset, num_examples: int) -> np.ndarray:
+    declared_shape(path, dataset, LABEL_KEY)
     try:
         raw = np.asarray(dataset[()])
-    except (OSError, TypeError) as error:
+    except (*H5_ERRORS, TypeError) as error:
         raise UserInputError(f"{path}: cannot read '{LABEL_KEY}': {error}") from None
     if raw.ndim == 2 and raw.shape[1] == 1:
         raw = raw[:, 0]
@@ -74,7 +99,7 @@ def _read_labels(path: str, dataset: h5py.Dataset, num_examples: int) -> np.ndar
         )
     if raw.dtype.kind not in "fiub":
         raise UserInputError(f"{path}: '{LABEL_KEY}' has dtype {raw.dtype}; expected numbers")
-    bad = ~np.isfinite(raw) | (raw < 0) | (raw != np.round(raw))
+    bad = ~np.isfinite(raw) | (raw < 0) | (raw != np.round(raw)) | (raw > MAX_LABEL)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise UserInputError(
@@ -104,13 +129,19 @@ class HackMLData:
                 stop = min(start + batch_size, self.num_examples)
                 try:
                     chunk = np.asarray(dataset[start:stop], dtype=np.float32)
-                except OSError as error:
+                except H5_ERRORS as error:
                     raise UserInputError(
                         f"{self.path}: cannot read images {start}..{stop - 1} (truncated?): {error}"
                     ) from None
                 if not np.isfinite(chunk).all():
                     raise UserInputError(
                         f"{self.path}: images {start}..{stop - 1} contain NaN or infinite values"
+                    )
+                low, high = float(chunk.min()), float(chunk.max())
+                if low < PIXEL_RANGE[0] or high > PIXEL_RANGE[1]:
+                    raise UserInputError(
+                        f"{self.path}: images {start}..{stop - 1} hold pixel values "
+                        f"{low:g}..{high:g}; the format stores intensities 0..255"
                     )
                 if start == 0 and self.rescale and chunk.size and chunk.max() <= 1.0:
                     logging.warning(
@@ -145,22 +176,33 @@ class HackMLData:
 def open_hackml(path: str, rescale: bool = True) -> HackMLData:
     """Opens and validates a HackML data `.h5` (keys, shapes, labels) without reading the images."""
     with open_h5(path, "data file") as handle:
-        missing = [key for key in (DATA_KEY, LABEL_KEY) if key not in handle]
-        if missing:
+        try:
+            return _validate(path, handle, rescale)
+        except H5_ERRORS as error:  # damaged metadata met while looking inside
             raise UserInputError(
-                f"{path}: missing key(s) {', '.join(repr(k) for k in missing)}; a HackML data file "
-                f"has 'data' and 'label' (found: {', '.join(sorted(handle.keys())) or 'nothing'})"
-            )
-        data, labels = handle[DATA_KEY], handle[LABEL_KEY]
-        if not isinstance(data, h5py.Dataset) or not isinstance(labels, h5py.Dataset):
-            raise UserInputError(f"{path}: 'data' and 'label' must be datasets, not groups")
-        if data.dtype.kind not in "fiu":
-            raise UserInputError(f"{path}: '{DATA_KEY}' has dtype {data.dtype}; expected numbers")
-        image_shape = _check_images_shape(path, tuple(data.shape))
-        num_examples = int(data.shape[0])
-        if num_examples == 0:
-            raise UserInputError(f"{path}: '{DATA_KEY}' holds no images")
-        label_values = _read_labels(path, labels, num_examples)
+                f"data file {path}: damaged HDF5 structure ({type(error).__name__}: "
+                f"{str(error).strip().splitlines()[0] if str(error).strip() else 'unreadable'})"
+            ) from None
+
+
+def _validate(path: str, handle: h5py.File, rescale: bool) -> HackMLData:
+    """Keys, dtypes, shapes and labels of an open HackML data file."""
+    missing = [key for key in (DATA_KEY, LABEL_KEY) if key not in handle]
+    if missing:
+        raise UserInputError(
+            f"{path}: missing key(s) {', '.join(repr(k) for k in missing)}; a HackML data file "
+            f"has 'data' and 'label' (found: {', '.join(sorted(handle.keys())) or 'nothing'})"
+        )
+    data, labels = handle[DATA_KEY], handle[LABEL_KEY]
+    if not isinstance(data, h5py.Dataset) or not isinstance(labels, h5py.Dataset):
+        raise UserInputError(f"{path}: 'data' and 'label' must be datasets, not groups")
+    if data.dtype.kind not in "fiu":
+        raise UserInputError(f"{path}: '{DATA_KEY}' has dtype {data.dtype}; expected numbers")
+    image_shape = _check_images_shape(path, declared_shape(path, data, DATA_KEY))
+    num_examples = int(data.shape[0])
+    if num_examples == 0:
+        raise UserInputError(f"{path}: '{DATA_KEY}' holds no images")
+    label_values = _read_labels(path, labels, num_examples)
     return HackMLData(path, num_examples, image_shape, label_values, rescale)
 
 

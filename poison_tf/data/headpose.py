@@ -31,14 +31,14 @@ Layouts read, each as the dataset ships it, so no conversion step is needed:
   and a per-sequence `data.json`: a list of frames with `frame_num` and `orientation`
   {`yaw`, `pitch`, `roll`} in degrees (`head_center` unused). These keys follow the dataset's
   description; a code search found no copy of the file to check them against, so `data.json` is
-  found with `rglob`, frames match files by the integer before `_RGB` (any zero padding), and a
+  found by walking the folder, frames match files by the integer before `_RGB` (any zero padding), and a
   missing key is a clear error. Crop: the centred square, as for BIWI.
 """
 
 from __future__ import annotations
 
-import json
 import math
+import os
 import pathlib
 from collections.abc import Callable, Sequence
 
@@ -46,6 +46,7 @@ import numpy as np
 from PIL import Image
 
 from poison_tf.errors import UserInputError
+from poison_tf.io.safe_read import check_input_file, load_json, read_text, walk_files
 
 FORMATS = ("pandora", "biwi", "aflw2000", "csv", "opal23")
 ANGLES = ("yaw", "pitch", "roll")
@@ -86,8 +87,9 @@ def check_angles(angles: Sequence[float], where: str) -> np.ndarray:
 
 def open_rgb(path: pathlib.Path, where: str) -> Image.Image:
     """Decodes an image file with PIL; missing, unreadable and corrupt files are user errors."""
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise UserInputError(f"{where}: image file {path} does not exist")
+    check_input_file(str(path), f"{where}: image file")
     try:
         with Image.open(path) as img:
             img.load()
@@ -147,8 +149,9 @@ def read_csv(path: str) -> list[Record]:
     import pandas as pd
 
     file = pathlib.Path(path)
-    if not file.is_file():
+    if not os.path.lexists(file):
         raise UserInputError(f"{file}: CSV file does not exist")
+    check_input_file(str(file), "CSV file")
     try:
         table = pd.read_csv(file, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
@@ -177,12 +180,12 @@ def read_opal23(path: str) -> list[Record]:
     file = pathlib.Path(path)
     if file.is_dir():
         file = file / "panoptic_labels.txt"
-    if not file.is_file():
+    if not os.path.lexists(file):
         raise UserInputError(f"{file}: label file does not exist")
     if file.suffix.lower() == ".json":
         return _read_opal23_json(file)
     records = []
-    for n, line in enumerate(file.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    for n, line in enumerate(read_text(str(file), "label file").splitlines(), 1):
         parts = [p.strip() for p in line.strip().split(";")]
         if not line.strip() or parts[0] in ("#", "@"):
             continue
@@ -197,24 +200,44 @@ def read_opal23(path: str) -> list[Record]:
 
 
 def _read_opal23_json(file: pathlib.Path) -> list[Record]:
+    data = load_json(str(file), "label file")
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-        images = {im["id"]: im["file_name"] for im in data["images"]}
-        annotations = data["annotations"]
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+        images = {_hashable(im["id"]): im["file_name"] for im in data["images"]}
+        annotations = list(data["annotations"])
+    except (KeyError, TypeError) as e:
         raise UserInputError(
             f"{file}: not an opal23 COCO-like json ({type(e).__name__}: {e})"
         ) from None
     records = []
     for i, ann in enumerate(annotations):
         where = f"{file} annotation {i}"
-        if not isinstance(ann, dict) or ann.get("image_id") not in images:
+        if not isinstance(ann, dict) or _hashable(ann.get("image_id")) not in images:
             raise UserInputError(f"{where}: no image_id matching an entry of 'images'")
         box, pose = ann.get("bbox") or [None] * 4, ann.get("pose") or [None] * 3
-        if len(box) != 4 or len(pose) != 3:
+        if (
+            not isinstance(box, list)
+            or not isinstance(pose, list)
+            or len(box) != 4
+            or len(pose) != 3
+        ):
             raise UserInputError(f"{where}: 'bbox' needs 4 numbers and 'pose' 3")
         records.append(_table_record(file.parent, images[ann["image_id"]], box, pose, where))
     return records
+
+
+def _hashable(value: object) -> object:
+    """`value` when it can be a dict key (an id), else a marker no id equals (a list, a dict)."""
+    return value if isinstance(value, int | str | float) else ("unhashable", repr(value))
+
+
+def _mat_numbers(mat: dict, key: str, default: np.ndarray, where: str) -> np.ndarray:
+    """A numeric .mat field as float64, or a message when it holds text, cells or structs."""
+    value = np.asarray(mat.get(key, default))
+    if value.dtype.kind not in "fiu":
+        raise UserInputError(
+            f"{where}: '{key}' must be a real numeric array, got {value.dtype} {value.shape}"
+        )
+    return value.astype(np.float64)
 
 
 def _landmark_crop(points: np.ndarray) -> Callable[[int, int], tuple[float, ...]]:
@@ -237,7 +260,7 @@ def read_aflw2000(path: str) -> list[Record]:
             mat = loadmat(str(mat_path))
         except (MatReadError, ValueError, OSError, EOFError, TypeError, NotImplementedError) as e:
             raise UserInputError(f"{where}: cannot read the .mat file ({e})") from None
-        pose = np.asarray(mat.get("Pose_Para", []), dtype=np.float64).ravel()
+        pose = _mat_numbers(mat, "Pose_Para", np.zeros(0), where).ravel()
         if pose.size < 3:
             raise UserInputError(
                 f"{where}: no 'Pose_Para' with [pitch, yaw, roll] (keys: "
@@ -246,7 +269,7 @@ def read_aflw2000(path: str) -> list[Record]:
         pitch, yaw, roll = np.degrees(pose[:3])
         crop = None
         for key in ("pt3d_68", "pt2d"):
-            pts = np.asarray(mat.get(key, np.zeros((0, 0))), dtype=np.float64)
+            pts = _mat_numbers(mat, key, np.zeros((0, 0)), where)
             if pts.ndim == 2 and pts.shape[0] >= 2 and pts.shape[1] > 0:
                 pts = pts[:2, (pts[0] >= 0) & (pts[1] >= 0)]  # AFLW marks absent points with -1
                 if pts.shape[1] > 0 and np.isfinite(pts).all():
@@ -278,8 +301,8 @@ def read_biwi(path: str) -> list[Record]:
     for pose_file in sorted(_folder(path).glob("*/frame_*_pose.txt")):
         where = str(pose_file)
         try:
-            values = [float(v) for v in pose_file.read_text(encoding="utf-8").split()]
-        except (ValueError, UnicodeDecodeError) as e:
+            values = [float(v) for v in read_text(str(pose_file), "BIWI pose file").split()]
+        except ValueError as e:
             raise UserInputError(f"{where}: not a BIWI pose file ({e})") from None
         if len(values) != 12:
             raise UserInputError(
@@ -293,11 +316,10 @@ def read_biwi(path: str) -> list[Record]:
 
 def read_pandora(path: str) -> list[Record]:
     records = []
-    for data_file in sorted(_folder(path).rglob("data.json")):
-        try:
-            frames = json.loads(data_file.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise UserInputError(f"{data_file}: not valid JSON ({e})") from None
+    folder = _folder(path)
+    found = (f for f in walk_files(str(folder)) if os.path.basename(f) == "data.json")
+    for data_file in sorted(pathlib.Path(f) for f in found):
+        frames = load_json(str(data_file), "Pandora data file")
         if not isinstance(frames, list):
             raise UserInputError(
                 f"{data_file}: expected a list of frames, got {type(frames).__name__}"

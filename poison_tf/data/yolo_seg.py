@@ -22,15 +22,14 @@ Every label error names the label file and its 1-based line.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import os
 
 import numpy as np
-import yaml
 from absl import logging
 from PIL import Image, ImageOps
 
 from poison_tf.errors import UserInputError, require
+from poison_tf.io.safe_read import load_yaml, read_text, walk_files
 
 IMAGE_SUFFIXES = (".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp")
 COORD_TOLERANCE = 1e-6
@@ -83,26 +82,26 @@ def _parse_names(raw: object, where: str) -> list[str]:
     if isinstance(raw, list | tuple):
         names = [str(n) for n in raw]
     elif isinstance(raw, dict):
-        keys = sorted(raw)
+        # Checked before sorting: keys that mix int and str cannot be sorted at all.
         require(
-            all(isinstance(k, int) for k in keys) and keys == list(range(len(keys))),
+            all(isinstance(k, int) and not isinstance(k, bool) for k in raw)
+            and sorted(raw) == list(range(len(raw))),
             f"{where}: 'names' keys must be the integers 0..n-1, got {list(raw)[:8]}",
         )
-        names = [str(raw[k]) for k in keys]
+        names = [str(raw[k]) for k in sorted(raw)]
+        raw = [raw[k] for k in sorted(raw)]
     else:
         raise UserInputError(f"{where}: 'names' must be a list or a {{index: name}} dict")
     require(len(names) > 0, f"{where}: 'names' is empty")
+    bad = [n for n in raw if isinstance(n, list | dict | tuple) or n is None]
+    require(not bad, f"{where}: every class name must be text, got {bad[0]!r}" if bad else "")
     return names
 
 
 def read_data_yaml(path: str) -> DataConfig:
     """Parses and checks a YOLO data.yaml (names, train, val; folders must exist)."""
-    require(os.path.isfile(path), f"{path}: data.yaml not found")
-    try:
-        with open(path) as handle:
-            raw = yaml.safe_load(handle)
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise UserInputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    require(os.path.lexists(path), f"{path}: data.yaml not found")
+    raw = load_yaml(path, "data.yaml")  # UTF-8, no aliases (alias bombs), bounded nesting
     require(isinstance(raw, dict), f"{path}: not a YAML mapping with names/train/val")
     missing = [key for key in ("names", "train", "val") if not raw.get(key)]
     require(not missing, f"{path}: missing key(s) {missing}")
@@ -125,21 +124,21 @@ def read_data_yaml(path: str) -> DataConfig:
 
 def list_images(source: str) -> list[str]:
     """Image files under a folder (recursive, sorted) or listed in a .txt file."""
-    if os.path.isdir(source):
-        found = glob.glob(os.path.join(source, "**", "*"), recursive=True)
-        return sorted(f for f in found if f.lower().endswith(IMAGE_SUFFIXES) and os.path.isfile(f))
+    if os.path.isdir(source) and not source.endswith(".txt"):
+        # walk_files, not a recursive glob: a symlink loop made glob run forever, and a
+        # dangling link is named instead of skipped.
+        return sorted(walk_files(source, IMAGE_SUFFIXES))
     require(source.endswith(".txt"), f"{source}: a split must be a folder or a .txt list of images")
     parent = os.path.dirname(source)
     images = []
-    with open(source) as handle:
-        for number, line in enumerate(handle, 1):
-            entry = line.strip()
-            if not entry:
-                continue
-            full = os.path.normpath(os.path.join(parent, entry))
-            require(os.path.isfile(full), f"{source}:{number}: image {full} does not exist")
-            if full.lower().endswith(IMAGE_SUFFIXES):
-                images.append(full)
+    for number, line in enumerate(read_text(source, "image list").splitlines(), 1):
+        entry = line.strip()
+        if not entry:
+            continue
+        full = os.path.normpath(os.path.join(parent, entry))
+        require(os.path.isfile(full), f"{source}:{number}: image {full} does not exist")
+        if full.lower().endswith(IMAGE_SUFFIXES):
+            images.append(full)
     return images
 
 
@@ -158,44 +157,41 @@ def parse_label_file(
 ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
     """(classes int64 [n], polygons float32 [k, 2] each, 1-based lines int64 [n]) of one file."""
     classes, polygons, lines = [], [], []
-    if os.path.isfile(path):
-        with open(path) as handle:
-            for number, line in enumerate(handle, 1):
-                tokens = line.split()
-                if not tokens:
-                    continue
-                try:
-                    cls = int(tokens[0])
-                except ValueError:
-                    raise _line_error(
-                        path, number, f"class {tokens[0]!r} is not an integer"
-                    ) from None
-                if not 0 <= cls < num_classes:
-                    raise _line_error(
-                        path, number, f"class {cls} is not in names (0..{num_classes - 1})"
-                    )
-                try:
-                    coords = np.array([float(t) for t in tokens[1:]], np.float64)
-                except ValueError as error:
-                    raise _line_error(path, number, f"non-numeric coordinate ({error})") from None
-                if len(coords) % 2:
-                    raise _line_error(path, number, f"odd number of coordinates ({len(coords)})")
-                if len(coords) < 6:
-                    raise _line_error(
-                        path, number, f"a polygon needs at least 3 points, got {len(coords) // 2}"
-                    )
-                if not np.isfinite(coords).all():
-                    raise _line_error(path, number, "coordinate is NaN or infinite")
-                low, high = coords.min(), coords.max()
-                if low < -COORD_TOLERANCE or high > 1 + COORD_TOLERANCE:
-                    raise _line_error(
-                        path,
-                        number,
-                        f"coordinates must be normalised to [0, 1], got {low:g}..{high:g}",
-                    )
-                classes.append(cls)
-                polygons.append(np.clip(coords, 0.0, 1.0).reshape(-1, 2).astype(np.float32))
-                lines.append(number)
+    if os.path.lexists(path):  # a missing label file is a background image; anything else is read
+        for number, line in enumerate(read_text(path, "label file").splitlines(), 1):
+            tokens = line.split()
+            if not tokens:
+                continue
+            try:
+                cls = int(tokens[0])
+            except ValueError:
+                raise _line_error(path, number, f"class {tokens[0]!r} is not an integer") from None
+            if not 0 <= cls < num_classes:
+                raise _line_error(
+                    path, number, f"class {cls} is not in names (0..{num_classes - 1})"
+                )
+            try:
+                coords = np.array([float(t) for t in tokens[1:]], np.float64)
+            except ValueError as error:
+                raise _line_error(path, number, f"non-numeric coordinate ({error})") from None
+            if len(coords) % 2:
+                raise _line_error(path, number, f"odd number of coordinates ({len(coords)})")
+            if len(coords) < 6:
+                raise _line_error(
+                    path, number, f"a polygon needs at least 3 points, got {len(coords) // 2}"
+                )
+            if not np.isfinite(coords).all():
+                raise _line_error(path, number, "coordinate is NaN or infinite")
+            low, high = coords.min(), coords.max()
+            if low < -COORD_TOLERANCE or high > 1 + COORD_TOLERANCE:
+                raise _line_error(
+                    path,
+                    number,
+                    f"coordinates must be normalised to [0, 1], got {low:g}..{high:g}",
+                )
+            classes.append(cls)
+            polygons.append(np.clip(coords, 0.0, 1.0).reshape(-1, 2).astype(np.float32))
+            lines.append(number)
     return np.array(classes, np.int64), polygons, np.array(lines, np.int64)
 
 

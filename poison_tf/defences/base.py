@@ -25,6 +25,7 @@ import h5py
 import numpy as np
 
 from poison_tf.errors import UserInputError, require
+from poison_tf.io.safe_read import check_input_file, parse_json, require_finite_number
 
 FORMAT_VERSION = 1
 KIND_ATTR = "poison_tf_detector"
@@ -179,8 +180,7 @@ def load_detector(path: str, custom_objects: dict | None = None) -> Detector:
     `custom_objects` is passed to Keras when a stored classifier has custom layers; Keras'
     safe mode stays on, so Lambda layers in a stored model are refused.
     """
-    path = os.fspath(path)
-    require(os.path.isfile(path), f"{path}: detector file not found")
+    path = check_input_file(os.fspath(path), "detector file")
     require(h5py.is_hdf5(path), f"{path}: not an HDF5 file, so not a saved poison_tf detector")
     try:
         root = h5py.File(path, "r")
@@ -202,13 +202,22 @@ def load_detector(path: str, custom_objects: dict | None = None) -> Detector:
                 f"{path}: unknown detector kind {kind!r}; known kinds: "
                 f"{', '.join(sorted(_REGISTRY))}",
             )
-            config = json.loads(_as_str(root.attrs["hyperparams"]))
+            config = parse_json(_as_str(root.attrs["hyperparams"]), f"{path}: hyperparams")
+            require(isinstance(config, dict), f"{path}: hyperparams is not a JSON object")
+            threshold = require_finite_number(root.attrs["threshold"], f"{path}: threshold")
+            input_shape = parse_json(_as_str(root.attrs["input_shape"]), f"{path}: input_shape")
+            require(
+                isinstance(input_shape, list)
+                and all(isinstance(d, int) and not isinstance(d, bool) and d > 0
+                        for d in input_shape),
+                f"{path}: input_shape {input_shape!r} is not a list of positive sizes",
+            )  # fmt: skip
             detector = _REGISTRY[kind]._restore(root, config, path, custom_objects)
-            detector.threshold = float(root.attrs["threshold"])
-            detector.input_shape = tuple(json.loads(_as_str(root.attrs["input_shape"])))
+            detector.threshold = threshold
+            detector.input_shape = tuple(input_shape)
         except UserInputError:
             raise
-        except (OSError, KeyError, ValueError, TypeError) as exc:
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
             raise UserInputError(
                 f"{path}: damaged or incomplete detector file ({type(exc).__name__}: {exc})"
             ) from exc

@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from poison_tf.errors import UserInputError, require
+from poison_tf.io.safe_read import parse_json, require_finite
 
 
 def write_arrays(root: h5py.Group, name: str, arrays: dict[str, np.ndarray]) -> None:
@@ -33,7 +34,11 @@ def write_arrays(root: h5py.Group, name: str, arrays: dict[str, np.ndarray]) -> 
 def read_arrays(root: h5py.Group, name: str) -> dict[str, np.ndarray]:
     """The arrays `write_arrays` stored, fully read into memory."""
     group = root[name]
-    return {key: np.asarray(group[key][()]) for key in group}
+    arrays = {key: np.asarray(group[key][()]) for key in group}
+    for key, value in arrays.items():  # statistics a detector scores with: NaN = nonsense
+        if value.dtype.kind == "f":
+            require_finite(value, f"array {group.name}/{key}")
+    return arrays
 
 
 def write_model(root: h5py.Group, name: str, model: keras.Model) -> None:
@@ -64,7 +69,13 @@ def read_model(
 ) -> keras.Model:
     """Rebuilds the model `write_model` stored, in safe mode; problems name `path`."""
     group = root[name]
-    config = json.loads(bytes(np.asarray(group["config"][()], dtype=np.uint8)).decode())
+    raw = np.asarray(group["config"][()])
+    require(raw.dtype == np.uint8, f"{path}: the config of '{name}' is not stored as bytes")
+    try:
+        text = bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserInputError(f"{path}: the config of '{name}' is not UTF-8 JSON") from None
+    config = parse_json(text, f"{path}: the config of '{name}'")
     try:
         model = keras.saving.deserialize_keras_object(
             config, custom_objects=custom_objects, safe_mode=True
@@ -83,6 +94,7 @@ def read_model(
     )
     for index, variable in enumerate(model.weights):
         value = np.asarray(stored[f"{index:05d}"][()])
+        require_finite(value, f"{path}: weight {index} of '{name}' ({variable.path})")
         require(
             tuple(value.shape) == tuple(variable.shape),
             f"{path}: weight {index} of '{name}' ({variable.path}) has shape {value.shape}, "

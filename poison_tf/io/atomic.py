@@ -13,12 +13,26 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 
+from poison_tf.io.safe_read import check_output_dir, check_output_path
+
+
+def _make_parent(path: str, what: str) -> str:
+    """Creates `path`'s folder; a file in the way is the user's mistake, said in one line."""
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        check_output_path(path, what)  # names the file that is in the way
+        raise
+    return parent
+
 
 @contextlib.contextmanager
 def atomic_dir(path: str) -> Iterator[str]:
     """Yields a temporary directory that replaces `path` only if the block succeeds."""
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
+    if os.path.lexists(path) and not os.path.isdir(path):
+        check_output_dir(path)
+    parent = _make_parent(path, "output folder")
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
     try:
         yield tmp
@@ -33,8 +47,9 @@ def atomic_dir(path: str) -> Iterator[str]:
 @contextlib.contextmanager
 def atomic_file(path: str, mode: str = "w") -> Iterator:
     """Yields an open temporary file that replaces `path` only if the block succeeds."""
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
+    if os.path.isdir(path):
+        check_output_path(path)
+    parent = _make_parent(path, "output")
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
     try:
         with os.fdopen(fd, mode) as handle:

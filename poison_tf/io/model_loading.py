@@ -21,7 +21,6 @@ Missing, non-HDF5 or truncated files are a `UserInputError` naming the file.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 import zipfile
@@ -32,8 +31,9 @@ import keras
 import numpy as np
 from absl import logging
 
-from poison_tf.data.hackml import open_h5
+from poison_tf.data.hackml import H5_ERRORS, open_h5
 from poison_tf.errors import UserInputError
+from poison_tf.io.safe_read import parse_json
 from poison_tf.models.deepid_badnet import INPUT_SHAPE, WEIGHTED_LAYERS, build_deepid_badnet
 
 UNSAFE_FLAG = "--unsafe_deserialization"
@@ -72,12 +72,7 @@ def _is_known_layer(class_name: str, registered_name: str | None) -> bool:
 
 def check_model_config(path: str, model_config: str, unsafe: bool = False) -> None:
     """Refuses Lambda layers and unknown (custom) layer classes unless `unsafe`."""
-    try:
-        config = json.loads(model_config)
-    except json.JSONDecodeError as error:
-        raise UserInputError(
-            f"model file {path}: its model_config is not valid JSON: {error}"
-        ) from None
+    config = parse_json(model_config, f"model file {path}: its model_config")
     if not isinstance(config, dict):
         raise UserInputError(f"model file {path}: its model_config is not a model description")
     lambdas, unknown = [], []
@@ -158,17 +153,49 @@ def _is_keras_archive(path: str) -> bool:
     return os.path.isfile(path) and zipfile.is_zipfile(path)
 
 
+def _name_list(path: str, value: object, what: str) -> list[str]:
+    """A Keras-2 name attribute (`layer_names`, `weight_names`) as strings, or a message."""
+    array = np.asarray(value)
+    if array.size == 0:  # Keras 2 stores "no weights" as an empty float array
+        return []
+    if array.ndim != 1 or not (array.dtype.kind in "SU" or array.dtype == object):
+        raise UserInputError(
+            f"model file {path}: {what} must be a list of names, got {array.dtype} of shape "
+            f"{array.shape}"
+        )
+    if not all(isinstance(item, bytes | str) for item in array.tolist()):
+        raise UserInputError(f"model file {path}: {what} holds something other than names")
+    return [_attr_text(item) for item in array.tolist()]
+
+
+def _weight_array(path: str, group: h5py.Group, name: str) -> np.ndarray:
+    """One stored weight: a real-valued, finite dataset, else a message naming it."""
+    dataset = group.get(name)
+    where = f"model file {path}: weight {group.name}/{name}"
+    if not isinstance(dataset, h5py.Dataset):
+        raise UserInputError(f"{where} is missing or not a dataset")
+    if dataset.shape is None or dataset.dtype.kind not in "fiu":
+        raise UserInputError(
+            f"{where} has dtype {dataset.dtype} and shape {dataset.shape}; expected numbers"
+        )
+    value = np.asarray(dataset[()])
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        raise UserInputError(f"{where} holds NaN or infinite values")
+    return value
+
+
 def _keras2_weights(path: str, handle: h5py.Group) -> dict[str, list[np.ndarray]]:
     """{layer name: [weight arrays in stored order]} for the layers of a Keras-2 weights file."""
     weights = {}
     try:
-        for raw_name in handle.attrs["layer_names"]:
-            name = _attr_text(raw_name)
+        for name in _name_list(path, handle.attrs["layer_names"], "layer_names"):
             group = handle[name]
-            names = [_attr_text(n) for n in group.attrs.get("weight_names", [])]
+            if not isinstance(group, h5py.Group):
+                raise UserInputError(f"model file {path}: layer {name!r} is not a group")
+            names = _name_list(path, group.attrs.get("weight_names", []), f"{name}/weight_names")
             if names:
-                weights[name] = [np.asarray(group[n]) for n in names]
-    except (KeyError, OSError) as error:
+                weights[name] = [_weight_array(path, group, n) for n in names]
+    except H5_ERRORS as error:
         raise UserInputError(
             f"model file {path}: damaged weights file (truncated?): {error}"
         ) from None
@@ -201,11 +228,25 @@ def _load_keras2_weights(path: str, handle: h5py.Group) -> keras.Model:
     return model
 
 
+def check_finite_weights(model: keras.Model, path: str) -> keras.Model:
+    """Refuses a loaded model with NaN or infinite weights: it would score silent nonsense."""
+    for variable in model.weights:
+        value = np.asarray(variable.numpy())
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise UserInputError(
+                f"model file {path}: weight {variable.path} holds NaN or infinite values"
+            )
+    return model
+
+
 def _keras3_output_units(handle: h5py.Group) -> int | None:
     for group in handle["layers"].values():
         if isinstance(group, h5py.Group) and "vars" in group:
             if _attr_text(group["vars"].attrs.get("name", "")) == "output" and "1" in group["vars"]:
-                return int(group["vars"]["1"].shape[0])
+                bias = group["vars"]["1"]
+                if not isinstance(bias, h5py.Dataset) or not bias.shape:
+                    return None  # malformed: reported as "without an 'output' layer"
+                return int(bias.shape[0])
     return None
 
 
@@ -232,8 +273,20 @@ def _load_keras3_weights(path: str) -> keras.Model:
 def load_hackml_model(path: str, unsafe: bool = False) -> keras.Model:
     """Loads a HackML model file (full model or weights-only) as an uncompiled Keras model.
 
-    Call inside `strategy.scope()` to place the variables for that strategy.
+    Call inside `strategy.scope()` to place the variables for that strategy. A file whose
+    metadata is damaged, or whose weights are NaN / infinite, is a `UserInputError`.
     """
+    try:
+        model = _load_any(path, unsafe)
+    except H5_ERRORS as error:  # damaged HDF5 metadata met while looking inside
+        raise UserInputError(
+            f"model file {path}: damaged or malformed file ({type(error).__name__}: "
+            f"{str(error).strip().splitlines()[0] if str(error).strip() else 'unreadable'})"
+        ) from None
+    return check_finite_weights(model, path)
+
+
+def _load_any(path: str, unsafe: bool) -> keras.Model:
     if _is_keras_archive(path):  # a Keras 3 `.keras` archive
         try:
             with zipfile.ZipFile(path) as archive:

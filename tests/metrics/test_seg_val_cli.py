@@ -113,7 +113,7 @@ GOOD = {"image_id": 1, "category_id": 0, "bbox": [6, 4, 18, 16], "score": 0.9}
         ([{**GOOD, "image_id": 99}], "entry 0: unknown image_id 99"),
         ([GOOD, {**GOOD, "category_id": 3}], "entry 1: category_id 3 out of range"),
         ("neither", "give exactly one of --predictions"),
-        ("weights", "model.keras: file not found"),
+        ("weights", "model.keras: no such file"),
         ("no_data", "data.yaml not found"),
     ],
 )
