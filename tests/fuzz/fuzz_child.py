@@ -36,15 +36,18 @@ def program_main(program: str):
 
         return "poison-tf-pipeline", pipeline_main.main
     from poison_tf.components import stages
+    from poison_tf.dag import stage_cli
 
     stage = program.split(":", 1)[1]
-    stages.define_stage_flags(stage)
+    components, aliases = stages.STAGES[stage], stages.ALIASES.get(stage)
+    stage_cli.define_stage_flags(stage, components, aliases)
 
-    def main(argv: list[str]) -> None:  # the body of stages._program's main
+    def main(argv: list[str]) -> None:  # the body of stage_cli.run_program's main
         if len(argv) > 1:
             raise UserInputError(f"unexpected arguments {argv[1:]}")
+        name = (aliases or {}).get(flags.FLAGS.component, flags.FLAGS.component)
         with contextlib.redirect_stdout(sys.stderr):
-            outputs = stages.run_stage(stage)
+            outputs = stage_cli.run_stage(components[name], stages._prepare)
         print(json.dumps(outputs))
 
     return f"poison-tf-{stage}", main

@@ -109,7 +109,7 @@ def _headpose_examples(path: pathlib.Path) -> None:
     import shutil
     import tempfile
 
-    from poison_tf.components.headpose_example_gen import HeadPoseExampleGen
+    from poison_tf.components.headpose.head_pose_example_gen import HeadPoseExampleGen
 
     with tempfile.TemporaryDirectory() as scratch:
         params = {"num_train": 4, "num_test": 2, "image_size": 16, "num_shards": 1}
