@@ -30,6 +30,12 @@ ALL_RATES = (50.0, 20.0, 10.0, 2.0, 1.0, 0.5, 0.3, 0.2, 0.1)
 
 flags.DEFINE_list("triggers", None, "BadNets triggers, e.g. checkerboard,point,random.")
 flags.DEFINE_list("rates", None, "Poison rates in percent of the training set, e.g. 50,20,10.")
+flags.DEFINE_string(
+    "backbone_weights",
+    None,
+    "Pretrained ResNet18 backbone: a torchvision .pth state_dict or an imported .keras "
+    "(final layer replaced; --width is then 1).",
+)
 flags.DEFINE_float("width", None, "ResNet18 width multiplier for stages 2-4 (1.0 = ResNet18).")
 flags.DEFINE_integer("num_train", None, "Synthetic source: number of training images.")
 flags.DEFINE_integer("num_test", None, "Synthetic source: number of test images.")
@@ -42,6 +48,7 @@ class BadNetsConfig:
     num_train: int = 20000
     num_test: int = 2000
     width: float = 1.0
+    backbone_weights: str = ""
     epochs: int = 30
     global_batch_size: int = 64
     learning_rate: float = 1e-3
@@ -95,12 +102,21 @@ def validate(config: BadNetsConfig) -> BadNetsConfig:
         except ValueError:
             raise common.UserInputError(f"--rates: {rate!r} is not a number") from None
         check_rate_percent(value)
+    if config.backbone_weights:
+        if not os.path.isfile(config.backbone_weights):
+            raise common.UserInputError(
+                f"--backbone_weights={config.backbone_weights}: no such file"
+            )
+        config = dataclasses.replace(  # a pretrained backbone is a full ResNet18: width 1
+            config, backbone_weights=os.path.abspath(config.backbone_weights), width=1.0
+        )
     return dataclasses.replace(config, rates=tuple(float(r) for r in config.rates))
 
 
 def build(config: BadNetsConfig, root: str) -> tuple[Pipeline, str]:
     train = dict(
         width=config.width,
+        backbone_weights=config.backbone_weights,
         epochs=config.epochs,
         global_batch_size=config.global_batch_size,
         learning_rate=config.learning_rate,
@@ -165,7 +181,12 @@ def build(config: BadNetsConfig, root: str) -> tuple[Pipeline, str]:
             if config.source == "synthetic"
             else ""
         )
-        + f". Model: ResNet18 (width {config.width:g}), L1 loss, {config.epochs} epochs, batch "
+        + (
+            f". Model: ResNet18 pretrained from `{os.path.basename(config.backbone_weights)}` (torchvision layout, final layer replaced)"
+            if config.backbone_weights
+            else f". Model: ResNet18 (width {config.width:g})"
+        )
+        + f", L1 loss, {config.epochs} epochs, batch "
         f"{config.global_batch_size}, Adam lr {config.learning_rate:g}, seed {config.seed}. "
         f"Target label {tuple(config.target)}. Triggers: "
         + ", ".join(f"{t} {config.trigger_params(t)}" for t in config.triggers)

@@ -13,6 +13,7 @@ from poison_tf.components.base import BaseComponent, BaseExecutor
 from poison_tf.components.spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from poison_tf.data import image_examples
 from poison_tf.data.classification_sources import load_folders, load_npz, resize_images
+from poison_tf.data.image_list import load_image_list_source
 from poison_tf.data.synthetic_classes import CLASS_NAMES, synthetic_classes
 from poison_tf.errors import UserInputError
 
@@ -21,7 +22,10 @@ class ClassifierExampleGenSpec(ComponentSpec):
     OUTPUTS = {"examples": ChannelParameter("Examples")}
     PARAMETERS = {
         "source": ExecutionParameter(
-            str, default="synthetic", is_path=True, help="synthetic | npz:<file|dir> | folder:<dir>"
+            str,
+            default="synthetic",
+            is_path=True,
+            help="synthetic | npz:<file|dir> | folder:<dir> | imagelist:<list file|dir>",
         ),
         "image_size": ExecutionParameter(
             int, default=32, help="side in pixels; 0 keeps an npz's own size"
@@ -67,8 +71,12 @@ def load_classification_source(props: dict) -> tuple[tuple, tuple, list[str]]:
         train, test, names = load_npz(path)
     elif kind == "folder":
         train, test, names = load_folders(path, size or 32)
+    elif kind == "imagelist":
+        train, test, names = load_image_list_source(path, size or 224)
     else:
-        raise UserInputError(f"--source={source!r}: use synthetic, npz:<file|dir> or folder:<dir>")
+        raise UserInputError(
+            f"--source={source!r}: use synthetic, npz:<file|dir>, folder:<dir> or imagelist:<file|dir>"
+        )
     rng = np.random.default_rng(seed)
     if test is None:
         fraction = props["test_fraction"]

@@ -21,7 +21,7 @@ BN_SUFFIXES = ("weight", "bias", "running_mean", "running_var")
 def _torch_shapes(layer: keras.layers.Layer) -> dict[str, tuple]:
     """{suffix: torch shape} of the tensors one Keras layer takes."""
     if isinstance(layer, keras.layers.DepthwiseConv2D):
-        kh, kw, channels, mult = layer.depthwise_kernel.shape
+        kh, kw, channels, mult = layer.kernel.shape
         shapes = {"weight": (channels * mult, 1, kh, kw)}
     elif isinstance(layer, keras.layers.Conv2D):
         kh, kw, cin, cout = layer.kernel.shape
