@@ -108,7 +108,7 @@ def check_tensors(
             parts.append(
                 f"unexpected {len(unexpected)} tensor(s): {_listing(unexpected, found_shapes)}"
             )
-        raise UserInputError(f"--weights={path} is not a {source} state_dict: " + "; ".join(parts))
+        raise UserInputError(f"--weights={path} does not match {source}: " + "; ".join(parts))
     wrong = [name for name in expected if tuple(expected[name]) != found_shapes[name]]
     if wrong:
         shown = ", ".join(

@@ -64,7 +64,7 @@ def test_other_architecture_names_missing_and_unexpected(capsys, tmp_path, resne
         capsys,
         tmp_path,
         ["--source=torchvision:resnet50", f"--weights={weights}"],
-        "not a torchvision:resnet50 state_dict",
+        "does not match torchvision:resnet50",
         "missing",
         "layer1.0.conv3.weight (256, 64, 1, 1)",
     )
@@ -159,4 +159,18 @@ def test_missing_weights_file(capsys, tmp_path):
         tmp_path,
         ["--source=torchvision:resnet18", f"--weights={tmp_path / 'nope.pth'}"],
         "no such file",
+    )
+
+
+def test_resnet_file_as_efficientnet(capsys, tmp_path, resnet18_state):
+    weights = tmp_path / "r18.pth"
+    torch.save(resnet18_state, weights)
+    _expect_error(
+        capsys,
+        tmp_path,
+        ["--source=efficientnet_lite0", f"--weights={weights}"],
+        "does not match efficientnet_lite0",
+        "_conv_stem.weight (32, 3, 3, 3)",
+        "unexpected",
+        "conv1.weight (64, 3, 7, 7)",
     )

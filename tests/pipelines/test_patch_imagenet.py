@@ -56,7 +56,6 @@ def test_imagenet_preset_with_imported_resnet50(tmp_path):
         "--patch_areas=10,25",
         "--patch_steps=2",
         "--patch_batch_size=4",
-        "--explain_images=2",
         f"--output_dir={out}",
     ]
     assert run_cli(argv) == 0
