@@ -71,3 +71,7 @@ def main(argv: list[str]) -> None:
 
 def run() -> None:
     cli.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -36,6 +36,12 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
+def _default_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def metadata_path(model_path: str) -> str:
     """The JSON written beside `model.keras`: `model.json`."""
     return os.path.splitext(model_path)[0] + ".json"
@@ -75,6 +81,8 @@ def save_imported_model(model: keras.Model, metadata: dict, path: str) -> tuple[
             archive.writestr(METADATA_MEMBER, json.dumps(record, indent=2, sort_keys=True))
         json_path = metadata_path(path)
         write_json(json_path, record)
+        for written in (tmp, json_path):  # mkstemp makes 0600 files; give them the usual mode
+            os.chmod(written, _default_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
