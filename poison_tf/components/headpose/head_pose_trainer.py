@@ -28,6 +28,12 @@ class HeadPoseTrainerSpec(ComponentSpec):
         "width": ExecutionParameter(
             float, default=1.0, help="ResNet18 width multiplier (stages 2-4)"
         ),
+        "backbone_weights": ExecutionParameter(
+            str,
+            default="",
+            is_path=True,
+            help="pretrained ResNet18 backbone (.pth state_dict or imported .keras); '' = from scratch",
+        ),
         **training_parameters(30),
         "checkpoint_every_steps": ExecutionParameter(
             int, default=0, help="also checkpoint every N steps (0: at the end of each epoch)"
@@ -46,6 +52,7 @@ class HeadPoseTrainerExecutor(BaseExecutor):
             learning_rate=exec_properties["learning_rate"],
             seed=exec_properties["seed"],
             epochs=exec_properties["epochs"],
+            backbone_weights=exec_properties.get("backbone_weights", ""),
         )
         out = output_dict["model"][0]
         train_and_export(task, exec_properties, out, self.work_dir)

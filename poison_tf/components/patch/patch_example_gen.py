@@ -15,6 +15,7 @@ from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data import image_examples
 from poison_tf.data.classification_sources import load_folders, load_npz, resize_images
+from poison_tf.data.image_list import load_image_list_source
 from poison_tf.data.source_files import source_parameter
 from poison_tf.data.synthetic_classes import CLASS_NAMES, synthetic_classes
 from poison_tf.errors import UserInputError
@@ -23,7 +24,9 @@ from poison_tf.errors import UserInputError
 class PatchExampleGenSpec(ComponentSpec):
     OUTPUTS = {"examples": types.Examples.channel()}
     PARAMETERS = {
-        "source": source_parameter("synthetic | npz:<file|dir> | folder:<dir>"),
+        "source": source_parameter(
+            "synthetic | npz:<file|dir> | folder:<dir> | imagelist:<list file|dir>"
+        ),
         "image_size": ExecutionParameter(
             int, default=32, help="side in pixels; 0 keeps an npz's own size"
         ),
@@ -72,8 +75,12 @@ def load_classification_source(props: dict) -> tuple[tuple, tuple, list[str]]:
         train, test, names = load_npz(path)
     elif kind == "folder":
         train, test, names = load_folders(path, size or 32)
+    elif kind == "imagelist":
+        train, test, names = load_image_list_source(path, size or 224)
     else:
-        raise UserInputError(f"--source={source!r}: use synthetic, npz:<file|dir> or folder:<dir>")
+        raise UserInputError(
+            f"--source={source!r}: use synthetic, npz:<file|dir>, folder:<dir> or imagelist:<file|dir>"
+        )
     rng = np.random.default_rng(seed)
     if test is None:
         fraction = props["test_fraction"]
