@@ -14,7 +14,10 @@ tracing the map functions, is part of the cost):
 - `old: extra map stage`: the previous Task path, reproduced: a separate parallel map after
   `batch` (hash-table lookup, trigger layers padded at run time, a `poisoned` flag), then the
   pairs map.
-- `step 1: in pairs map` (`--steps`): now's poison function, but re-traced every epoch.
+- `step 1: in pairs map` (`--steps`): the poison moved into the pairs map (no extra stage),
+  mask lookup, constant trigger layers, whole rows stamped; re-traced every epoch.
+- `step 2: traced once` (`--steps`): step 1 as a `tf.function` traced once per plan.
+- now = step 2 + only the trigger's box gathered, stamped and scattered back.
 - `alt: per example, cond` (`--steps`): the plan fused into the decode map, per example, with
   the trigger under `tf.cond` (the other place it could sit).
 Each poisoned path is first checked to give bit-identical batches to the old one.
@@ -140,18 +143,49 @@ def old_inputs(task, epoch: int):
     return dataset.map(lambda e: (e["image"], e["label"])).prefetch(tf.data.AUTOTUNE)
 
 
-def retraced_inputs(task, epoch: int):
-    """Step 1: the batched poison moved into the pairs map (no extra stage), mask lookup and
-    constant trigger layers, but its Python function re-traced every epoch."""
+_WHOLE_ROWS: dict = {}
+
+
+def whole_rows_fn(plan):
+    """The poison of steps 1-2: mask lookup, constant layers, whole rows gathered / stamped /
+    scattered; a `tf.function` built once per plan (its `python_function` re-traces)."""
     import tensorflow as tf
 
-    poison = task.plan.batch_fn().python_function
+    if id(plan) not in _WHOLE_ROWS:
 
-    def to_pair(example):
-        example = poison(example)
-        return example["image"], example["label"]
+        @tf.function(reduce_retracing=True)
+        def poison(example):
+            rows = tf.where(plan.is_poisoned(example["id"]))
+            image, label = example["image"], example["label"]
+            image = tf.tensor_scatter_nd_update(
+                image, rows, plan.trigger.apply(tf.gather_nd(image, rows))
+            )
+            label = tf.tensor_scatter_nd_update(
+                label, rows, plan.label_rule.apply(tf.gather_nd(label, rows))
+            )
+            return image, label
 
-    return _decoded(task, epoch).map(to_pair).prefetch(tf.data.AUTOTUNE)
+        _WHOLE_ROWS[id(plan)] = poison
+    return _WHOLE_ROWS[id(plan)]
+
+
+def retraced_inputs(task, epoch: int):
+    """Step 1: the poison moved into the pairs map (no extra stage), re-traced every epoch."""
+    import tensorflow as tf
+
+    return (
+        _decoded(task, epoch)
+        .map(whole_rows_fn(task.plan).python_function)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def whole_rows_inputs(task, epoch: int):
+    """Step 2: step 1 with the poison traced once per plan (the map calls the tf.function)."""
+    import tensorflow as tf
+
+    poison = whole_rows_fn(task.plan)
+    return _decoded(task, epoch).map(lambda e: poison(e)).prefetch(tf.data.AUTOTUNE)
 
 
 def per_example_inputs(task, epoch: int):
@@ -261,6 +295,7 @@ def run_study(study: str, folder: str) -> dict:
     }
     if FLAGS.steps:
         pipelines["step 1: in pairs map"] = lambda e: retraced_inputs(poisoned, e)
+        pipelines["step 2: traced once"] = lambda e: whole_rows_inputs(poisoned, e)
         pipelines["alt: per example, cond"] = lambda e: per_example_inputs(poisoned, e)
     # Sanity: every poisoned path gives bit-identical batches to the old one.
     for name, build in list(pipelines.items())[2:]:

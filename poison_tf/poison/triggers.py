@@ -81,6 +81,14 @@ class Trigger:
                 cache[(height, width)] = (pattern.numpy(), alpha.numpy())
         return cache[(height, width)]
 
+    def box(self, height: int, width: int) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right) around the pixels the trigger changes (alpha > 0) on a
+        static (height, width) image: outside it `apply` returns the image unchanged."""
+        rows, cols = np.nonzero(self.placed(height, width)[1][..., 0] > 0)
+        if rows.size == 0:
+            return 0, height, 0, width
+        return int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+
     def apply(self, images: tf.Tensor) -> tf.Tensor:
         """Stamps the trigger on one image [H, W, 3] or a batch [B, H, W, 3]."""
         images = tf.convert_to_tensor(images)
