@@ -46,6 +46,37 @@ flags.DEFINE_enum(
     "Override the preset's learning-rate decay over the run (after any warm-up).",
 )
 flags.DEFINE_integer("seed", None, "Override the preset's random seed.")
+flags.DEFINE_bool(
+    "deterministic",
+    None,
+    "TF op determinism, every seed fixed and fixed thread pools (poison_tf/train/determinism.py),"
+    " so the same command gives bit-identical artefacts. Default: on for the presets RESULTS.md"
+    " quotes (DETERMINISTIC_PRESETS), off otherwise.",
+)
+
+# The presets whose numbers RESULTS.md quotes: deterministic unless --nodeterministic.
+DETERMINISTIC_PRESETS = {
+    "badnets_regression": ("demo",),
+    "backdoor_detection": ("demo", "lfw"),
+    "adversarial_patch": (
+        "demo",
+        "cifar10_small",
+        "cifar10_resnet50_cpu",
+        "cifar10_resnet50_224_cpu",
+    ),
+    "instance_segmentation": ("demo", "coco128"),
+    "clean_image_backdoor": ("demo", "coco128"),
+}
+_running: dict[str, str] = {}  # {"pipeline", "preset"} of the study being built
+
+
+def is_deterministic(pipeline: str | None, preset: str | None) -> bool:
+    """`--deterministic` if given, else whether RESULTS.md quotes this pipeline's preset."""
+    if FLAGS.deterministic is not None:
+        return bool(FLAGS.deterministic)
+    return preset in DETERMINISTIC_PRESETS.get(pipeline or "", ())
+
+
 flags.DEFINE_string("source", None, "Override the preset's data source.")
 flags.DEFINE_integer("image_size", None, "Override the preset's image size (pixels).")
 
@@ -68,6 +99,7 @@ def training_flags() -> dict:
         "strategy": FLAGS.strategy,
         "mixed_precision": FLAGS.mixed_precision,
         "jit_compile": FLAGS.jit_compile,
+        "deterministic": is_deterministic(_running.get("pipeline"), _running.get("preset")),
     }
 
 
@@ -103,5 +135,6 @@ def run_study(module, preset: str, output_dir: str) -> str:
     config = module.validate(
         apply_overrides(choose_preset(module.PRESETS, preset, module.NAME), preset)
     )
+    _running.update(pipeline=module.NAME, preset=preset)
     pipeline, report_id = module.build(config, output_dir)
     return run_and_publish(pipeline, report_id, output_dir)

@@ -16,6 +16,7 @@ from pipelines.main import PIPELINES, run_pipeline
 from poison_tf import cli
 from poison_tf.errors import UserInputError
 from poison_tf.io.atomic import atomic_file
+from poison_tf.train.determinism import enable_determinism
 from poison_tf.train.strategy import resolve_strategy
 
 FLAGS = flags.FLAGS
@@ -58,6 +59,8 @@ def main(argv: list[str]) -> None:
         raise UserInputError(
             f"--pipeline={FLAGS.pipeline!r}: choose one of {', '.join(sorted(PIPELINES))}"
         )
+    if FLAGS.deterministic is not False:  # every demo preset is one RESULTS.md quotes
+        enable_determinism()  # thread pools: before TensorFlow runs its first op
     resolve_strategy(FLAGS.strategy)  # multi_worker must be created before any other op
     print(f"demo index: {run_demo(FLAGS.output_dir, [FLAGS.pipeline] if FLAGS.pipeline else None)}")
 

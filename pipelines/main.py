@@ -11,8 +11,10 @@ import importlib
 
 from absl import flags, logging
 
+from pipelines import common
 from poison_tf import cli
 from poison_tf.errors import UserInputError
+from poison_tf.train.determinism import enable_determinism
 from poison_tf.train.strategy import resolve_strategy
 
 # name → module with `run(preset, output_dir) -> report path`
@@ -40,6 +42,8 @@ def main(argv: list[str]) -> None:
         raise UserInputError(f"unexpected arguments {argv[1:]}")
     if FLAGS.pipeline is None or FLAGS.output_dir is None:
         raise UserInputError("--pipeline and --output_dir are required")
+    if common.is_deterministic(FLAGS.pipeline, FLAGS.preset):
+        enable_determinism()  # thread pools: before TensorFlow runs its first op
     resolve_strategy(FLAGS.strategy)  # multi_worker must be created before any other op
     report = run_pipeline(FLAGS.pipeline, FLAGS.preset, FLAGS.output_dir)
     logging.info("report: %s", report)

@@ -51,6 +51,7 @@ from poison_tf.components.seg_report import SegReport
 from poison_tf.components.seg_trainer import SegTrainer
 from poison_tf.components.victim_trainer import VictimTrainer
 from poison_tf.errors import UserInputError
+from poison_tf.train.determinism import enable_determinism
 from poison_tf.train.strategy import resolve_strategy
 
 FLAGS = flags.FLAGS
@@ -141,6 +142,8 @@ def run_stage(stage: str) -> dict:
             continue
         inputs[key] = uris
     params = {name: FLAGS[name].value for name in spec.PARAMETERS if FLAGS[name].present}
+    if params.get("deterministic"):  # fixed thread pools: before any other TensorFlow op
+        enable_determinism()
     if "strategy" in params:  # multi_worker must exist before any other TensorFlow op
         resolve_strategy(params["strategy"])
     outputs = cls.run_standalone(inputs, params, FLAGS.output_dir)

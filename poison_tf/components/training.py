@@ -32,6 +32,9 @@ def training_parameters(epochs: int, seed: int = 17) -> dict[str, ExecutionParam
         "strategy": ExecutionParameter(str, default="default"),
         "mixed_precision": ExecutionParameter(bool, default=False),
         "jit_compile": ExecutionParameter(bool, default=False),
+        "deterministic": ExecutionParameter(
+            bool, default=False, help="TF op determinism, fixed seeds and thread pools"
+        ),
     }
 
 
@@ -45,6 +48,7 @@ def train_and_export(task: Task, exec_properties: dict, out: Artifact, **config)
         mixed_precision=exec_properties["mixed_precision"],
         jit_compile=exec_properties["jit_compile"],
         seed=exec_properties["seed"],
+        deterministic=exec_properties.get("deterministic", False),
         checkpoint_every_steps=exec_properties.get("checkpoint_every_steps", 0),
         tensorboard_dir=os.path.join(work, "tensorboard"),
     )

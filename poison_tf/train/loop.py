@@ -29,6 +29,7 @@ import tensorflow as tf
 from absl import logging
 
 from poison_tf.io.atomic import read_json, write_json
+from poison_tf.train.determinism import enable_determinism
 from poison_tf.train.ema import ModelEMA
 from poison_tf.train.strategy import is_chief, resolve_strategy, worker_dir
 from poison_tf.train.task import Task
@@ -252,9 +253,10 @@ def fit(
 ) -> keras.Model:
     """Trains `task` as `config` says (resuming from `model_dir` if a checkpoint is there)."""
     strategy = strategy or resolve_strategy(config.strategy)
-    keras.utils.set_random_seed(config.seed)
     if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
+        enable_determinism(config.seed)  # seeds, op determinism, thread pools if still free
+    else:
+        keras.utils.set_random_seed(config.seed)
     previous_policy = keras.mixed_precision.global_policy()
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy(_mixed_policy())
