@@ -9,7 +9,9 @@ Original study: ResNet50, 10×10 cells, 15 % of the image, random placement, tar
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import sys
 
 from absl import flags
 
@@ -111,6 +113,7 @@ class PatchStudyConfig:
     optimise_images: int = 2000
     eval_images: int = 0
     explain_images: int = 4
+    seeds: int = 1  # --seeds=N: N seeded copies of victim training, patch optimisers, evaluator
 
     @property
     def fractions(self) -> list[float]:
@@ -254,25 +257,18 @@ def validate(config: PatchStudyConfig) -> PatchStudyConfig:
     return config
 
 
-def build(config: PatchStudyConfig, root: str) -> tuple[Pipeline, str]:
-    gen = ClassifierExampleGen(
-        source=config.source,
-        image_size=config.image_size,
-        num_classes=config.num_classes,
-        num_train=config.num_train,
-        num_test=config.num_test,
-        max_train=config.max_train,
-        max_test=config.max_test,
-        seed=config.seed,
-    )
-    examples = gen.outputs["examples"]
+def seeded_attack(config: PatchStudyConfig, examples, seed: int, suffix: str):
+    """The seed-dependent part of the study: victim, one optimiser per area, the evaluator."""
     if config.model:
         victim = ClassifierImporter(
-            model_file=os.path.abspath(config.model), unsafe=config.unsafe_deserialization
+            "imported" + suffix if suffix else None,
+            model_file=os.path.abspath(config.model),
+            unsafe=config.unsafe_deserialization,
         )
         victim_text = f"Victim: `{config.model}`."
     else:
         victim = VictimTrainer(
+            "victim" + suffix if suffix else None,
             examples=examples,
             arch=config.arch,
             weights=config.weights,
@@ -283,7 +279,7 @@ def build(config: PatchStudyConfig, root: str) -> tuple[Pipeline, str]:
             lr_decay=config.lr_decay,
             global_batch_size=config.global_batch_size,
             learning_rate=config.learning_rate,
-            seed=config.seed,
+            seed=seed,
             **common.training_flags(),
         )
         victim_text = (
@@ -293,11 +289,11 @@ def build(config: PatchStudyConfig, root: str) -> tuple[Pipeline, str]:
             + (f" ({config.lr_decay} decay to 5 %)." if config.lr_decay != "constant" else ".")
         )
     model = victim.outputs["model"]
-    components = [gen, victim]
+    components = [victim]
     patches, main = [], None
     for fraction in config.fractions:
         optimizer = PatchOptimizer(
-            f"{fraction * 100:g}pct",
+            f"{fraction * 100:g}pct{suffix}",
             model=model,
             examples=examples,
             target_class=config.target_class,
@@ -312,7 +308,7 @@ def build(config: PatchStudyConfig, root: str) -> tuple[Pipeline, str]:
             patch_loss=config.patch_loss,
             eot=config.eot,
             max_images=config.optimise_images,
-            seed=config.seed,
+            seed=seed,
             strategy=common.FLAGS.strategy,
         )
         components.append(optimizer)
@@ -320,13 +316,40 @@ def build(config: PatchStudyConfig, root: str) -> tuple[Pipeline, str]:
         if abs(fraction - config.patch_fraction) < 1e-6:
             main = optimizer.outputs["patch"]
     evaluator = PatchEvaluator(
+        "main" + suffix if suffix else None,
         model=model,
         examples=examples,
         patches=patches,
         max_images=config.eval_images,
-        seed=config.seed,
+        seed=seed,
         eot=config.eval_eot,
     )
+    components.append(evaluator)
+    built = dict(components=components, metrics=evaluator.outputs["metrics"], model=model)
+    return built | {"main": main}, victim_text
+
+
+def build(config: PatchStudyConfig, root: str) -> tuple[Pipeline, str]:
+    gen = ClassifierExampleGen(
+        source=config.source,
+        image_size=config.image_size,
+        num_classes=config.num_classes,
+        num_train=config.num_train,
+        num_test=config.num_test,
+        max_train=config.max_train,
+        max_test=config.max_test,
+        seed=config.seed,
+    )
+    examples = gen.outputs["examples"]
+    components, all_metrics, seeds, first = [gen], [], [], None
+    for offset, seed in enumerate(common.seed_list(config.seed, config.seeds)):
+        suffix = f"_seed{seed}" if offset else ""  # the first seed keeps the single-run ids
+        built, victim_text = seeded_attack(config, examples, seed, suffix)
+        components += built["components"]
+        all_metrics.append(built["metrics"])
+        seeds.append(seed)
+        first = first or built
+    model, main = first["model"], first["main"]
     explainer = ClassifierExplainer(
         model=model,
         examples=examples,
@@ -344,18 +367,19 @@ def build(config: PatchStudyConfig, root: str) -> tuple[Pipeline, str]:
         )
         + ". "
     )
+    if config.seeds > 1:
+        victim_text += f" Seeds: {', '.join(map(str, seeds))} (victim, patches, evaluation)."
     report = PatchReport(
-        metrics=evaluator.outputs["metrics"],
+        metrics=all_metrics,
+        seeds=json.dumps(seeds),
         patch=main,
         model=model,
         explanation=explainer.outputs["explanation"],
         settings=source + victim_text,
     )
-    components += [evaluator, explainer, report]
+    components += [explainer, report]
     return Pipeline(NAME, components, os.path.join(root, ".pipeline")), report.id
 
 
 def run(preset: str, output_dir: str) -> str:
-    config = validate(common.apply_overrides(common.choose_preset(PRESETS, preset, NAME), preset))
-    pipeline, report_id = build(config, output_dir)
-    return common.run_and_publish(pipeline, report_id, output_dir)
+    return common.run_study(sys.modules[__name__], preset, output_dir)

@@ -46,6 +46,12 @@ flags.DEFINE_enum(
     "Override the preset's learning-rate decay over the run (after any warm-up).",
 )
 flags.DEFINE_integer("seed", None, "Override the preset's random seed.")
+flags.DEFINE_integer(
+    "seeds",
+    None,
+    "Run the seed-dependent components N times (seeds seed, seed+1, ...); the report gives "
+    "mean ± std over them (backdoor_detection, adversarial_patch).",
+)
 flags.DEFINE_bool(
     "deterministic",
     None,
@@ -101,6 +107,18 @@ def training_flags() -> dict:
         "jit_compile": FLAGS.jit_compile,
         "deterministic": is_deterministic(_running.get("pipeline"), _running.get("preset")),
     }
+
+
+def seed_list(seed: int, seeds: int) -> list[int]:
+    """The seeds of a `--seeds=N` run: seed, seed+1, ..., seed+N-1."""
+    if seeds < 1:
+        raise UserInputError(f"--seeds={seeds}: give at least 1")
+    return [seed + index for index in range(seeds)]
+
+
+def reseeded(params: dict, offset: int) -> dict:
+    """A component's JSON parameters with their own `seed` moved by `offset` (if they have one)."""
+    return params | {"seed": params["seed"] + offset} if "seed" in params else params
 
 
 def choose_preset(presets: dict, name: str, pipeline: str):

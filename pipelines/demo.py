@@ -60,7 +60,9 @@ def main(argv: list[str]) -> None:
             f"--pipeline={FLAGS.pipeline!r}: choose one of {', '.join(sorted(PIPELINES))}"
         )
     if FLAGS.deterministic is not False:  # every demo preset is one RESULTS.md quotes
-        enable_determinism()  # thread pools: before TensorFlow runs its first op
+        # thread pools before TensorFlow runs its first op; a global seed for every random op
+        # outside the trainings (each trainer re-seeds with its own seed)
+        enable_determinism(0 if FLAGS.seed is None else FLAGS.seed)
     resolve_strategy(FLAGS.strategy)  # multi_worker must be created before any other op
     print(f"demo index: {run_demo(FLAGS.output_dir, [FLAGS.pipeline] if FLAGS.pipeline else None)}")
 

@@ -43,7 +43,9 @@ def main(argv: list[str]) -> None:
     if FLAGS.pipeline is None or FLAGS.output_dir is None:
         raise UserInputError("--pipeline and --output_dir are required")
     if common.is_deterministic(FLAGS.pipeline, FLAGS.preset):
-        enable_determinism()  # thread pools: before TensorFlow runs its first op
+        # thread pools before TensorFlow runs its first op; a global seed for every random op
+        # outside the trainings (each trainer re-seeds with its own seed)
+        enable_determinism(0 if FLAGS.seed is None else FLAGS.seed)
     resolve_strategy(FLAGS.strategy)  # multi_worker must be created before any other op
     report = run_pipeline(FLAGS.pipeline, FLAGS.preset, FLAGS.output_dir)
     logging.info("report: %s", report)
