@@ -153,6 +153,7 @@ def run_study(module, preset: str, output_dir: str) -> str:
     config = module.validate(
         apply_overrides(choose_preset(module.PRESETS, preset, module.NAME), preset)
     )
+    seed_list(getattr(config, "seed", 0), getattr(config, "seeds", 1))  # --seeds < 1: user error
     _running.update(pipeline=module.NAME, preset=preset)
     pipeline, report_id = module.build(config, output_dir)
     return run_and_publish(pipeline, report_id, output_dir)
