@@ -14,6 +14,8 @@ tracing the map functions, is part of the cost):
 - `old: extra map stage`: the previous Task path, reproduced: a separate parallel map after
   `batch` (hash-table lookup, trigger layers padded at run time, a `poisoned` flag), then the
   pairs map.
+- `control: clean again` (`--steps`): a second clean Task, an A/A control: its ratio is the
+  measurement's own bias and noise (1.000 on a quiet machine).
 - `step 1: in pairs map` (`--steps`): the poison moved into the pairs map (no extra stage),
   mask lookup, constant trigger layers, whole rows stamped; re-traced every epoch.
 - `step 2: traced once` (`--steps`): step 1 as a `tf.function` traced once per plan.
@@ -294,11 +296,14 @@ def run_study(study: str, folder: str) -> dict:
         "old: extra map stage": lambda e: old_inputs(poisoned, e),
     }
     if FLAGS.steps:
+        # A/A control: a second clean Task; its ratio shows the measurement's own bias and noise.
+        again = task_class(folder, plan=None, global_batch_size=FLAGS.batch_size)
+        pipelines["control: clean again"] = lambda e: again.build_inputs("train", e)
         pipelines["step 1: in pairs map"] = lambda e: retraced_inputs(poisoned, e)
         pipelines["step 2: traced once"] = lambda e: whole_rows_inputs(poisoned, e)
         pipelines["alt: per example, cond"] = lambda e: per_example_inputs(poisoned, e)
     # Sanity: every poisoned path gives bit-identical batches to the old one.
-    for name, build in list(pipelines.items())[2:]:
+    for name, build in [(n, b) for n, b in pipelines.items() if n[0] in "oas"]:
         for new, old in zip(poisoned.build_inputs("train", 0), build(0), strict=True):
             assert tf.reduce_all(new[0] == old[0]) and tf.reduce_all(new[1] == old[1]), name
     for build in pipelines.values():  # warm-up: file cache, autotune
