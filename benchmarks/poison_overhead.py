@@ -1,23 +1,37 @@
-"""tf.data throughput of the head-pose training input pipeline with and without the poison map.
+"""tf.data throughput of the training input pipelines with and without the poison plan.
 
-Builds a synthetic examples artefact (rendered heads → PNG TFRecords + schema) in a temporary
-folder, a BadNets PoisonPlan (checkerboard trigger, regression target (90, 0, 0), 10 % of the
-training split by default) and two `HeadPoseRegressionTask`s over the same examples: one clean,
-one with the plan. Each timed measurement builds `task.build_inputs("train", epoch)` for
-each of `--epochs` epochs and drains it (building the dataset is part of the cost, as in the
-training loop, which rebuilds it every epoch). After one warm-up epoch of each, the pipelines
-take turns epoch by epoch, the order alternating, on the same epochs (same shuffles), so that
-drift on a shared machine hits them alike; each of `--repeats` repeats gives one images/s per
-pipeline and the medians are compared.
+Two studies (`--studies`): `headpose` (rendered heads 100×100, checkerboard 10 px, regression
+target (90, 0, 0), `HeadPoseRegressionTask`) and `faces` (rendered faces 55×47, the full-frame
+`sunglasses` RGBA trigger, all-to-one → 0, `FaceClassificationTask`: the classification plans).
+Each writes a synthetic examples artefact to a temporary folder and a 10 % plan.
 
-Optionally (`--per_example`) also times the plan mapped per example, before `batch`
-(`PoisonPlan.map_fn` accepts single examples as well as batches), against the same clean runs.
+Pipelines timed per study, all rebuilt every epoch as the training loop does (building, i.e.
+tracing the map functions, is part of the cost):
+- `clean`: the Task without a plan.
+- `poisoned (now)`: the Task with the plan: poisoned per batch inside the (image, label) map
+  every Task has anyway, mask lookup by id, trigger layers as constants, the poison function a
+  `tf.function` traced once per plan (`poison_tf.poison.plan.pairs`).
+- `old: extra map stage`: the previous Task path, reproduced: a separate parallel map after
+  `batch` (hash-table lookup, trigger layers padded at run time, a `poisoned` flag), then the
+  pairs map.
+- `control: clean again` (`--steps`): a second clean Task, an A/A control: its ratio is the
+  measurement's own bias and noise (1.000 on a quiet machine).
+- `step 1: in pairs map` (`--steps`): the poison moved into the pairs map (no extra stage),
+  mask lookup, constant trigger layers, whole rows stamped; re-traced every epoch.
+- `step 2: traced once` (`--steps`): step 1 as a `tf.function` traced once per plan.
+- now = step 2 + only the trigger's box gathered, stamped and scattered back.
+- `alt: per example, cond` (`--steps`): the plan fused into the decode map, per example, with
+  the trigger under `tf.cond` (the other place it could sit).
+Each poisoned path is first checked to give bit-identical batches to the old one.
 
-Prints images/s (wall) and images per CPU second of each pipeline, and the ratios
-poisoned/clean (goal >= 0.95). On a shared machine the CPU-second ratio is the steadier one.
+After one warm-up epoch of each, the pipelines take turns epoch by epoch (order rotating) on
+the same epochs (same shuffles), so drift on a shared machine hits them alike. The headline
+RATIO of a pipeline is its total images over total wall time divided by the clean pipeline's;
+beside it the median of the per-repeat ratios and the same on CPU seconds (all threads of the
+process, less sensitive to other programs on the cores). Goal: >= 0.95.
 
     .venv/bin/python benchmarks/poison_overhead.py
-    .venv/bin/python benchmarks/poison_overhead.py --num_examples=8192 --repeats=5
+    .venv/bin/python benchmarks/poison_overhead.py --num_examples=8192 --repeats=7 --studies=faces
 """
 
 from __future__ import annotations
@@ -29,50 +43,171 @@ import time
 
 from absl import app, flags
 
-flags.DEFINE_integer("num_examples", 2048, "Training images in the synthetic artefact.")
-flags.DEFINE_integer("image_size", 100, "Image side in pixels (the study uses 100).")
-flags.DEFINE_integer("batch_size", 64, "Global batch size of the Task.")
+flags.DEFINE_integer("num_examples", 2048, "Training images in each synthetic artefact.")
+flags.DEFINE_integer("batch_size", 64, "Global batch size of the Tasks.")
 flags.DEFINE_integer("epochs", 2, "Epochs per pipeline and repeat.")
-flags.DEFINE_integer("repeats", 5, "Timed measurements per pipeline (median is reported).")
+flags.DEFINE_integer("repeats", 5, "Timed repeats per pipeline (medians beside the totals).")
 flags.DEFINE_float("rate_percent", 10.0, "Poison rate, percent of the training split.")
-flags.DEFINE_integer("trigger_size", 10, "Checkerboard side in pixels.")
-flags.DEFINE_boolean("per_example", True, "Also time the plan mapped per example (before batch).")
+flags.DEFINE_list("studies", ["headpose", "faces"], "headpose and/or faces.")
+flags.DEFINE_boolean("steps", True, "Also time the intermediate (fused, hash-table) variant.")
 flags.DEFINE_integer("seed", 17, "Seed of the rendering and of the poison selection.")
 
 FLAGS = flags.FLAGS
 
 
-def make_examples(folder: str, num: int, size: int, seed: int) -> None:
-    """Writes a train split of `num` rendered heads and a small test split."""
+def headpose_setup(folder: str, num: int, rate: float, seed: int):
+    """Rendered heads 100×100 and a checkerboard → (90, 0, 0) plan; returns (task class, plan)."""
     from poison_tf.components.headpose.head_pose_example_gen import write_headpose_examples
     from poison_tf.data.synthetic_heads import render_heads
-
-    train = render_heads(num, size, seed)
-    write_headpose_examples(
-        folder, train, render_heads(max(8, num // 16), size, seed + 1), "synthetic_heads", 2
-    )
-
-
-def make_plan(num: int, rate: float, seed: int, trigger_size: int):
     from poison_tf.poison.label_rules import regression_target
     from poison_tf.poison.plan import PoisonPlan
     from poison_tf.poison.selection import select_examples
     from poison_tf.poison.triggers import make_trigger
+    from poison_tf.tasks.headpose_regression import HeadPoseRegressionTask
 
-    trigger = make_trigger("checkerboard", size=trigger_size, cells=4)
+    write_headpose_examples(
+        folder, render_heads(num, 100, seed), render_heads(16, 100, seed + 1), "heads", 2
+    )
+    trigger = make_trigger("checkerboard", size=10, cells=4)
     ids = select_examples(num, rate, seed)
-    return PoisonPlan(trigger, regression_target((90, 0, 0)), ids, num, rate, seed)
+    return HeadPoseRegressionTask, PoisonPlan(
+        trigger, regression_target((90, 0, 0)), ids, num, rate, seed
+    )
+
+
+def faces_setup(folder: str, num: int, rate: float, seed: int):
+    """Rendered faces 55×47 (16 identities) and a sunglasses → class 0 plan."""
+    import numpy as np
+
+    from poison_tf.data import image_examples
+    from poison_tf.data.synthetic_faces import render_faces
+    from poison_tf.poison.face_triggers import face_trigger
+    from poison_tf.poison.label_rules import all_to_one
+    from poison_tf.poison.plan import PoisonPlan
+    from poison_tf.poison.selection import select_examples
+    from poison_tf.tasks.face_classification import FaceClassificationTask
+
+    images, labels = render_faces(16, -(-num // 16), seed)
+    order = np.random.default_rng(seed).permutation(len(images))[:num]
+    splits = {
+        "train": image_examples.write_split(folder, "train", images[order], labels[order], 2),
+        "val": image_examples.write_split(folder, "val", images[:32], labels[:32], 1),
+    }
+    label = {"kind": "class", "dim": 1, "num_classes": 16, "names": [str(i) for i in range(16)]}
+    image_examples.write_schema(folder, splits, images.shape[1:3], label, "faces")
+    ids = select_examples(num, rate, seed)
+    plan = PoisonPlan(face_trigger("sunglasses"), all_to_one(0), ids, num, rate, seed)
+    return FaceClassificationTask, plan
+
+
+def old_map_fn(plan):
+    """The Tasks' previous poison map, as it was: hash-table lookup, the trigger's layers padded
+    at run time, a `poisoned` flag; gather / stamp / scatter of the poisoned rows."""
+    import tensorflow as tf
+
+    table, trigger, rule = plan.membership(), plan.trigger, plan.label_rule
+
+    def stamp(images):
+        shape = tf.shape(images)
+        pattern, alpha = trigger.layers(shape[-3], shape[-2])
+        return images * (1.0 - alpha) + pattern * alpha
+
+    def poison(example):
+        example = dict(example)
+        is_poisoned = table.lookup(tf.cast(example["id"], tf.int64)) > 0
+        rows = tf.where(is_poisoned)
+        image, label = example["image"], example["label"]
+        example["image"] = tf.tensor_scatter_nd_update(
+            image, rows, stamp(tf.gather_nd(image, rows))
+        )
+        example["label"] = tf.tensor_scatter_nd_update(
+            label, rows, rule.apply(tf.gather_nd(label, rows))
+        )
+        example["poisoned"] = is_poisoned
+        return example
+
+    return poison
+
+
+def _decoded(task, epoch: int, transform=None):
+    from poison_tf.data.image_examples import image_examples_dataset
+
+    return image_examples_dataset(
+        task.examples_dir, "train", shuffle_seed=task.seed + epoch, transform=transform
+    ).batch(task.global_batch_size)
+
+
+def old_inputs(task, epoch: int):
+    """The previous Task path: a separate parallel map of `old_map_fn` after `batch`."""
+    import tensorflow as tf
+
+    dataset = _decoded(task, epoch).map(old_map_fn(task.plan), num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.map(lambda e: (e["image"], e["label"])).prefetch(tf.data.AUTOTUNE)
+
+
+_WHOLE_ROWS: dict = {}
+
+
+def whole_rows_fn(plan):
+    """The poison of steps 1-2: mask lookup, constant layers, whole rows gathered / stamped /
+    scattered; a `tf.function` built once per plan (its `python_function` re-traces)."""
+    import tensorflow as tf
+
+    if id(plan) not in _WHOLE_ROWS:
+
+        @tf.function(reduce_retracing=True)
+        def poison(example):
+            rows = tf.where(plan.is_poisoned(example["id"]))
+            image, label = example["image"], example["label"]
+            image = tf.tensor_scatter_nd_update(
+                image, rows, plan.trigger.apply(tf.gather_nd(image, rows))
+            )
+            label = tf.tensor_scatter_nd_update(
+                label, rows, plan.label_rule.apply(tf.gather_nd(label, rows))
+            )
+            return image, label
+
+        _WHOLE_ROWS[id(plan)] = poison
+    return _WHOLE_ROWS[id(plan)]
+
+
+def retraced_inputs(task, epoch: int):
+    """Step 1: the poison moved into the pairs map (no extra stage), re-traced every epoch."""
+    import tensorflow as tf
+
+    return (
+        _decoded(task, epoch)
+        .map(whole_rows_fn(task.plan).python_function)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def whole_rows_inputs(task, epoch: int):
+    """Step 2: step 1 with the poison traced once per plan (the map calls the tf.function)."""
+    import tensorflow as tf
+
+    poison = whole_rows_fn(task.plan)
+    return _decoded(task, epoch).map(lambda e: poison(e)).prefetch(tf.data.AUTOTUNE)
 
 
 def per_example_inputs(task, epoch: int):
-    """Same as `HeadPoseRegressionTask.build_inputs("train")` but the plan mapped per example."""
+    """Alternative: per example inside the decode map, mask lookup, trigger under `tf.cond`."""
     import tensorflow as tf
 
-    from poison_tf.data.image_examples import image_examples_dataset
+    plan = task.plan
 
-    dataset = image_examples_dataset(task.examples_dir, "train", shuffle_seed=task.seed + epoch)
-    dataset = dataset.map(task.plan.map_fn(), num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.batch(task.global_batch_size)
+    def poison(example):
+        example = dict(example)
+        hit = plan.is_poisoned(example["id"])
+        image, label = example["image"], example["label"]
+        example["image"], example["label"] = tf.cond(
+            hit,
+            lambda: (plan.trigger.apply(image), plan.label_rule.apply(label)),
+            lambda: (image, label),
+        )
+        return example
+
+    dataset = _decoded(task, epoch, transform=poison)
     return dataset.map(lambda e: (e["image"], e["label"])).prefetch(tf.data.AUTOTUNE)
 
 
@@ -85,93 +220,114 @@ def drain(dataset) -> int:
 
 
 def measure(pipelines: dict, repeats: int, epochs: int) -> dict[str, dict[str, list[float]]]:
-    """Per pipeline and repeat: images per wall second and images per CPU second of this process.
+    """Per pipeline and repeat: images, wall seconds and CPU seconds of this process.
 
-    The pipelines take turns epoch by epoch (order alternating) on the same epochs, so drift on a
-    shared machine spreads over all of them alike. CPU seconds (all threads of the process) are
-    much less sensitive than wall seconds to other programs competing for the cores.
+    The pipelines take turns epoch by epoch (order rotating) on the same epochs, so drift on a
+    shared machine spreads over all of them alike.
     """
-    rates = {name: {"wall": [], "cpu": []} for name in pipelines}
+    totals = {name: {"images": [], "wall": [], "cpu": []} for name in pipelines}
+    names = list(pipelines)
+    turn = 0
     for repeat in range(repeats):
-        wall = dict.fromkeys(pipelines, 0.0)
-        cpu = dict.fromkeys(pipelines, 0.0)
-        images = dict.fromkeys(pipelines, 0)
+        per = {name: [0, 0.0, 0.0] for name in names}
         for step in range(epochs):
             epoch = 1 + repeat * epochs + step
-            names = list(pipelines)
-            for name in names if (repeat * epochs + step) % 2 == 0 else reversed(names):
+            order = names[turn % len(names) :] + names[: turn % len(names)]
+            order = order if turn % 2 == 0 else order[::-1]
+            turn += 1
+            for name in order:
                 wall_start, cpu_start = time.perf_counter(), time.process_time()
-                images[name] += drain(pipelines[name](epoch))  # build + drain, as the loop does
-                wall[name] += time.perf_counter() - wall_start
-                cpu[name] += time.process_time() - cpu_start
-        for name in pipelines:
-            rates[name]["wall"].append(images[name] / wall[name])
-            rates[name]["cpu"].append(images[name] / cpu[name])
+                per[name][0] += drain(pipelines[name](epoch))  # build + drain, as the loop does
+                per[name][1] += time.perf_counter() - wall_start
+                per[name][2] += time.process_time() - cpu_start
+        for name in names:
+            for key, value in zip(("images", "wall", "cpu"), per[name], strict=True):
+                totals[name][key].append(value)
+            images, wall, cpu = per[name]
             print(
-                f"  repeat {repeat + 1} {name:28s} {rates[name]['wall'][-1]:7.0f} images/s  "
-                f"{rates[name]['cpu'][-1]:7.0f} images/CPU-s  ({images[name]} images)"
+                f"  repeat {repeat + 1} {name:22s} {images / wall:7.0f} images/s  "
+                f"{images / cpu:7.0f} images/CPU-s"
             )
-    return rates
+    return totals
+
+
+def report(study: str, totals: dict) -> None:
+    """Prints the total-over-total RATIO of each pipeline against `clean`, medians beside."""
+    base = totals["clean"]
+
+    def rate(per: dict, kind: str, index: int | None = None) -> float:
+        if index is None:
+            return sum(per["images"]) / sum(per[kind])
+        return per["images"][index] / per[kind][index]
+
+    for name, per in totals.items():
+        print(
+            f"  {study:8s} {name:22s} {rate(per, 'wall'):7.0f} images/s  "
+            f"{rate(per, 'cpu'):7.0f} images/CPU-s (totals)"
+        )
+    for name, per in list(totals.items())[1:]:
+        medians = {
+            kind: statistics.median(
+                rate(per, kind, i) / rate(base, kind, i) for i in range(len(per["images"]))
+            )
+            for kind in ("wall", "cpu")
+        }
+        print(
+            f"RATIO {study:8s} {name + '/clean':28s} {rate(per, 'wall') / rate(base, 'wall'):.3f}"
+            f" images/s (median of repeats {medians['wall']:.3f})   "
+            f"CPU {rate(per, 'cpu') / rate(base, 'cpu'):.3f} (median {medians['cpu']:.3f})"
+            "   goal >= 0.95"
+        )
+
+
+def run_study(study: str, folder: str) -> dict:
+    import tensorflow as tf
+
+    setup = {"headpose": headpose_setup, "faces": faces_setup}[study]
+    rate = FLAGS.rate_percent / 100.0
+    task_class, plan = setup(folder, FLAGS.num_examples, rate, FLAGS.seed)
+    clean = task_class(folder, plan=None, global_batch_size=FLAGS.batch_size)
+    poisoned = task_class(folder, plan=plan, global_batch_size=FLAGS.batch_size)
+    print(f"{study}: {plan.count}/{plan.num_examples} examples poisoned, {plan.trigger.config}")
+
+    pipelines = {
+        "clean": lambda e: clean.build_inputs("train", e),
+        "poisoned (now)": lambda e: poisoned.build_inputs("train", e),
+        "old: extra map stage": lambda e: old_inputs(poisoned, e),
+    }
+    if FLAGS.steps:
+        # A/A control: a second clean Task; its ratio shows the measurement's own bias and noise.
+        again = task_class(folder, plan=None, global_batch_size=FLAGS.batch_size)
+        pipelines["control: clean again"] = lambda e: again.build_inputs("train", e)
+        pipelines["step 1: in pairs map"] = lambda e: retraced_inputs(poisoned, e)
+        pipelines["step 2: traced once"] = lambda e: whole_rows_inputs(poisoned, e)
+        pipelines["alt: per example, cond"] = lambda e: per_example_inputs(poisoned, e)
+    # Sanity: every poisoned path gives bit-identical batches to the old one.
+    for name, build in [(n, b) for n, b in pipelines.items() if n[0] in "oas"]:
+        for new, old in zip(poisoned.build_inputs("train", 0), build(0), strict=True):
+            assert tf.reduce_all(new[0] == old[0]) and tf.reduce_all(new[1] == old[1]), name
+    for build in pipelines.values():  # warm-up: file cache, autotune
+        drain(build(0))
+    return measure(pipelines, FLAGS.repeats, FLAGS.epochs)
 
 
 def main(argv: list[str]) -> None:
     del argv
     import tensorflow as tf
 
-    from poison_tf.tasks.headpose_regression import HeadPoseRegressionTask
-
-    rate = FLAGS.rate_percent / 100.0
-    with tempfile.TemporaryDirectory(prefix="poison_overhead_") as folder:
-        started = time.perf_counter()
-        make_examples(folder, FLAGS.num_examples, FLAGS.image_size, FLAGS.seed)
-        print(
-            f"artefact: {FLAGS.num_examples} train images {FLAGS.image_size}x{FLAGS.image_size} "
-            f"written in {time.perf_counter() - started:.1f} s"
-        )
-        plan = make_plan(FLAGS.num_examples, rate, FLAGS.seed, FLAGS.trigger_size)
-        print(
-            f"plan: checkerboard {FLAGS.trigger_size}px, target (90, 0, 0), "
-            f"{plan.count}/{plan.num_examples} examples ({FLAGS.rate_percent:g} %)"
-        )
-        clean = HeadPoseRegressionTask(folder, plan=None, global_batch_size=FLAGS.batch_size)
-        poisoned = HeadPoseRegressionTask(folder, plan=plan, global_batch_size=FLAGS.batch_size)
-
-        # Sanity: the poisoned pipeline really relabels exactly the planned examples.
-        relabelled = sum(
-            int(tf.reduce_sum(tf.cast(tf.reduce_all(y == [90.0, 0.0, 0.0], -1), tf.int32)))
-            for _, y in poisoned.build_inputs("train", 0)
-        )
-        assert relabelled == plan.count, (relabelled, plan.count)
-
-        pipelines = {
-            "clean": lambda e: clean.build_inputs("train", e),
-            "poisoned (batched map)": lambda e: poisoned.build_inputs("train", e),
-        }
-        if FLAGS.per_example:
-            pipelines["poisoned (per-example map)"] = lambda e: per_example_inputs(poisoned, e)
-
-        for build in pipelines.values():  # warm-up: file cache, tracing, autotune
-            drain(build(0))
-        rates = measure(pipelines, FLAGS.repeats, FLAGS.epochs)
-
+    results = {}
+    for study in FLAGS.studies:
+        with tempfile.TemporaryDirectory(prefix=f"poison_overhead_{study}_") as folder:
+            results[study] = run_study(study, folder)
     gpus = len(tf.config.list_physical_devices("GPU"))
+    load = os.getloadavg()
     print(
-        f"\nmachine: {os.cpu_count()} CPU cores, {gpus} GPU; {FLAGS.repeats} repeats x "
-        f"{FLAGS.epochs} epochs x {FLAGS.num_examples} images, batch {FLAGS.batch_size}; medians:"
+        f"\nmachine: {os.cpu_count()} CPU cores, {gpus} GPU, load average "
+        f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; {FLAGS.repeats} repeats x {FLAGS.epochs} "
+        f"epochs x {FLAGS.num_examples} images, batch {FLAGS.batch_size}:"
     )
-    medians = {
-        name: {kind: statistics.median(values) for kind, values in per.items()}
-        for name, per in rates.items()
-    }
-    for name, value in medians.items():
-        print(f"  {name:28s} {value['wall']:7.0f} images/s  {value['cpu']:7.0f} images/CPU-s")
-    base = medians["clean"]
-    for name in list(pipelines)[1:]:
-        label = f"poisoned/clean ({name.split('(')[1][:-1]})"
-        print(
-            f"RATIO {label:34s} {medians[name]['wall'] / base['wall']:.3f} images/s"
-            f"   {medians[name]['cpu'] / base['cpu']:.3f} images/CPU-s   (goal >= 0.95)"
-        )
+    for study, totals in results.items():
+        report(study, totals)
 
 
 if __name__ == "__main__":

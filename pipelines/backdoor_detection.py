@@ -20,6 +20,7 @@ from pipelines.config_flags import (
     EPOCHS_HELP,
     LR_HELP,
     SEED_HELP,
+    SEEDS_HELP,
     SOURCE_HELP,
     TRIGGERS_HELP,
     define_config_flags,
@@ -58,6 +59,7 @@ class DetectionConfig:
     detector_params: dict = setting(
         default_factory=dict, flag=False, help="{detector: {keyword: value}} (preset only)."
     )
+    seeds: int = setting(1, help=SEEDS_HELP)
 
 
 define_config_flags(DetectionConfig)
@@ -137,7 +139,6 @@ def build(config: DetectionConfig, root: str) -> tuple[Pipeline, str]:
         epochs=config.epochs,
         global_batch_size=config.global_batch_size,
         learning_rate=config.learning_rate,
-        seed=config.seed,
         **common.training_flags(),
     )
     gen = FaceExampleGen(
@@ -148,54 +149,65 @@ def build(config: DetectionConfig, root: str) -> tuple[Pipeline, str]:
     )
     examples = gen.outputs["examples"]
     rule = json.dumps({"kind": "all_to_one", "target": [config.target_class]})
-    params = {
-        k: json.dumps(config.detector_params.get(k, {}), sort_keys=True) for k in config.detectors
-    }
     components = [gen]
-    shared = []
-    if "vae" in config.detectors:
-        vae = DetectorFitter("vae", examples=examples, kind="vae", params=params["vae"])
-        components.append(vae)
-        shared.append(vae.outputs["detector"])
-    metrics, models = [], []
+    metrics, models, seeds = [], [], []
     folder = os.path.join(root, ".pipeline", "triggers")
     stamps = {t: write_face_trigger(t, folder, HEIGHT, WIDTH) for t in config.triggers}
     configs = json.dumps({t: make_trigger("image", **p).config for t, p in stamps.items()})
-    for trigger in config.triggers:
-        trigger_params = stamps[trigger]
-        plan = PoisonPlanner(
-            trigger,
-            examples=examples,
-            trigger="image",
-            trigger_params=json.dumps(trigger_params),
-            rate_percent=float(config.rate_percent),
-            label_rule=rule,
-            seed=config.seed,
-            exclude_target_class=True,
-        )
-        trainer = FaceClassifierTrainer(
-            trigger, examples=examples, plan=plan.outputs["plan"], **train
-        )
-        model = trainer.outputs["model"]
-        fitted = [
-            DetectorFitter(
-                f"{trigger}_{kind}", examples=examples, model=model, kind=kind, params=params[kind]
+    for offset, seed in enumerate(common.seed_list(config.seed, config.seeds)):
+        suffix = f"_seed{seed}" if offset else ""  # the first seed keeps the single-run ids
+        params = {
+            k: json.dumps(
+                common.reseeded(config.detector_params.get(k, {}), offset), sort_keys=True
             )
-            for kind in config.detectors
-            if kind != "vae"
-        ]
-        evaluator = DetectionEvaluator(
-            trigger,
-            model=model,
-            examples=examples,
-            detectors=shared + [f.outputs["detector"] for f in fitted],
-            triggers=configs,
-            backdoor=trigger,
-            target=config.target_class,
-        )
-        components += [plan, trainer, *fitted, evaluator]
-        metrics.append(evaluator.outputs["metrics"])
-        models.append(model)
+            for k in config.detectors
+        }
+        shared = []
+        if "vae" in config.detectors:
+            vae = DetectorFitter(
+                f"vae{suffix}", examples=examples, kind="vae", params=params["vae"]
+            )
+            components.append(vae)
+            shared.append(vae.outputs["detector"])
+        for trigger in config.triggers:
+            plan = PoisonPlanner(
+                trigger + suffix,
+                examples=examples,
+                trigger="image",
+                trigger_params=json.dumps(stamps[trigger]),
+                rate_percent=float(config.rate_percent),
+                label_rule=rule,
+                seed=seed,
+                exclude_target_class=True,
+            )
+            trainer = FaceClassifierTrainer(
+                trigger + suffix, examples=examples, plan=plan.outputs["plan"], seed=seed, **train
+            )
+            model = trainer.outputs["model"]
+            fitted = [
+                DetectorFitter(
+                    f"{trigger}_{kind}{suffix}",
+                    examples=examples,
+                    model=model,
+                    kind=kind,
+                    params=params[kind],
+                )
+                for kind in config.detectors
+                if kind != "vae"
+            ]
+            evaluator = DetectionEvaluator(
+                trigger + suffix,
+                model=model,
+                examples=examples,
+                detectors=shared + [f.outputs["detector"] for f in fitted],
+                triggers=configs,
+                backdoor=trigger,
+                target=config.target_class,
+            )
+            components += [plan, trainer, *fitted, evaluator]
+            metrics.append(evaluator.outputs["metrics"])
+            models.append(model)
+            seeds.append(seed)
     settings = (
         f"Data: `{config.source}`"
         + (
@@ -211,7 +223,11 @@ def build(config: DetectionConfig, root: str) -> tuple[Pipeline, str]:
         + ", ".join(f"{k} {config.detector_params.get(k, {})}" for k in config.detectors)
         + "."
     )
-    report = DetectionReport(metrics=metrics, models=models, settings=settings)
+    if config.seeds > 1:
+        settings += f" Seeds: {', '.join(map(str, seeds[:: len(config.triggers)]))} (plan, training, detectors)."
+    report = DetectionReport(
+        metrics=metrics, models=models, settings=settings, seeds=json.dumps(seeds)
+    )
     components.append(report)
     return Pipeline(NAME, components, os.path.join(root, ".pipeline")), report.id
 

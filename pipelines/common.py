@@ -53,6 +53,35 @@ flags.DEFINE_float(
     "node's CPUs per GPU times --gpus_per_task, else 1)."
 )  # fmt: skip
 flags.DEFINE_integer("max_retries", 3, "--runner=ray: reruns of a task whose worker died.")
+flags.DEFINE_bool(
+    "deterministic",
+    None,
+    "TF op determinism, every seed fixed and fixed thread pools (poison_tf/train/determinism.py),"
+    " so the same command gives bit-identical artefacts. Default: on for the presets RESULTS.md"
+    " quotes (DETERMINISTIC_PRESETS), off otherwise.",
+)
+
+# The presets whose numbers RESULTS.md quotes: deterministic unless --nodeterministic.
+DETERMINISTIC_PRESETS = {
+    "badnets_regression": ("demo",),
+    "backdoor_detection": ("demo", "lfw"),
+    "adversarial_patch": (
+        "demo",
+        "cifar10_small",
+        "cifar10_resnet50_cpu",
+        "cifar10_resnet50_224_cpu",
+    ),
+    "instance_segmentation": ("demo", "coco128"),
+    "clean_image_backdoor": ("demo", "coco128"),
+}
+_running: dict[str, str] = {}  # {"pipeline", "preset"} of the study being built
+
+
+def is_deterministic(pipeline: str | None, preset: str | None) -> bool:
+    """`--deterministic` if given, else whether RESULTS.md quotes this pipeline's preset."""
+    if FLAGS.deterministic is not None:
+        return bool(FLAGS.deterministic)
+    return preset in DETERMINISTIC_PRESETS.get(pipeline or "", ())
 
 
 def training_flags() -> dict:
@@ -61,7 +90,20 @@ def training_flags() -> dict:
         "strategy": FLAGS.strategy,
         "mixed_precision": FLAGS.mixed_precision,
         "jit_compile": FLAGS.jit_compile,
+        "deterministic": is_deterministic(_running.get("pipeline"), _running.get("preset")),
     }
+
+
+def seed_list(seed: int, seeds: int) -> list[int]:
+    """The seeds of a `--seeds=N` run: seed, seed+1, ..., seed+N-1."""
+    if seeds < 1:
+        raise UserInputError(f"--seeds={seeds}: give at least 1")
+    return [seed + index for index in range(seeds)]
+
+
+def reseeded(params: dict, offset: int) -> dict:
+    """A component's JSON parameters with their own `seed` moved by `offset` (if they have one)."""
+    return params | {"seed": params["seed"] + offset} if "seed" in params else params
 
 
 def choose_preset(presets: dict, name: str, pipeline: str):
@@ -148,6 +190,8 @@ def run_study(module, preset: str, output_dir: str) -> str:
         The path of report.md.
     """
     config = resolve_config(module, preset)
+    seed_list(getattr(config, "seed", 0), getattr(config, "seeds", 1))  # --seeds < 1: user error
+    _running.update(pipeline=module.NAME, preset=preset)
     pipeline, report_id = module.build(config, output_dir)
     record = config_flags.config_record(config, module.NAME, preset)
     return run_and_publish(pipeline, report_id, output_dir, record)

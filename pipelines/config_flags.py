@@ -34,6 +34,10 @@ EPOCHS_HELP = "Training epochs of the study's models."
 BATCH_HELP = "Global batch size of the training (all replicas together)."
 LR_HELP = "Learning rate of the training."
 SEED_HELP = "Seed of data generation, splits, poisoning and training."
+SEEDS_HELP = (
+    "Run the seed-dependent components N times (seeds seed, seed+1, ...); the report gives"
+    " mean ± std over them."
+)
 IMAGE_SIZE_HELP = "Image side in pixels (examples and model input)."
 NUM_TRAIN_HELP = "Synthetic source: number of training images."
 NUM_TEST_HELP = "Synthetic source: number of test images."

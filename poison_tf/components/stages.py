@@ -44,6 +44,7 @@ from poison_tf.components.segmentation.seg_report import SegReport
 from poison_tf.components.segmentation.seg_trainer import SegTrainer
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.stage_cli import run_program
+from poison_tf.train.determinism import enable_determinism
 from poison_tf.train.strategy import resolve_strategy
 
 # stage → {--component value: class}; the first entry is the default. Values name the study.
@@ -98,7 +99,9 @@ ALIASES: dict[str, dict[str, str]] = {
 
 
 def _prepare(params: dict) -> None:
-    """multi_worker must exist before any other TensorFlow op: resolve the strategy first."""
+    """Fixed thread pools and multi_worker must exist before any other TensorFlow op."""
+    if params.get("deterministic"):
+        enable_determinism()
     if "strategy" in params:
         resolve_strategy(params["strategy"])
 

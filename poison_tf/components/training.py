@@ -44,6 +44,9 @@ def training_parameters(epochs: int, seed: int = 17) -> dict[str, ExecutionParam
             bool, default=False, help="mixed precision (float16 on GPU, bfloat16 on CPU)"
         ),
         "jit_compile": ExecutionParameter(bool, default=False, help="compile the steps with XLA"),
+        "deterministic": ExecutionParameter(
+            bool, default=False, help="TF op determinism, fixed seeds and thread pools"
+        ),
     }
 
 
@@ -71,6 +74,7 @@ def train_and_export(
         mixed_precision=exec_properties["mixed_precision"],
         jit_compile=exec_properties["jit_compile"],
         seed=exec_properties["seed"],
+        deterministic=exec_properties.get("deterministic", False),
         checkpoint_every_steps=exec_properties.get("checkpoint_every_steps", 0),
         tensorboard_dir=os.path.join(work, "tensorboard"),
     )

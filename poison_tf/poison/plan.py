@@ -1,8 +1,17 @@
 """The poison plan: which example ids get which trigger and label rule, as a JSON artefact.
 
 Poisoning never copies data. The plan is applied by the training input pipeline as pure TF
-ops (`PoisonPlan.map_fn`), so it scales with tf.data and costs almost nothing; the same plan
-file also documents the attack exactly (ids, trigger parameters, rule, seed, counts).
+ops, so it scales with tf.data and costs almost nothing; the same plan file also documents the
+attack exactly (ids, trigger parameters, rule, seed, counts).
+
+Two ways to apply it, giving bit-identical examples (tests/poison/test_plan_paths.py):
+- `pairs(plan)`: the map after `batch` that every Task has anyway (example dict → (image,
+  label)) poisons the batch on the way (`batch_fn`: a boolean mask indexed by id, the poisoned
+  rows gathered, stamped and scattered back, in a `tf.function` traced once per plan). The
+  Tasks use this: no extra tf.data stage, no per-epoch re-tracing of the trigger
+  (benchmarks/poison_overhead.py and BENCHMARKS.md section 1 say what each step bought).
+- `map_fn`: a separate `Dataset.map`, per example or per batch, for other pipelines; it also
+  adds the `poisoned` flag.
 """
 
 from __future__ import annotations
@@ -73,6 +82,49 @@ class PoisonPlan:
             )
         return self._table
 
+    def membership_mask(self) -> np.ndarray:
+        """bool [M]: True at every poisoned id, M = max(num_examples, largest id + 1)."""
+        size = max(self.num_examples, int(self.poisoned_ids.max()) + 1 if self.count else 0)
+        mask = np.zeros(max(size, 1), bool)
+        mask[np.asarray(self.poisoned_ids, np.int64)] = True
+        return mask
+
+    def is_poisoned(self, ids: tf.Tensor) -> tf.Tensor:
+        """Membership of int ids (any shape) by indexing the boolean mask; out-of-range ids
+        (negative, or past the mask) are clean, as the hash table's default said."""
+        mask = tf.constant(self.membership_mask())
+        ids = tf.cast(ids, tf.int64)
+        size = tf.cast(tf.shape(mask)[0], tf.int64)
+        inside = (ids >= 0) & (ids < size)
+        return tf.gather(mask, tf.clip_by_value(ids, 0, size - 1)) & inside
+
+    def batch_fn(self, image_key: str = "image", label_key: str = "label", id_key: str = "id"):
+        """A function on a decoded batch dict → the same dict with the planned rows poisoned.
+
+        Meant to run inside the map that already follows `batch` (`pairs`), so a poisoned
+        pipeline has no stage a clean one lacks. One mask `gather` per batch finds the poisoned
+        rows; only they are gathered, stamped and scattered back. It is a `tf.function` built
+        once per plan, so the map re-traced every epoch only adds a call to it.
+        """
+        key = (image_key, label_key, id_key)
+        cache = self.__dict__.setdefault("_batch_fns", {})
+        if key not in cache:
+            trigger, rule = self.trigger, self.label_rule
+
+            @tf.function(reduce_retracing=True)
+            def poison(example: dict) -> dict:
+                example = dict(example)
+                rows = tf.where(self.is_poisoned(example[id_key]))  # [K, 1] batch positions
+                image, label = example[image_key], example[label_key]
+                example[image_key] = stamp_rows(trigger, image, rows)
+                example[label_key] = tf.tensor_scatter_nd_update(
+                    label, rows, rule.apply(tf.gather_nd(label, rows))
+                )
+                return example
+
+            cache[key] = poison
+        return cache[key]
+
     def map_fn(self, image_key: str = "image", label_key: str = "label", id_key: str = "id"):
         """A Dataset.map function stamping the trigger and rewriting the label of planned ids.
 
@@ -106,6 +158,52 @@ class PoisonPlan:
             return example
 
         return poison
+
+
+def stamp_rows(trigger: Trigger, images: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
+    """`images` [B, H, W, C] with `trigger` stamped on `rows` [K, 1], touching only its box.
+
+    With a static image size only the box where the trigger's alpha is non-zero is gathered,
+    blended and scattered back (a 10-px checkerboard on 100×100 images: 1 % of the pixels);
+    outside it the blend is `x * 1 + 0 = x`, so the result is bit-identical to stamping whole
+    images. Without a static size, whole rows are stamped.
+    """
+    height, width = images.shape[1], images.shape[2]
+    if height is None or width is None:
+        return tf.tensor_scatter_nd_update(images, rows, trigger.apply(tf.gather_nd(images, rows)))
+    top, bottom, left, right = trigger.box(height, width)
+    pattern, alpha = (t[top:bottom, left:right] for t in trigger.placed(height, width))
+    pattern = tf.cast(tf.constant(pattern), images.dtype)
+    alpha = tf.cast(tf.constant(alpha), images.dtype)
+    region = tf.gather_nd(images[:, top:bottom, left:right], rows)  # [K, h, w, C]
+    stamped = region * (1.0 - alpha) + pattern * alpha
+    grid = np.stack(np.mgrid[top:bottom, left:right], -1).astype(np.int64)  # [h, w, 2]
+    count, (h, w) = tf.shape(rows, tf.int64)[:1], grid.shape[:2]
+    row_index = tf.broadcast_to(rows[:, None, None, :], tf.concat([count, [h, w, 1]], 0))
+    pixel_index = tf.broadcast_to(tf.constant(grid), tf.concat([count, [h, w, 2]], 0))
+    where = tf.concat([row_index, pixel_index], -1)  # [K, h, w, 3]: (row, y, x) per pixel
+    return tf.tensor_scatter_nd_update(images, where, stamped)
+
+
+def pairs(plan: PoisonPlan | None, image_key: str = "image", label_key: str = "label"):
+    """The Tasks' map after `batch`: example dict → (image, label), poisoned by `plan` if any.
+
+    Args:
+        plan: the poison plan of a training split, or None for a clean pipeline.
+        image_key: the example's image key.
+        label_key: the example's label key.
+
+    Returns:
+        A function for `Dataset.map` on batches of decoded examples.
+    """
+    poison = plan.batch_fn(image_key, label_key) if plan is not None else None
+
+    def to_pair(example: dict):
+        if poison is not None:
+            example = poison(example)
+        return example[image_key], example[label_key]
+
+    return to_pair
 
 
 def stamp_all(

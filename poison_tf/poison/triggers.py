@@ -68,11 +68,36 @@ class Trigger:
         paddings = [[y0, height - h - y0], [x0, width - w - x0], [0, 0]]
         return tf.pad(pattern, paddings), tf.pad(alpha, paddings)
 
+    def placed(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """`layers` for a static image size, computed once (eagerly, by the same ops) and cached.
+
+        Inside a tf.data map that is traced every epoch, the padded / resized layers then enter
+        the graph as two constants instead of a dozen ops to build and run per example.
+        """
+        cache = self.__dict__.setdefault("_placed", {})
+        if (height, width) not in cache:
+            with tf.init_scope():
+                pattern, alpha = self.layers(tf.constant(height), tf.constant(width))
+                cache[(height, width)] = (pattern.numpy(), alpha.numpy())
+        return cache[(height, width)]
+
+    def box(self, height: int, width: int) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right) around the pixels the trigger changes (alpha > 0) on a
+        static (height, width) image: outside it `apply` returns the image unchanged."""
+        rows, cols = np.nonzero(self.placed(height, width)[1][..., 0] > 0)
+        if rows.size == 0:
+            return 0, height, 0, width
+        return int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+
     def apply(self, images: tf.Tensor) -> tf.Tensor:
         """Stamps the trigger on one image [H, W, 3] or a batch [B, H, W, 3]."""
         images = tf.convert_to_tensor(images)
-        shape = tf.shape(images)
-        pattern, alpha = self.layers(shape[-3], shape[-2])
+        height, width = images.shape[-3], images.shape[-2]
+        if height is not None and width is not None:
+            pattern, alpha = (tf.constant(t) for t in self.placed(height, width))
+        else:
+            shape = tf.shape(images)
+            pattern, alpha = self.layers(shape[-3], shape[-2])
         pattern = tf.cast(pattern, images.dtype)
         alpha = tf.cast(alpha, images.dtype)
         return images * (1.0 - alpha) + pattern * alpha

@@ -1,7 +1,7 @@
 """The face-classification Task: the DeepID BadNet of CSAW-HackML, sparse cross-entropy.
 
-Trains on the `train` split (with an optional BadNets plan applied per batch), validates on
-the clean `val` split and reports its accuracy beside the loss.
+Trains on the `train` split (with an optional BadNets plan, applied per batch in the map that
+makes the (image, label) pairs), validates on the clean `val` split and reports its accuracy.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from poison_tf.data.image_examples import image_examples_dataset
 from poison_tf.models.deepid_badnet import build_deepid_badnet
-from poison_tf.poison.plan import PoisonPlan
+from poison_tf.poison.plan import PoisonPlan, pairs
 from poison_tf.tasks.classification import ClassificationTask
 
 
@@ -33,9 +33,10 @@ class FaceClassificationTask(ClassificationTask):
     def build_inputs(self, split: str, epoch: int = 0) -> tf.data.Dataset:
         training = split == "train"
         dataset = image_examples_dataset(
-            self.examples_dir, split, shuffle_seed=self.seed + epoch if training else None
+            self.examples_dir,
+            split,
+            shuffle_seed=self.seed + epoch if training else None,
         )
         dataset = dataset.batch(self.global_batch_size)
-        if training and self.plan is not None:
-            dataset = dataset.map(self.plan.map_fn(), num_parallel_calls=tf.data.AUTOTUNE)
-        return dataset.map(lambda e: (e["image"], e["label"])).prefetch(tf.data.AUTOTUNE)
+        plan = self.plan if training else None
+        return dataset.map(pairs(plan)).prefetch(tf.data.AUTOTUNE)

@@ -29,6 +29,7 @@ import tensorflow as tf
 from absl import logging
 
 from poison_tf.io.atomic import read_json, write_json
+from poison_tf.train.determinism import enable_determinism
 from poison_tf.train.ema import ModelEMA
 from poison_tf.train.strategy import is_chief, resolve_strategy, worker_dir
 from poison_tf.train.sync_batch_norm import synchronized_batch_norm
@@ -257,9 +258,10 @@ def fit(
     (`poison_tf.train.sync_batch_norm`), so the result does not depend on the replica count.
     """
     strategy = strategy or resolve_strategy(config.strategy)
-    keras.utils.set_random_seed(config.seed)
     if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
+        enable_determinism(config.seed)  # seeds, op determinism, thread pools if still free
+    else:
+        keras.utils.set_random_seed(config.seed)
     previous_policy = keras.mixed_precision.global_policy()
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy(_mixed_policy())

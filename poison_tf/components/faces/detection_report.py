@@ -9,6 +9,7 @@ score on each poisoned set.
 
 from __future__ import annotations
 
+import json
 import os
 
 import matplotlib
@@ -23,6 +24,7 @@ from poison_tf.dag.component import BaseComponent  # noqa: E402
 from poison_tf.dag.executor import BaseExecutor  # noqa: E402
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter  # noqa: E402
 from poison_tf.io.atomic import atomic_file  # noqa: E402
+from poison_tf.report.seeds import format_mean_spread, over_seeds  # noqa: E402
 from poison_tf.report.tables import to_markdown, write_csv  # noqa: E402
 
 
@@ -37,6 +39,9 @@ class DetectionReportSpec(ComponentSpec):
         ),
         "settings": ExecutionParameter(
             str, default="", help="Markdown describing data and training"
+        ),
+        "seeds": ExecutionParameter(
+            str, default="", help="JSON list: the seed of each metrics input (--seeds=N runs)"
         ),
     }
 
@@ -149,14 +154,40 @@ def plot_histograms(runs: list[tuple[str, str]], path: str) -> None:
     plt.close(fig)
 
 
+def seed_sections(runs: list[dict], seeds: list, out) -> list[str]:
+    """With several seeds: attack and detection tables as mean ± std over seeds (+ long CSVs)."""
+    order = list(dict.fromkeys(seeds))
+    if len(order) < 2:
+        return []
+    per_seed = [tables([r for r, s in zip(runs, seeds) if s == seed]) for seed in order]
+    sections = []
+    for name, title in (
+        ("detection", "detection of each model's own trigger (FRR, detection rate, ROC-AUC)"),
+        ("attack", "the attack (clean accuracy, attack success rates)"),
+    ):
+        long = over_seeds([frames[name] for frames in per_seed], order)
+        write_csv(long, out.path(f"{name}_seeds.csv"))
+        sections += [
+            f"## Over {len(order)} seeds ({', '.join(map(str, order))}): {title}, mean ± sample "
+            "std; the tables above are the first seed's",
+            to_markdown(format_mean_spread(long)),
+        ]
+    return sections
+
+
 class DetectionReportExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         out = output_dict["report"][0]
-        runs = [types.DetectionMetrics.read(a) for a in input_dict["metrics"]]
+        every = [types.DetectionMetrics.read(a) for a in input_dict["metrics"]]
+        seeds = json.loads(exec_properties["seeds"] or "null") or [None] * len(every)
+        first = [i for i, s in enumerate(seeds) if s == seeds[0]]  # the tables of one seed
+        runs = [every[i] for i in first]
         frames = tables(runs)
         for name, frame in frames.items():
             write_csv(frame, out.path(f"{name}.csv"))
-        files = [(m["backdoor"], a.path("scores.npz")) for m, a in zip(runs, input_dict["metrics"])]
+        spread = seed_sections(every, seeds, out)
+        metrics_dirs = [input_dict["metrics"][i] for i in first]
+        files = [(m["backdoor"], a.path("scores.npz")) for m, a in zip(runs, metrics_dirs)]
         plot_histograms(files, out.path("score_histograms.png"))
         repair = []
         if "repair" in frames:
@@ -178,6 +209,7 @@ class DetectionReportExecutor(BaseExecutor):
             "## Detection of each model's own trigger (threshold from clean validation; FRR on clean "
             "test; detection rate; ROC-AUC)",
             to_markdown(frames["detection"]),
+            *spread,
             *repair,
             "## Score distributions (clean test vs each trigger; model-based detectors on the model "
             "poisoned with that trigger)",
@@ -186,8 +218,9 @@ class DetectionReportExecutor(BaseExecutor):
         ]
         with atomic_file(out.path(types.Report.FILE)) as handle:
             handle.write("\n\n".join(s for s in sections if s) + "\n")
-        for metrics, model in zip(runs, input_dict["models"]):
+        for metrics, model, seed in zip(every, input_dict["models"], seeds):
             name = metrics["backdoor"] or os.path.basename(model.uri)
+            name += f"_seed{seed}" if seed is not None and seed != seeds[0] else ""
             types.FaceModel.copy_tensorboard(model, out.uri, name)
 
 

@@ -10,6 +10,7 @@ when it was trained here).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -22,6 +23,7 @@ from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.io.atomic import atomic_file, read_json
 from poison_tf.report.patch_figures import plot_success_vs_area
+from poison_tf.report.seeds import format_mean_spread, over_seeds
 from poison_tf.report.tables import to_markdown, write_csv
 
 VICTIM_FILE = "victim.keras"
@@ -51,6 +53,9 @@ class PatchReportSpec(ComponentSpec):
         ),
         "settings": ExecutionParameter(
             str, default="", help="Markdown describing data, victim and attack"
+        ),
+        "seeds": ExecutionParameter(
+            str, default="", help="JSON list: the seed of each metrics input (--seeds=N runs)"
         ),
     }
 
@@ -97,6 +102,33 @@ def patch_recipe(info: dict) -> str:
         parts.append(f"{info['lr_decay']} decay")
     parts.append(f"{info.get('loss', 'ce')} loss")
     return ", ".join(parts)
+
+
+def seed_lines(metrics_dirs: list, seeds: list[int], fraction: float, key: str, out) -> list[str]:
+    """With several seeds: the clean-vs-patched table and the success sweep as mean ± std."""
+    if len(seeds) < 2:
+        return []
+    mains, curves = [], []
+    for artefact in metrics_dirs:
+        entries = types.PatchMetrics.read(artefact)["entries"]
+        mains.append(
+            main_table(min(entries, key=lambda e: abs(e["requested_fraction"] - fraction)))
+        )
+        curves.append(success_curve(sweep_table(entries), key))
+    main_long, curve_long = over_seeds(mains, seeds), over_seeds(curves, seeds)
+    write_csv(main_long, out.path("patch_metrics_seeds.csv"))
+    write_csv(curve_long, out.path("success_vs_area_seeds.csv"))
+    head = f"## Over {len(seeds)} seeds ({', '.join(map(str, seeds))}), mean ± sample std"
+    return [
+        f"{head}: clean vs patched (the tables above are the first seed's)",
+        "",
+        to_markdown(format_mean_spread(main_long)),
+        "",
+        f"{head}: success vs patch area",
+        "",
+        to_markdown(format_mean_spread(curve_long)),
+        "",
+    ]
 
 
 class PatchReportExecutor(BaseExecutor):
@@ -146,6 +178,9 @@ class PatchReportExecutor(BaseExecutor):
         lines += ["## Success vs patch area", "", to_markdown(curve, "{:.3f}"), ""]
         if len(sweep) > 1:
             lines += ["![success vs area](success_vs_area.png)", ""]
+        seeds = json.loads(exec_properties["seeds"] or "[]")
+        fraction = info["geometry"]["fraction"]
+        lines += seed_lines(input_dict["metrics"], seeds, fraction, key, out)
         lines += [
             "## Loss per iteration",
             "",
