@@ -16,8 +16,8 @@ import keras
 import numpy as np
 import pytest
 
-from poison_tf.dag.artifact import Artifact
 from poison_tf.components.headpose.head_pose_example_gen import write_headpose_examples
+from poison_tf.dag.artifact import Artifact
 from poison_tf.data.synthetic_heads import render_heads
 from poison_tf.poison import label_rules, selection, triggers
 from poison_tf.poison.plan import PoisonPlan
