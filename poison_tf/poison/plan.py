@@ -3,6 +3,10 @@
 Poisoning never copies data. The plan is applied by the training input pipeline as pure TF
 ops (`PoisonPlan.map_fn`), so it scales with tf.data and costs almost nothing; the same plan
 file also documents the attack exactly (ids, trigger parameters, rule, seed, counts).
+
+`noise_ids` (optional, disjoint from `poisoned_ids`) are the "cross" examples of WaNet's noise
+mode: their trigger's `apply_noise(images, ids)` is applied and their labels are kept. They are
+not poisoned (the `poisoned` flag stays False), which is the ground truth defences are scored on.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ class PoisonPlan:
     num_examples: int
     rate: float
     seed: int
+    noise_ids: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
     _table: tf.lookup.StaticHashTable | None = dataclasses.field(
         default=None, init=False, repr=False, compare=False
     )
@@ -42,6 +47,7 @@ class PoisonPlan:
             "num_examples": self.num_examples,
             "rate": self.rate,
             "seed": self.seed,
+            **({"noise_ids": [int(i) for i in self.noise_ids]} if len(self.noise_ids) else {}),
         }
 
     def save(self, path: str) -> None:
@@ -57,6 +63,7 @@ class PoisonPlan:
             num_examples=int(payload["num_examples"]),
             rate=float(payload["rate"]),
             seed=int(payload["seed"]),
+            noise_ids=np.asarray(payload.get("noise_ids", []), np.int64),
         )
 
     def membership(self) -> tf.lookup.StaticHashTable:
@@ -73,6 +80,12 @@ class PoisonPlan:
             )
         return self._table
 
+    def _noise_table(self) -> tf.lookup.StaticHashTable:
+        keys = tf.constant(self.noise_ids, tf.int64)
+        return tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(keys, tf.ones_like(keys, tf.int32)), 0
+        )
+
     def map_fn(self, image_key: str = "image", label_key: str = "label", id_key: str = "id"):
         """A Dataset.map function stamping the trigger and rewriting the label of planned ids.
 
@@ -84,6 +97,7 @@ class PoisonPlan:
         table = self.membership()
         trigger = self.trigger
         rule = self.label_rule
+        noise = self._noise_table() if len(self.noise_ids) else None
 
         def poison(example: dict) -> dict:
             example = dict(example)
@@ -101,6 +115,20 @@ class PoisonPlan:
                 label = tf.tensor_scatter_nd_update(
                     label, rows, rule.apply(tf.gather_nd(label, rows))
                 )
+            if noise is not None:  # WaNet noise mode: warp with noise, keep the label
+                if ids.shape.rank == 0:
+                    image = tf.cond(
+                        noise.lookup(ids) > 0,
+                        lambda: trigger.apply_noise(image, ids),
+                        lambda: image,
+                    )
+                else:
+                    rows = tf.where(noise.lookup(ids) > 0)
+                    image = tf.tensor_scatter_nd_update(
+                        image,
+                        rows,
+                        trigger.apply_noise(tf.gather_nd(image, rows), tf.gather_nd(ids, rows)),
+                    )
             example[image_key], example[label_key] = image, label
             example["poisoned"] = is_poisoned
             return example
