@@ -21,7 +21,10 @@ class ClassifierExampleGenSpec(ComponentSpec):
     OUTPUTS = {"examples": ChannelParameter("Examples")}
     PARAMETERS = {
         "source": ExecutionParameter(
-            str, default="synthetic", is_path=True, help="synthetic | npz:<file|dir> | folder:<dir>"
+            str,
+            default="synthetic",
+            is_path=True,
+            help="synthetic | npz:<file|dir> | folder:<dir> | tfds:<name>",
         ),
         "image_size": ExecutionParameter(
             int, default=32, help="side in pixels; 0 keeps an npz's own size"
@@ -67,8 +70,14 @@ def load_classification_source(props: dict) -> tuple[tuple, tuple, list[str]]:
         train, test, names = load_npz(path)
     elif kind == "folder":
         train, test, names = load_folders(path, size or 32)
+    elif kind == "tfds":
+        from poison_tf.data.tfds_source import load_tfds
+
+        train, test, names = load_tfds(path)
     else:
-        raise UserInputError(f"--source={source!r}: use synthetic, npz:<file|dir> or folder:<dir>")
+        raise UserInputError(
+            f"--source={source!r}: use synthetic, npz:<file|dir>, folder:<dir> or tfds:<name>"
+        )
     rng = np.random.default_rng(seed)
     if test is None:
         fraction = props["test_fraction"]

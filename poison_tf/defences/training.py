@@ -38,7 +38,10 @@ def dataset(
     ds = tf.data.Dataset.from_tensor_slices((images.astype(np.float32), labels.astype(np.int64)))
     if shuffle:
         ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+    # Training drops the ragged last batch: with oneDNN on (TF 2.21 CPU), a training step on a
+    # batch of a second, smaller shape after full ones crashed the process ("free(): invalid
+    # pointer") in the benchmark; shuffling each epoch means no example is always left out.
+    ds = ds.batch(batch_size, drop_remainder=shuffle and len(labels) > batch_size)
     if with_augment:
         ds = ds.enumerate().map(
             lambda i, xy: (augment(xy[0], tf.stack([tf.cast(i, tf.int32), seed])), xy[1]),
