@@ -83,8 +83,10 @@ def test_abl_unlearning_removes_the_backdoor_of_the_isolated_examples():
     # Step 4 alone, given the isolated set: on this toy world the clean stripes are learnt before
     # the 3x3 trigger, so step 2's lowest-loss examples are clean ones (ABL's premise, that the
     # backdoor is learnt first, does not hold here); the unlearning itself must still work.
+    # Unbounded gradient ascent is touchy: 14 steps at 3e-3 remove the backdoor and keep the
+    # clean accuracy; 16 steps already cost 26 points of it (seen while writing this test).
     world = poisoned_world()
-    abl = AntiBackdoorLearning(build_cnn, unlearning_epochs=5, unlearning_lr=3e-3, batch_size=16)
+    abl = AntiBackdoorLearning(build_cnn, unlearning_epochs=7, unlearning_lr=3e-3, batch_size=20)
     model = abl.unlearn(
         training.clone(world.model), world.train_x, world.train_y, world.plan.poisoned_ids[:40]
     )
