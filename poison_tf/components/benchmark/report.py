@@ -79,7 +79,7 @@ def neural_cleanse(cells: list[dict]) -> pd.DataFrame:
             {
                 "attack": c["attack"],
                 "ratio %": c["rate_percent"],
-                "detected class": r["detected"],
+                "detected class": "none" if r["detected"] is None else str(r["detected"]),
                 "flagged": ",".join(map(str, r["flagged"])) or "-",
                 "anomaly index (min norm)": r["min_anomaly_index"],
                 "anomaly index (target)": r["target_anomaly_index"],
