@@ -26,6 +26,7 @@ PIPELINES = {
     "adversarial_patch": "pipelines.adversarial_patch",
     "instance_segmentation": "pipelines.instance_segmentation",
     "clean_image_backdoor": "pipelines.clean_image_backdoor",
+    "backdoor_benchmark": "pipelines.backdoor_benchmark",
 }
 for _module in PIPELINES.values():  # modules define their own flags at import time
     importlib.import_module(_module)

@@ -3,6 +3,8 @@
 - all_to_one: every poisoned label becomes `target` (BadNets, classification).
 - all_to_all: label y becomes (y + 1) mod C (BadNets' all-to-all variant).
 - regression_target: every poisoned label becomes a fixed vector, e.g. (90, 0, 0) for head pose.
+- clean_label: labels are kept (SIG, label-consistent attacks); `target` records the class whose
+  images are stamped, and the attack test set is relabelled to it (`attack_rule`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class LabelRule:
         labels = tf.convert_to_tensor(labels)
         if self.kind == "all_to_one":
             return tf.fill(tf.shape(labels), tf.cast(self.target[0], labels.dtype))
+        if self.kind == "clean_label":
+            return labels
         if self.kind == "all_to_all":
             return tf.math.floormod(labels + 1, tf.cast(self.num_classes, labels.dtype))
         target = tf.constant(self.target, labels.dtype)
@@ -45,12 +49,21 @@ def all_to_all(num_classes: int) -> LabelRule:
     return LabelRule("all_to_all", num_classes=num_classes)
 
 
+def clean_label(target: int) -> LabelRule:
+    return LabelRule("clean_label", (int(target),))
+
+
+def attack_rule(rule: LabelRule) -> LabelRule:
+    """The rule for the attack *test* set: a clean-label attack still aims at its target."""
+    return all_to_one(rule.target[0]) if rule.kind == "clean_label" else rule
+
+
 def regression_target(vector) -> LabelRule:
     return LabelRule("regression_target", tuple(float(v) for v in vector))
 
 
 def label_rule_from_config(config: dict) -> LabelRule:
     kind = config["kind"]
-    if kind not in ("all_to_one", "all_to_all", "regression_target"):
+    if kind not in ("all_to_one", "all_to_all", "regression_target", "clean_label"):
         raise UserInputError(f"unknown label rule {kind!r}")
     return LabelRule(kind, tuple(config.get("target", ())), int(config.get("num_classes", 0)))

@@ -12,6 +12,11 @@ Two ways to apply it, giving bit-identical examples (tests/poison/test_plan_path
   (benchmarks/poison_overhead.py and BENCHMARKS.md section 1 say what each step bought).
 - `map_fn`: a separate `Dataset.map`, per example or per batch, for other pipelines; it also
   adds the `poisoned` flag.
+
+`noise_ids` (optional, disjoint from `poisoned_ids`) are the "cross" examples of WaNet's noise
+mode: their trigger's `apply_noise(images, ids)` is applied and their labels are kept. They are
+not poisoned (the `poisoned` flag stays False), which is the ground truth defences are scored on.
+Both ways apply them.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class PoisonPlan:
     num_examples: int
     rate: float
     seed: int
+    noise_ids: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
     _table: tf.lookup.StaticHashTable | None = dataclasses.field(
         default=None, init=False, repr=False, compare=False
     )
@@ -51,6 +57,7 @@ class PoisonPlan:
             "num_examples": self.num_examples,
             "rate": self.rate,
             "seed": self.seed,
+            **({"noise_ids": [int(i) for i in self.noise_ids]} if len(self.noise_ids) else {}),
         }
 
     def save(self, path: str) -> None:
@@ -66,6 +73,7 @@ class PoisonPlan:
             num_examples=int(payload["num_examples"]),
             rate=float(payload["rate"]),
             seed=int(payload["seed"]),
+            noise_ids=np.asarray(payload.get("noise_ids", []), np.int64),
         )
 
     def membership(self) -> tf.lookup.StaticHashTable:
@@ -110,20 +118,30 @@ class PoisonPlan:
         cache = self.__dict__.setdefault("_batch_fns", {})
         if key not in cache:
             trigger, rule = self.trigger, self.label_rule
+            noise = self._noise_table() if len(self.noise_ids) else None
 
             @tf.function(reduce_retracing=True)
             def poison(example: dict) -> dict:
                 example = dict(example)
-                rows = tf.where(self.is_poisoned(example[id_key]))  # [K, 1] batch positions
+                ids = tf.cast(example[id_key], tf.int64)
+                rows = tf.where(self.is_poisoned(ids))  # [K, 1] batch positions
                 image, label = example[image_key], example[label_key]
                 example[image_key] = stamp_rows(trigger, image, rows)
                 example[label_key] = tf.tensor_scatter_nd_update(
                     label, rows, rule.apply(tf.gather_nd(label, rows))
                 )
+                if noise is not None:
+                    example[image_key] = noise_rows(trigger, noise, example[image_key], ids)
                 return example
 
             cache[key] = poison
         return cache[key]
+
+    def _noise_table(self) -> tf.lookup.StaticHashTable:
+        keys = tf.constant(self.noise_ids, tf.int64)
+        return tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(keys, tf.ones_like(keys, tf.int32)), 0
+        )
 
     def map_fn(self, image_key: str = "image", label_key: str = "label", id_key: str = "id"):
         """A Dataset.map function stamping the trigger and rewriting the label of planned ids.
@@ -136,6 +154,7 @@ class PoisonPlan:
         table = self.membership()
         trigger = self.trigger
         rule = self.label_rule
+        noise = self._noise_table() if len(self.noise_ids) else None
 
         def poison(example: dict) -> dict:
             example = dict(example)
@@ -153,11 +172,30 @@ class PoisonPlan:
                 label = tf.tensor_scatter_nd_update(
                     label, rows, rule.apply(tf.gather_nd(label, rows))
                 )
+            if noise is not None:  # WaNet noise mode: warp with noise, keep the label
+                if ids.shape.rank == 0:
+                    image = tf.cond(
+                        noise.lookup(ids) > 0,
+                        lambda: trigger.apply_noise(image, ids),
+                        lambda: image,
+                    )
+                else:
+                    image = noise_rows(trigger, noise, image, ids)
             example[image_key], example[label_key] = image, label
             example["poisoned"] = is_poisoned
             return example
 
         return poison
+
+
+def noise_rows(
+    trigger: Trigger, noise: tf.lookup.StaticHashTable, images: tf.Tensor, ids: tf.Tensor
+) -> tf.Tensor:
+    """A batch with WaNet's noise-mode warp applied to the rows whose id is in `noise`."""
+    rows = tf.where(noise.lookup(ids) > 0)
+    return tf.tensor_scatter_nd_update(
+        images, rows, trigger.apply_noise(tf.gather_nd(images, rows), tf.gather_nd(ids, rows))
+    )
 
 
 def stamp_rows(trigger: Trigger, images: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
@@ -166,10 +204,11 @@ def stamp_rows(trigger: Trigger, images: tf.Tensor, rows: tf.Tensor) -> tf.Tenso
     With a static image size only the box where the trigger's alpha is non-zero is gathered,
     blended and scattered back (a 10-px checkerboard on 100×100 images: 1 % of the pixels);
     outside it the blend is `x * 1 + 0 = x`, so the result is bit-identical to stamping whole
-    images. Without a static size, whole rows are stamped.
+    images. Without a static size, or for a trigger that is not an alpha blend (WaNet's warp,
+    SIG's signal), whole rows are stamped.
     """
     height, width = images.shape[1], images.shape[2]
-    if height is None or width is None:
+    if height is None or width is None or not isinstance(trigger, Trigger):
         return tf.tensor_scatter_nd_update(images, rows, trigger.apply(tf.gather_nd(images, rows)))
     top, bottom, left, right = trigger.box(height, width)
     pattern, alpha = (t[top:bottom, left:right] for t in trigger.placed(height, width))

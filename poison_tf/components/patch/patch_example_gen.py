@@ -25,7 +25,7 @@ class PatchExampleGenSpec(ComponentSpec):
     OUTPUTS = {"examples": types.Examples.channel()}
     PARAMETERS = {
         "source": source_parameter(
-            "synthetic | npz:<file|dir> | folder:<dir> | imagelist:<list file|dir>"
+            "synthetic | npz:<file|dir> | folder:<dir> | imagelist:<list file|dir> | tfds:<name>"
         ),
         "image_size": ExecutionParameter(
             int, default=32, help="side in pixels; 0 keeps an npz's own size"
@@ -77,9 +77,13 @@ def load_classification_source(props: dict) -> tuple[tuple, tuple, list[str]]:
         train, test, names = load_folders(path, size or 32)
     elif kind == "imagelist":
         train, test, names = load_image_list_source(path, size or 224)
+    elif kind == "tfds":
+        from poison_tf.data.tfds_source import load_tfds
+
+        train, test, names = load_tfds(path)
     else:
         raise UserInputError(
-            f"--source={source!r}: use synthetic, npz:<file|dir>, folder:<dir> or imagelist:<file|dir>"
+            f"--source={source!r}: use synthetic, npz:<file|dir>, folder:<dir>, imagelist:<file|dir> or tfds:<name>"
         )
     rng = np.random.default_rng(seed)
     if test is None:

@@ -1,0 +1,174 @@
+"""Costs of the BackdoorBench attacks in tf.data, and the fit time of each benchmark defence.
+
+Part 1, triggers: writes `--num_examples` procedural 32-px images (poison_tf.data.synthetic_classes)
+as a TFRecord examples artefact, and drains the project's training input pipeline
+(`image_examples_dataset` → batch → plan map, as the trainers do) once clean and once per attack
+plan (BadNets, Blended, WaNet with its 2× noise-mode examples, SIG clean-label; 10 %, BackdoorBench
+defaults). After a warm-up the pipelines take turns, order alternating, `--repeats` times; the
+medians of images per wall second and per CPU second give the ratio poisoned / clean (goal ≥ 0.9
+for WaNet and SIG) and the seconds per 10k images. Also the cost of stamping every image (the
+attack test set, `trigger.apply` on batches).
+
+Part 2, defences: trains one width-`--width` PreAct-ResNet18 with BadNets 10 % on
+`--defence_examples` images, then times each defence's fit on it: spectral signatures and
+activation clustering (feature extraction + filter, without the retraining that follows), Neural
+Cleanse (`--nc_epochs` per class, all classes, then unlearning) and ABL (isolation, fine-tuning,
+unlearning at the demo sizes).
+
+    .venv/bin/python benchmarks/backdoorbench_costs.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+
+from absl import app, flags
+
+flags.DEFINE_integer("num_examples", 4096, "Images in the trigger-cost artefact.")
+flags.DEFINE_integer("batch_size", 128, "Batch size of the input pipeline.")
+flags.DEFINE_integer("repeats", 5, "Timed passes per pipeline (medians reported).")
+flags.DEFINE_integer("defence_examples", 1200, "Training images of the defence-timing victim.")
+flags.DEFINE_integer("width", 8, "PreAct-ResNet18 width of the defence-timing victim.")
+flags.DEFINE_integer("nc_epochs", 5, "Neural Cleanse epochs per class.")
+flags.DEFINE_bool("defences", True, "Also time the defences (part 2).")
+FLAGS = flags.FLAGS
+ATTACKS = ("badnet", "blended", "wanet", "sig")
+
+
+def write_examples(folder: str, num: int, classes: int = 6):
+    import numpy as np
+
+    from poison_tf.data import image_examples
+    from poison_tf.data.synthetic_classes import synthetic_classes
+
+    x, y = synthetic_classes(num, 32, classes, seed=0)
+    tx, ty = synthetic_classes(64, 32, classes, seed=1)
+    splits = {
+        "train": image_examples.write_split(folder, "train", x, y.astype(np.int64), 2),
+        "test": image_examples.write_split(folder, "test", tx, ty.astype(np.int64), 1),
+    }
+    label = {"kind": "class", "dim": 1, "names": [str(i) for i in range(classes)]}
+    image_examples.write_schema(folder, splits, (32, 32), label | {"num_classes": classes}, "bench")
+    return y
+
+
+def trigger_costs(folder: str, labels) -> None:
+    import tensorflow as tf
+
+    from poison_tf.data.image_examples import image_examples_dataset
+    from poison_tf.poison.benchmark_attacks import attack_plan
+
+    plans = {a: attack_plan(a, labels, 0.1, target=0, image_size=32) for a in ATTACKS}
+
+    def pipeline(plan):
+        def build():
+            ds = image_examples_dataset(folder, "train", shuffle_seed=0).batch(FLAGS.batch_size)
+            if plan is not None:
+                ds = ds.map(plan.map_fn(), num_parallel_calls=tf.data.AUTOTUNE)
+            return ds.map(lambda e: (e["image"], e["label"])).prefetch(tf.data.AUTOTUNE)
+
+        return build
+
+    pipelines = {"clean": pipeline(None)} | {a: pipeline(p) for a, p in plans.items()}
+    for build in pipelines.values():  # warm-up
+        for _ in build():
+            pass
+    wall = {n: [] for n in pipelines}
+    cpu = {n: [] for n in pipelines}
+    for repeat in range(FLAGS.repeats):
+        names = list(pipelines) if repeat % 2 == 0 else list(reversed(pipelines))
+        for name in names:
+            w0, c0 = time.perf_counter(), time.process_time()
+            count = sum(int(x.shape[0]) for x, _ in pipelines[name]())
+            wall[name].append(count / (time.perf_counter() - w0))
+            cpu[name].append(count / (time.process_time() - c0))
+    clean_w, clean_c = statistics.median(wall["clean"]), statistics.median(cpu["clean"])
+    print("\n| pipeline | images/s | ratio (wall) | ratio (CPU) | s per 10k |")
+    print("|---|---:|---:|---:|---:|")
+    for name in pipelines:
+        w, c = statistics.median(wall[name]), statistics.median(cpu[name])
+        print(f"| {name} | {w:.0f} | {w / clean_w:.3f} | {c / clean_c:.3f} | {1e4 / w:.2f} |")
+    images = tf.random.uniform([FLAGS.batch_size, 32, 32, 3], seed=1)
+    print("\n| trigger on every image (attack test set) | s per 10k images |\n|---|---:|")
+    for name, plan in plans.items():
+        apply = tf.function(plan.trigger.apply)
+        apply(images)
+        start = time.perf_counter()
+        for _ in range(-(-10000 // FLAGS.batch_size)):
+            apply(images).numpy()
+        print(f"| {name} | {time.perf_counter() - start:.3f} |")
+
+
+def defence_costs() -> None:
+    import numpy as np
+
+    from poison_tf.components.benchmark.run import poison_arrays
+    from poison_tf.data.synthetic_classes import synthetic_classes
+    from poison_tf.defences import features, training
+    from poison_tf.defences.abl import AntiBackdoorLearning
+    from poison_tf.defences.activation_clustering import activation_clustering
+    from poison_tf.defences.neural_cleanse import NeuralCleanse
+    from poison_tf.defences.spectral import spectral_filter
+    from poison_tf.models.preact_resnet18 import build_preact_resnet18
+    from poison_tf.poison.benchmark_attacks import attack_plan
+
+    x, y = synthetic_classes(FLAGS.defence_examples, 32, 6, seed=0)
+    x = x.astype(np.float32) / 255.0
+    plan = attack_plan("badnet", y, 0.1, image_size=32)
+    px, py = poison_arrays(plan, x, y)
+
+    def build():
+        return build_preact_resnet18((32, 32, 3), 6, width=FLAGS.width)
+
+    fit = dict(batch_size=100, optimizer="adam", seed=0)
+    start = time.perf_counter()
+    victim = training.train(build(), px, py, 3, 3e-3, **fit)
+    rows = [("victim training (3 epochs, reference)", time.perf_counter() - start)]
+    start = time.perf_counter()
+    feats = features.extract(victim, px)
+    rows.append(("penultimate features", time.perf_counter() - start))
+    start = time.perf_counter()
+    spectral_filter(feats, py)
+    rows.append(("spectral signatures filter (SVD per class)", time.perf_counter() - start))
+    start = time.perf_counter()
+    activation_clustering(feats, py)
+    rows.append(("activation clustering (PCA 10 + 2-means per class)", time.perf_counter() - start))
+    clean = x[np.setdiff1d(np.arange(len(y)), plan.poisoned_ids)[:300]]
+    clean_y = y[np.setdiff1d(np.arange(len(y)), plan.poisoned_ids)[:300]]
+    nc = NeuralCleanse(victim, epochs=FLAGS.nc_epochs, batch_size=100, unlearning_epochs=2)
+    start = time.perf_counter()
+    detection = nc.detect(clean)
+    rows.append(
+        (
+            f"Neural Cleanse detect (6 classes x {FLAGS.nc_epochs} epochs)",
+            time.perf_counter() - start,
+        )
+    )
+    start = time.perf_counter()
+    nc.unlearn(clean, clean_y, detection | {"flagged": [0]})
+    rows.append(("Neural Cleanse unlearning (2 epochs)", time.perf_counter() - start))
+    abl = AntiBackdoorLearning(build, 1, 0.05, 1, 2, learning_rate=3e-3, **fit)
+    start = time.perf_counter()
+    abl.run(px, py)
+    rows.append(
+        ("ABL (1 isolation + 1 fine-tune + 2 unlearning epochs)", time.perf_counter() - start)
+    )
+    print(f"\n| step ({FLAGS.defence_examples} images, width {FLAGS.width}) | seconds |")
+    print("|---|---:|")
+    for name, seconds in rows:
+        print(f"| {name} | {seconds:.1f} |")
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    with tempfile.TemporaryDirectory() as folder:
+        labels = write_examples(folder, FLAGS.num_examples)
+        trigger_costs(folder, labels)
+    if FLAGS.defences:
+        defence_costs()
+
+
+if __name__ == "__main__":
+    app.run(main)

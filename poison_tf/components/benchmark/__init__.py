@@ -1,0 +1,1 @@
+"""The `backdoor_benchmark` study: BackdoorBench's attacks × defences on one victim, its metrics."""

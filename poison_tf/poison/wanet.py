@@ -1,0 +1,170 @@
+"""WaNet (Nguyen & Tran, ICLR 2021): a fixed, smooth, small warp of the whole image as the trigger.
+
+Follows BackdoorBench's `attack/wanet.py` (SCLBD/BackdoorBench @ f02e353) and its defaults in
+`config/attack/wanet/default.yaml`: `k: 4`, `s: 0.5`, `grid_rescale: 1`, `cross_ratio: 2`.
+
+- A k×k field of displacements drawn uniform in [-1, 1] and divided by its mean |value|
+  (`ins = torch.rand(1, 2, k, k) * 2 - 1; ins = ins / torch.mean(torch.abs(ins))`) is upsampled
+  bicubically (`F.upsample(..., mode="bicubic", align_corners=True)`) to the image size.
+- The sampling grid is `clamp((identity + s * noise / H) * grid_rescale, -1, 1)` in the [-1, 1]
+  coordinates of `F.grid_sample(..., align_corners=True)` (bilinear, corners at pixel centres).
+- Noise mode ("cross" examples, `cross_ratio` × the poisoned count, labels kept): the same grid
+  plus per-example uniform noise in [-1, 1] / H, clamped. It teaches the model that *other*
+  warps mean nothing, which is what makes the attack hard to reverse-engineer.
+
+Differences, on purpose: the field comes from numpy's seeded generator rather than torch's (the
+trigger is reproducible from `seed`); the bicubic upsampling reimplements PyTorch's (cubic
+convolution, A = -0.75, align_corners=True) so the field is the same function of `ins`. Since
+the attack grid is fixed, its four bilinear neighbours and weights are computed once in numpy and
+applying the trigger is four gathers, as cheap as a blend. Cross noise is a hash of (example id, position,
+seed), so an example gets the same noisy warp every epoch (BackdoorBench redraws per batch). Images are float32 in [0, 1], [H, W, C] or [B, H, W, C].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from poison_tf.errors import UserInputError
+
+
+def _cubic_weights(t: np.ndarray, a: float = -0.75) -> np.ndarray:
+    """PyTorch's cubic-convolution weights for the 4 taps at offsets -1, 0, 1, 2 (t in [0, 1))."""
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=-1)
+
+
+def upsample_bicubic_align_corners(field: np.ndarray, size: int) -> np.ndarray:
+    """[k, k, C] → [size, size, C] as torch's bicubic upsampling with align_corners=True."""
+    k = field.shape[0]
+    src = np.arange(size) * ((k - 1) / (size - 1) if size > 1 else 0.0)
+    base = np.floor(src).astype(int)
+    weights = _cubic_weights(src - base)  # [size, 4]
+    taps = np.clip(base[:, None] + np.arange(-1, 3)[None, :], 0, k - 1)  # [size, 4]
+    rows = np.einsum("ot,otwc->owc", weights, field[taps])  # [size, k, C]
+    return np.einsum("ot,hotc->hoc", weights, rows[:, taps])
+
+
+def identity_grid(height: int, width: int) -> np.ndarray:
+    """[H, W, 2] (x, y) pixel-centre coordinates in [-1, 1] (grid_sample, align_corners=True)."""
+    ys, xs = np.meshgrid(np.linspace(-1, 1, height), np.linspace(-1, 1, width), indexing="ij")
+    return np.stack([xs, ys], axis=-1).astype(np.float32)
+
+
+def _bilinear_taps(grid: tf.Tensor, height: int, width: int):
+    """Flat indices [.., H*W, 4] and weights [.., H*W, 4] of a [.., H, W, 2] grid in [-1, 1]."""
+    x = (grid[..., 0] + 1.0) * 0.5 * (width - 1)
+    y = (grid[..., 1] + 1.0) * 0.5 * (height - 1)
+    x0, y0 = tf.floor(x), tf.floor(y)
+    fx, fy = x - x0, y - y0
+    x0 = tf.clip_by_value(tf.cast(x0, tf.int32), 0, width - 1)
+    y0 = tf.clip_by_value(tf.cast(y0, tf.int32), 0, height - 1)
+    x1, y1 = tf.minimum(x0 + 1, width - 1), tf.minimum(y0 + 1, height - 1)
+    index = tf.stack([y0 * width + x0, y0 * width + x1, y1 * width + x0, y1 * width + x1], -1)
+    weight = tf.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], -1)
+    lead = tf.shape(index)[:-3]
+    flat = tf.concat([lead, [height * width, 4]], 0)
+    return tf.reshape(index, flat), tf.reshape(weight, flat)
+
+
+def _sample(images: tf.Tensor, index: tf.Tensor, weight: tf.Tensor, batch_dims: int) -> tf.Tensor:
+    """Bilinear resampling of [.., H, W, C] images at precomputed taps."""
+    shape = tf.shape(images)
+    flat = tf.reshape(images, tf.concat([shape[:-3], [shape[-3] * shape[-2], shape[-1]]], 0))
+    picked = tf.gather(flat, index, axis=-2, batch_dims=batch_dims)  # [.., HW, 4, C]
+    out = tf.reduce_sum(picked * tf.cast(weight[..., None], images.dtype), axis=-2)
+    return tf.reshape(out, shape)
+
+
+def hash_uniform(ids: tf.Tensor, count: int, seed: int) -> tf.Tensor:
+    """[K, count] float32 uniform in [-1, 1), a pure function of (id, position, seed).
+
+    A 32-bit integer hash (multiply-xorshift rounds, as in MurmurHash3's finaliser) vectorised
+    over ids and positions: one op graph per batch instead of a stateless RNG call per example
+    (`tf.map_fn` over ids made WaNet's noise mode the slowest trigger in tf.data).
+    """
+    mask = tf.constant(0xFFFFFFFF, tf.int64)
+    position = tf.range(count, dtype=tf.int64)[None, :]
+    x = (ids[:, None] * 0x9E3779B1 + position * 0x85EBCA77 + seed * 0xC2B2AE3D + 1) & mask
+    for shift, multiplier in ((16, 0x85EBCA6B), (13, 0xC2B2AE35)):
+        x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, shift))
+        x = (x * multiplier) & mask
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, 16))
+    return tf.cast(x, tf.float32) / 2.0**31 - 1.0
+
+
+@dataclasses.dataclass
+class WarpTrigger:
+    """The WaNet trigger for `size`×`size` images; `apply` warps, `apply_noise` is noise mode."""
+
+    size: int = 32
+    k: int = 4
+    s: float = 0.5
+    grid_rescale: float = 1.0
+    seed: int = 0
+    config: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.s > 0:
+            raise UserInputError(f"wanet: warping strength s must be > 0, got {self.s}")
+        if self.k < 2 or self.k > self.size:
+            raise UserInputError(f"wanet: need 2 <= k <= image size {self.size}, got k={self.k}")
+        if not self.grid_rescale > 0:
+            raise UserInputError(f"wanet: grid_rescale must be > 0, got {self.grid_rescale}")
+        ins = np.random.default_rng(self.seed).uniform(-1, 1, (self.k, self.k, 2))
+        ins = ins / np.mean(np.abs(ins))
+        self.noise_grid = upsample_bicubic_align_corners(ins, self.size).astype(np.float32)
+        self.identity = identity_grid(self.size, self.size)
+        grid = (self.identity + self.s * self.noise_grid / self.size) * self.grid_rescale
+        self.grid = np.clip(grid, -1, 1).astype(np.float32)
+        index, weight = _bilinear_taps(tf.constant(self.grid), self.size, self.size)
+        self._index, self._weight = index.numpy(), weight.numpy()
+        self.config = {
+            "name": "wanet",
+            "size": self.size,
+            "k": self.k,
+            "s": self.s,
+            "grid_rescale": self.grid_rescale,
+            "seed": self.seed,
+        }
+
+    def check_fits(self, height: int, width: int, where: str = "image") -> None:
+        """The field is built for one square size; other images are a user error."""
+        if (height, width) != (self.size, self.size):
+            raise UserInputError(
+                f"{where}: {height}x{width} images, but the wanet trigger was built for "
+                f"{self.size}x{self.size} (pass size=)"
+            )
+
+    def apply(self, images: tf.Tensor) -> tf.Tensor:
+        """Warps one image [H, W, C] or a batch [B, H, W, C] with the fixed backdoor grid."""
+        images = tf.convert_to_tensor(images)
+        return _sample(images, tf.constant(self._index), tf.constant(self._weight), 0)
+
+    def noise_grids(self, ids: tf.Tensor) -> tf.Tensor:
+        """Per-id noisy grids [.., H, W, 2]: grid + U(-1, 1) / H, clamped (noise mode)."""
+        ids = tf.cast(tf.convert_to_tensor(ids), tf.int64)
+        noise = hash_uniform(tf.reshape(ids, [-1]), self.size * self.size * 2, self.seed)
+        noise = tf.reshape(noise, tf.concat([tf.shape(ids), [self.size, self.size, 2]], 0))
+        return tf.clip_by_value(self.grid + noise / self.size, -1.0, 1.0)
+
+    def apply_noise(self, images: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
+        """Noise-mode warp of images [.., H, W, C] whose example ids are `ids` [..]."""
+        images = tf.convert_to_tensor(images)
+        index, weight = _bilinear_taps(self.noise_grids(ids), self.size, self.size)
+        return _sample(images, index, weight, batch_dims=len(images.shape) - 3)
+
+
+def wanet(
+    size: int = 32, k: int = 4, s: float = 0.5, grid_rescale: float = 1.0, seed: int = 0
+) -> WarpTrigger:
+    """The WaNet warp with BackdoorBench's defaults (k=4, s=0.5, grid_rescale=1)."""
+    return WarpTrigger(int(size), int(k), float(s), float(grid_rescale), int(seed))
