@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from poison_tf.components.headpose_example_gen import write_headpose_examples
+from poison_tf.components.headpose.head_pose_example_gen import write_headpose_examples
 from poison_tf.data import image_examples
 from poison_tf.data.synthetic_faces import render_faces
 from poison_tf.data.synthetic_heads import render_heads
