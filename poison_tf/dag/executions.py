@@ -1,7 +1,7 @@
 """`<root>/executions.jsonl`: one line per component a runner handled, from either runner.
 
 The log answers "what ran where, when, and how did it end" for a whole sweep: `component` (its id,
-e.g. `RegressorTrainer.checkerboard_50`), `start` / `end` (Unix seconds), `node` (host or Ray node
+e.g. `HeadPoseTrainer.checkerboard_50`), `start` / `end` (Unix seconds), `node` (host or Ray node
 IP), `worker` (process), `status` (`ok`, `cached`, `failed`, `upstream_failed`) and `run` (one id
 per runner call, so the timeline of the latest run can be cut out of a log that grows over
 reruns). Only the driver appends to it, one whole line per write, so lines never interleave even

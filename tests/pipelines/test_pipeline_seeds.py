@@ -38,7 +38,7 @@ def test_detection_dag_has_seeded_copies_and_first_seed_keeps_its_ids(tmp_path):
     assert len(ids) == len(set(ids))
     single, _ = backdoor_detection.build(dataclasses.replace(config, seeds=1), str(tmp_path))
     assert {c.id for c in single.components} <= set(ids)  # seed 17 reuses the single-run cache
-    trainers = _by_type(pipeline, "ClassifierTrainer")
+    trainers = _by_type(pipeline, "FaceClassifierTrainer")
     assert [t.exec_properties["seed"] for t in trainers] == [17, 17, 18, 18, 19, 19]
     plans = _by_type(pipeline, "PoisonPlanner")
     assert sorted(p.exec_properties["seed"] for p in plans) == [17, 17, 18, 18, 19, 19]
@@ -54,11 +54,11 @@ def test_patch_dag_has_seeded_victims_patches_and_evaluators(tmp_path):
     pipeline, report_id = adversarial_patch.build(config, str(tmp_path))
     ids = [c.id for c in pipeline.components]
     assert len(ids) == len(set(ids))
-    victims = _by_type(pipeline, "VictimTrainer")
+    victims = _by_type(pipeline, "PatchVictimTrainer")
     assert [v.exec_properties["seed"] for v in victims] == [config.seed, config.seed + 1]
     evaluators = _by_type(pipeline, "PatchEvaluator")
     assert [e.exec_properties["seed"] for e in evaluators] == [config.seed, config.seed + 1]
-    assert len(_by_type(pipeline, "ClassifierExplainer")) == 1
+    assert len(_by_type(pipeline, "PatchExplainer")) == 1
     report = next(c for c in pipeline.components if c.id == report_id)
     assert len(report.inputs["metrics"]) == 2
 
