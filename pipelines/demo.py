@@ -21,9 +21,20 @@ from poison_tf.train.strategy import resolve_strategy
 
 FLAGS = flags.FLAGS
 
+# `make demo` runs the mission's four studies (five pipelines) within its 15-minute budget on 2
+# cores. backdoor_benchmark's demo (every attack × defence) runs alone with
+# `poison-tf-demo --pipeline=backdoor_benchmark`: added to the others it broke the budget.
+STUDIES = (
+    "badnets_regression",
+    "backdoor_detection",
+    "adversarial_patch",
+    "instance_segmentation",
+    "clean_image_backdoor",
+)
+
 
 def run_demo(output_dir: str, names: list[str] | None = None) -> str:
-    """Runs the demo preset of each pipeline in `names` (default all); returns the index path."""
+    """Runs the demo preset of each pipeline in `names` (default STUDIES); returns the index path."""
     lines = [
         "# poison_tf demo",
         "",
@@ -32,7 +43,8 @@ def run_demo(output_dir: str, names: list[str] | None = None) -> str:
         "| study | report | minutes |",
         "|---|---|---|",
     ]
-    for name in names or list(PIPELINES):
+    names = names or list(STUDIES)
+    for name in names:
         started = time.perf_counter()
         report = run_pipeline(name, "demo", os.path.join(output_dir, name))
         minutes = (time.perf_counter() - started) / 60
@@ -40,9 +52,7 @@ def run_demo(output_dir: str, names: list[str] | None = None) -> str:
             f"| {name} | [{name}/report.md]({os.path.relpath(report, output_dir)}) | {minutes:.1f} |"
         )
         print(f"{name}: {report} ({minutes:.1f} min)", flush=True)
-    boards = ",".join(
-        f"{n}:{os.path.join(output_dir, n, 'tensorboard')}" for n in names or PIPELINES
-    )
+    boards = ",".join(f"{n}:{os.path.join(output_dir, n, 'tensorboard')}" for n in names)
     lines += ["", f"TensorBoard for every study: `tensorboard --logdir_spec {boards}`.", ""]
     index = os.path.join(output_dir, "report.md")
     with atomic_file(index) as handle:
