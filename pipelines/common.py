@@ -16,7 +16,8 @@ from absl import flags
 from pipelines import config_flags
 from poison_tf.dag import LocalDagRunner, Pipeline
 from poison_tf.errors import UserInputError  # noqa: F401 (re-exported for pipelines)
-from poison_tf.io.flag_ranges import check_config
+from poison_tf.io.flag_ranges import check_config, check_values
+from poison_tf.train.determinism import enable_determinism
 
 FLAGS = flags.FLAGS
 
@@ -82,6 +83,21 @@ def is_deterministic(pipeline: str | None, preset: str | None) -> bool:
     if FLAGS.deterministic is not None:
         return bool(FLAGS.deterministic)
     return preset in DETERMINISTIC_PRESETS.get(pipeline or "", ())
+
+
+def start_deterministic(deterministic: bool) -> None:
+    """Program start of a deterministic run: thread pools before TensorFlow runs its first op, and
+    a global seed for every random op outside the trainings (each trainer re-seeds with its own).
+
+    `--seed` is range-checked here, since it seeds TensorFlow before any config is validated.
+
+    Raises:
+        UserInputError: `--seed` out of range.
+    """
+    seed = FLAGS.seed if "seed" in FLAGS else None
+    check_values({"seed": seed})
+    if deterministic:
+        enable_determinism(0 if seed is None else seed)
 
 
 def training_flags() -> dict:

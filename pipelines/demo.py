@@ -12,11 +12,11 @@ import time
 
 from absl import flags
 
+from pipelines import common
 from pipelines.main import PIPELINES, run_pipeline
 from poison_tf import cli
 from poison_tf.errors import UserInputError
 from poison_tf.io.atomic import atomic_file
-from poison_tf.train.determinism import enable_determinism
 from poison_tf.train.strategy import resolve_strategy
 
 FLAGS = flags.FLAGS
@@ -69,10 +69,8 @@ def main(argv: list[str]) -> None:
         raise UserInputError(
             f"--pipeline={FLAGS.pipeline!r}: choose one of {', '.join(sorted(PIPELINES))}"
         )
-    if FLAGS.deterministic is not False:  # every demo preset is one RESULTS.md quotes
-        # thread pools before TensorFlow runs its first op; a global seed for every random op
-        # outside the trainings (each trainer re-seeds with its own seed)
-        enable_determinism(0 if FLAGS.seed is None else FLAGS.seed)
+    # every demo preset is one RESULTS.md quotes: deterministic unless --nodeterministic
+    common.start_deterministic(FLAGS.deterministic is not False)
     resolve_strategy(FLAGS.strategy)  # multi_worker must be created before any other op
     print(f"demo index: {run_demo(FLAGS.output_dir, [FLAGS.pipeline] if FLAGS.pipeline else None)}")
 

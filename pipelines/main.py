@@ -15,9 +15,7 @@ from pipelines import common
 from poison_tf import cli
 from poison_tf.dag.ray_runner import PipelineFailed, report_failure
 from poison_tf.errors import UserInputError
-from poison_tf.io.flag_ranges import check_values
 from poison_tf.io.safe_read import check_output_dir
-from poison_tf.train.determinism import enable_determinism
 from poison_tf.train.strategy import resolve_strategy
 
 # name → module with `run(preset, output_dir) -> report path`
@@ -47,11 +45,7 @@ def main(argv: list[str]) -> None:
     if FLAGS.pipeline is None or FLAGS.output_dir is None:
         raise UserInputError("--pipeline and --output_dir are required")
     check_output_dir(FLAGS.output_dir, "--output_dir")
-    check_values({"seed": FLAGS.seed})  # it seeds TF below, before the config is validated
-    if common.is_deterministic(FLAGS.pipeline, FLAGS.preset):
-        # thread pools before TensorFlow runs its first op; a global seed for every random op
-        # outside the trainings (each trainer re-seeds with its own seed)
-        enable_determinism(0 if FLAGS.seed is None else FLAGS.seed)
+    common.start_deterministic(common.is_deterministic(FLAGS.pipeline, FLAGS.preset))
     if FLAGS.runner == "local":  # under Ray each task resolves it; the driver keeps off the GPUs
         resolve_strategy(FLAGS.strategy)  # multi_worker must be created before any other op
     try:
