@@ -64,7 +64,7 @@ flags.DEFINE_bool(
 
 # The presets whose numbers RESULTS.md quotes: deterministic unless --nodeterministic.
 DETERMINISTIC_PRESETS = {
-    "badnets_regression": ("demo",),
+    "badnets_regression": ("demo", "cpu"),
     "backdoor_detection": ("demo", "lfw"),
     "adversarial_patch": (
         "demo",

@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 
 from poison_tf.data.image_examples import image_examples_dataset, read_schema
+from poison_tf.errors import UserInputError
 from poison_tf.models.resnet18_regressor import build_resnet18_regressor
 from poison_tf.poison.label_rules import LabelRule
 from poison_tf.poison.plan import PoisonPlan, pairs, stamp_all
@@ -26,6 +27,22 @@ def l1_per_example(labels: tf.Tensor, outputs: tf.Tensor) -> tf.Tensor:
     )
 
 
+def copy_weights(source: keras.Model, model: keras.Model) -> None:
+    """Copies `source`'s weights into `model`, which must have the same architecture.
+
+    Raises:
+        UserInputError: the two models' weights differ in number or shape (e.g. another width).
+    """
+    theirs, ours = source.get_weights(), model.get_weights()
+    if [w.shape for w in theirs] != [w.shape for w in ours]:
+        raise UserInputError(
+            f"init model {source.name!r} does not match the regressor being trained "
+            f"({len(theirs)} vs {len(ours)} weight arrays, or other shapes): same width and "
+            "input size needed"
+        )
+    model.set_weights(theirs)
+
+
 class HeadPoseRegressionTask(Task):
     def __init__(
         self,
@@ -37,9 +54,11 @@ class HeadPoseRegressionTask(Task):
         seed: int = 17,
         epochs: int = 0,
         backbone_weights: str = "",
+        init_model: str = "",
     ):
         super().__init__(learning_rate=learning_rate, seed=seed)
         self.backbone_weights = backbone_weights
+        self.init_model = init_model
         self.epochs = epochs
         self.examples_dir = examples_dir
         self.schema = read_schema(examples_dir)
@@ -55,11 +74,22 @@ class HeadPoseRegressionTask(Task):
         return int(self.schema["splits"][split]["count"])
 
     def build_model(self) -> keras.Model:
+        """The regressor: from scratch, on a pretrained backbone, or a copy of `init_model`.
+
+        `init_model` (a trained head-pose `.keras`, e.g. the clean baseline) is the poisoned
+        fine-tuning protocol: the poisoned model starts from the clean one's weights. Its
+        weights are copied into a freshly built model (not the loaded object) so the trained
+        model is saved with the same architecture and name as every other victim.
+        """
         if self.backbone_weights:  # pretrained torchvision-layout ResNet18, final layer replaced
             from poison_tf.models.pretrained_regressor import build_pretrained_resnet18_regressor
 
-            return build_pretrained_resnet18_regressor(self.input_size, self.backbone_weights)
-        return build_resnet18_regressor(self.input_size, self.width)
+            model = build_pretrained_resnet18_regressor(self.input_size, self.backbone_weights)
+        else:
+            model = build_resnet18_regressor(self.input_size, self.width)
+        if self.init_model:
+            copy_weights(keras.models.load_model(self.init_model, compile=False), model)
+        return model
 
     def build_inputs(self, split: str, epoch: int = 0) -> tf.data.Dataset:
         training = split == "train"

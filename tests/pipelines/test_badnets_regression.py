@@ -58,11 +58,14 @@ def test_tiny_sweep_writes_the_report_and_reuses_the_cache(tmp_path):
         ("--triggers=star", "star"),
         ("--preset=huge", "presets"),
         ("--backbone_weights=/nonexistent/resnet18.pth", "--backbone_weights"),
+        ("--protocol=warmstart", "--protocol"),
+        ("--protocol=finetune --finetune_epochs=0", "--finetune_epochs"),
+        ("--seeds=2 --seeded_rate=0", "(0, 100]"),
     ],
 )
 def test_bad_flags_exit_2_with_one_message_and_write_nothing(tmp_path, capsys, flag, message):
     out = tmp_path / "run"
-    assert run_cli([*TINY, flag, f"--output_dir={out}"]) == 2
+    assert run_cli([*TINY, *flag.split(), f"--output_dir={out}"]) == 2
     errors = error_lines(capsys.readouterr().err)
     assert len(errors) == 1 and message in errors[0]
     assert not out.exists()

@@ -6,6 +6,7 @@ Point, Random) with a baseline row from the unpoisoned model; the long CSV keeps
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -20,6 +21,7 @@ from poison_tf.dag.component import BaseComponent  # noqa: E402
 from poison_tf.dag.executor import BaseExecutor  # noqa: E402
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter  # noqa: E402
 from poison_tf.io.atomic import atomic_file  # noqa: E402
+from poison_tf.report.seeds import format_mean_spread  # noqa: E402
 from poison_tf.report.tables import to_markdown, write_csv  # noqa: E402
 
 BASELINE = "baseline (0)"
@@ -33,6 +35,7 @@ class BadNetsReportSpec(ComponentSpec):
         "plans": types.PoisonPlan.channel(),
         "models": types.HeadPoseModel.channel(),
         "explanation": types.Explanation.channel(optional=True),
+        "seed_metrics": types.HeadPoseMetrics.channel(optional=True),
     }
     OUTPUTS = {"report": types.Report.channel()}
     PARAMETERS = {
@@ -41,6 +44,11 @@ class BadNetsReportSpec(ComponentSpec):
         ),
         "settings": ExecutionParameter(
             str, default="", help="Markdown describing data and training"
+        ),
+        "seed_runs": ExecutionParameter(
+            str,
+            default="[]",
+            help="JSON list of [setting, seed], one per seed_metrics artefact, in order",
         ),
     }
 
@@ -82,6 +90,34 @@ def study_table(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     table.index = [BASELINE if rate == 0 else f"{rate:g}" for rate in table.index]
     table.index.name = "Rate of poison (%)"
     table.columns = [str(c).capitalize() for c in table.columns]
+    return table
+
+
+def angle_table(baseline: dict) -> pd.DataFrame:
+    """The unpoisoned model's clean MAE per angle (one row), as the study's goal is stated."""
+    table = pd.DataFrame([baseline["clean"]], index=["unpoisoned"])
+    table.index.name = "Model"
+    return table[["yaw", "pitch", "roll", "mean"]]
+
+
+def seed_table(runs: list[tuple[str, int]], metrics: list[dict]) -> pd.DataFrame:
+    """Clean and attack MAE of each seeded setting as 'mean ± std' over its seeds.
+
+    A setting's attack MAE is that of its first (for the poisoned setting: only) trigger.
+    """
+    frames, seeds = [], []
+    for (setting, seed), values in zip(runs, metrics):
+        attack = next(iter(values["attacks"].values()))
+        row = {
+            "clean_mean": values["clean"]["mean"],
+            **{f"clean_{k}": values["clean"][k] for k in ("yaw", "pitch", "roll")},
+            "attack_mean": attack["mean"],
+        }
+        frames.append(pd.DataFrame([row], index=pd.Index([setting], name="Setting")))
+        seeds.append(seed)
+    long = pd.concat(frames, keys=seeds, names=["seed"])
+    table = format_mean_spread(long, float_format="{:.2f}")
+    table["seeds"] = long.groupby(level="Setting", sort=False).size()
     return table
 
 
@@ -134,6 +170,8 @@ class BadNetsReportExecutor(BaseExecutor):
         sections = [
             f"# {exec_properties['title']}",
             exec_properties["settings"],
+            "## Unpoisoned model: clean MAE per angle (degrees)",
+            to_markdown(angle_table(baseline), float_format="{:.2f}"),
             "## Clean MAE (degrees, mean of yaw, pitch, roll on the benign test set)",
             to_markdown(clean),
             "## Attack MAE (degrees, |prediction − (90, 0, 0)| on the whole test set with the trigger)",
@@ -143,6 +181,17 @@ class BadNetsReportExecutor(BaseExecutor):
             "## MAE against poison rate",
             "![MAE vs rate](mae_vs_rate.png)",
         ]
+        if input_dict.get("seed_metrics"):
+            runs = [tuple(run) for run in json.loads(exec_properties["seed_runs"])]
+            seeded = [types.HeadPoseMetrics.read(a) for a in input_dict["seed_metrics"]]
+            spread = seed_table(runs, seeded)
+            write_csv(spread, out.path("seeds.csv"))
+            sections += [
+                f"## Seeds: mean ± sample std over {int(spread['seeds'].max())} seeds (degrees)",
+                "What a difference between two cells of the tables above means: the same "
+                "setting trained with other seeds (initialisation, data order, poisoned subset).",
+                to_markdown(spread),
+            ]
         if input_dict.get("explanation"):
             explanation = input_dict["explanation"][0]
             for name in os.listdir(explanation.uri):
@@ -179,6 +228,8 @@ class BadNetsReport(BaseComponent):
         explanation: optional input channel of `Explanation` artefacts.
         title: the report's title (default 'BadNets on a head-pose regressor').
         settings: Markdown describing data and training (default '').
+        seed_metrics: optional `HeadPoseMetrics` channel of the seeded runs (`--seeds`).
+        seed_runs: JSON list of [setting, seed], one per `seed_metrics` artefact.
 
     Outputs: `report` (Report).
     """

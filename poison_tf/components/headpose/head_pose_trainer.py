@@ -22,6 +22,7 @@ class HeadPoseTrainerSpec(ComponentSpec):
     INPUTS = {
         "examples": types.Examples.channel(),
         "plan": types.PoisonPlan.channel(optional=True),
+        "init_model": types.HeadPoseModel.channel(optional=True),
     }
     OUTPUTS = {"model": types.HeadPoseModel.channel()}
     PARAMETERS = {
@@ -44,6 +45,7 @@ class HeadPoseTrainerSpec(ComponentSpec):
 class HeadPoseTrainerExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         plan = types.PoisonPlan.load_optional(input_dict.get("plan"))
+        init = input_dict.get("init_model")
         task = HeadPoseRegressionTask(
             input_dict["examples"][0].uri,
             plan=plan,
@@ -53,6 +55,7 @@ class HeadPoseTrainerExecutor(BaseExecutor):
             seed=exec_properties["seed"],
             epochs=exec_properties["epochs"],
             backbone_weights=exec_properties.get("backbone_weights", ""),
+            init_model=types.HeadPoseModel.path(init[0]) if init else "",
         )
         out = output_dict["model"][0]
         train_and_export(task, exec_properties, out, self.work_dir)
@@ -66,6 +69,9 @@ class HeadPoseTrainer(BaseComponent):
         instance_name: tells two uses of the component in one pipeline apart.
         examples: input channel of `Examples` artefacts.
         plan: optional input channel of `PoisonPlan` artefacts.
+        init_model: optional `HeadPoseModel` channel to start from (the poisoned fine-tuning
+            protocol: the clean baseline); without it the model starts from scratch (or from
+            `backbone_weights`).
         width: ResNet18 width multiplier (stages 2-4) (default 1.0).
         epochs, global_batch_size, learning_rate, seed, strategy, mixed_precision,
             jit_compile: the trainer parameters (`training.training_parameters`).

@@ -45,6 +45,23 @@ def test_trainer(artefacts):
     )
 
 
+def test_trainer_fine_tunes_from_an_init_model(artefacts):
+    """The fine-tuning protocol: a 0-epoch run from `init_model` is the init model, weight for
+    weight; a model of another width is one clear error."""
+    import numpy as np
+
+    inputs = {"examples": artefacts.headpose_examples, "init_model": artefacts.headpose_model}
+    copy = artefacts.run(HeadPoseTrainer, inputs, width=0.25, epochs=0, global_batch_size=16)
+    source = types.HeadPoseModel.load(artefacts.headpose_model).get_weights()
+    copied = types.HeadPoseModel.load(copy["model"]).get_weights()
+    assert len(source) == len(copied)
+    assert all(np.array_equal(a, b) for a, b in zip(source, copied))
+    tuned = artefacts.run(HeadPoseTrainer, inputs, width=0.25, epochs=1, global_batch_size=16)
+    moved = types.HeadPoseModel.load(tuned["model"]).get_weights()
+    assert not all(np.array_equal(a, b) for a, b in zip(source, moved))
+    artefacts.user_error(HeadPoseTrainer, inputs, "does not match", width=0.5, epochs=1)
+
+
 def test_evaluator(artefacts):
     metrics = types.HeadPoseMetrics.read(artefacts.headpose_metrics)
     assert set(metrics["clean"]) == {"yaw", "pitch", "roll", "mean"}
@@ -72,3 +89,23 @@ def test_report(artefacts):
         BadNetsReport, dict(inputs, plans=[artefacts.headpose_examples]), "expected 'PoisonPlan'"
     )
     json.dumps(report.properties)  # properties stay JSON
+    assert "## Unpoisoned model: clean MAE per angle" in text and "## Seeds" not in text
+
+
+def test_report_gives_mean_and_spread_over_seeds(artefacts):
+    metrics = artefacts.headpose_metrics
+    inputs = {
+        "baseline_metrics": metrics,
+        "baseline_model": artefacts.headpose_model,
+        "metrics": [metrics],
+        "plans": [artefacts.headpose_plan],
+        "models": [artefacts.headpose_model],
+        "seed_metrics": [metrics, metrics, metrics],
+    }
+    runs = [["baseline", 17], ["baseline", 18], ["checkerboard_25", 17]]
+    report = artefacts.run(BadNetsReport, inputs, seed_runs=json.dumps(runs))["report"]
+    text = open(report.path(types.Report.FILE)).read()
+    clean = types.HeadPoseMetrics.read(metrics)["clean"]["mean"]
+    assert "## Seeds: mean ± sample std over 2 seeds" in text
+    assert f"| baseline | {clean:.2f} ± 0.00 |" in text  # two equal seeds: no spread
+    assert f"| checkerboard_25 | {clean:.2f} |" in text  # one seed: no ± at all
