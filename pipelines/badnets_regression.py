@@ -119,12 +119,12 @@ PRESETS = {
     # poisoned models fine-tuned from the baseline (RESULTS.md: what the victim needs to learn).
     "demo": BadNetsConfig(
         image_size=48,
-        num_train=4000,
+        num_train=5000,
         num_test=500,
         width=0.25,
         epochs=8,
-        global_batch_size=64,
-        learning_rate=3e-3,
+        global_batch_size=32,
+        learning_rate=2e-3,
         rates=(50.0, 20.0, 10.0),
         protocol="finetune",
         finetune_epochs=1,

@@ -49,6 +49,29 @@ def test_tiny_sweep_writes_the_report_and_reuses_the_cache(tmp_path):
     assert rerun_is_fully_cached([*TINY, f"--output_dir={out}"], out)
 
 
+@pytest.mark.slow
+def test_finetune_protocol_starts_poisoned_models_from_the_baseline_and_reports_seeds(tmp_path):
+    out = tmp_path / "run"
+    flags = ["--triggers=checkerboard", "--rates=50", "--protocol=finetune"]
+    flags += ["--finetune_epochs=1", "--seeds=2", "--seeded_rate=50"]
+    assert run_cli([*TINY, *flags, f"--output_dir={out}"]) == 0
+    report = (out / "report.md").read_text()
+    assert (
+        "Protocol: **finetune**" in report and "## Seeds: mean ± sample std over 2 seeds" in report
+    )
+    assert "## Unpoisoned model: clean MAE per angle" in report
+    seeds = pd.read_csv(out / "seeds.csv", index_col=0)
+    assert list(seeds.index) == ["baseline", "checkerboard_50"] and list(seeds["seeds"]) == [2, 2]
+    pipeline = out / ".pipeline"
+    for poisoned, baseline in [
+        ("HeadPoseTrainer.checkerboard_50", "HeadPoseTrainer.baseline"),
+        ("HeadPoseTrainer.checkerboard_50_seed18", "HeadPoseTrainer.baseline_seed18"),
+    ]:
+        (record,) = (pipeline / poisoned).glob("*/execution.json")
+        (init,) = json.loads(record.read_text())["inputs"]["init_model"]
+        assert f"/{baseline}/" in init["uri"]
+
+
 @pytest.mark.parametrize(
     "flag, message",
     [
