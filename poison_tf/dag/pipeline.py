@@ -22,7 +22,12 @@ class Pipeline:
     root: str
 
     def ordered(self) -> list[BaseComponent]:
-        """Components in a topological order (stable with respect to the given order).
+        """Components in a topological order: each step runs the first one, in the given order,
+        whose inputs are ready.
+
+        So a pipeline runs in the order it was written wherever the DAG allows it: a study lists
+        its sweep before its extra seeds, and an interrupted run has finished the sweep's first
+        rows rather than one component of every row.
 
         Raises:
             ValueError: duplicate ids, a cycle, or an input from a component not in the DAG.
@@ -34,12 +39,11 @@ class Pipeline:
         order: list[BaseComponent] = []
         pending = list(self.components)
         while pending:
-            ready = [c for c in pending if all(u in done for u in c.upstream_ids())]
-            if not ready:
+            ready = next((c for c in pending if all(u in done for u in c.upstream_ids())), None)
+            if ready is None:
                 missing = {u for c in pending for u in c.upstream_ids() if u not in by_id}
                 raise ValueError(f"pipeline {self.name}: cycle or unknown producers {missing}")
-            for component in ready:
-                order.append(component)
-                done.add(component.id)
-                pending.remove(component)
+            order.append(ready)
+            done.add(ready.id)
+            pending.remove(ready)
         return order
