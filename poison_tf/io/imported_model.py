@@ -12,7 +12,6 @@ Both files are written under temporary names and renamed when complete.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import tempfile
@@ -25,15 +24,6 @@ from poison_tf.io.atomic import write_json
 
 METADATA_MEMBER = "poison_tf_import.json"
 DEFAULT_DIR = "models"
-
-
-def file_sha256(path: str) -> str:
-    """Hex SHA-256 of a file, so a metadata record names exactly which weights were imported."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _default_mode() -> int:
