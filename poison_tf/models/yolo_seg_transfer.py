@@ -82,9 +82,6 @@ def transfer_weights(source: keras.Model, target: keras.Model) -> tuple[int, lis
 def initialise_from(model: YoloV8Seg, source: keras.Model, origin: str) -> YoloV8Seg:
     """Initialises a freshly built `model` from `source` (same size), logging what stays fresh.
 
-    Raises:
-        UserInputError: `source` is not a YoloV8Seg of the same size (the backbone would not fit).
-
     Args:
         model: the freshly built model.
         source: the initial model (imported or loaded).
@@ -92,6 +89,9 @@ def initialise_from(model: YoloV8Seg, source: keras.Model, origin: str) -> YoloV
 
     Returns:
         `model`, its weights copied from `source` where names and shapes match.
+
+    Raises:
+        UserInputError: `source` is not a YoloV8Seg of the same size (the backbone would not fit).
     """
     require(
         isinstance(source, YoloV8Seg),
