@@ -21,7 +21,15 @@ from poison_tf.types import Model
 
 
 def training_parameters(epochs: int, seed: int = 17) -> dict[str, ExecutionParameter]:
-    """The spec parameters `train_and_export` reads, with a trainer's own defaults."""
+    """The spec parameters `train_and_export` reads, with a trainer's own defaults.
+
+    Args:
+        epochs: the trainer's default epoch count.
+        seed: the trainer's default seed.
+
+    Returns:
+        {parameter name: ExecutionParameter}.
+    """
     return {
         "epochs": ExecutionParameter(int, default=epochs, help="training epochs"),
         "global_batch_size": ExecutionParameter(

@@ -52,7 +52,14 @@ MODEL_FREE = "(any model)"  # the VAE sees images only, so one row serves every 
 def tables(runs: list[dict]) -> dict[str, pd.DataFrame]:
     """attack: rows = backdoored model; mean_scores: rows = (detector, model), the study's shape;
     detection: rows = (detector, trigger) on the model poisoned with that trigger; repair (only
-    when a detector repairs the model): rows = (detector, model)."""
+    when a detector repairs the model): rows = (detector, model).
+
+    Args:
+        runs: one dict per backdoored model (its trigger, metrics and detector rows).
+
+    Returns:
+        {"attack", "mean_scores", "detection"} (+ "repair") tables.
+    """
     attack, detection, means, repair = [], [], {}, []
     for metrics in runs:
         backdoor = metrics["backdoor"]
@@ -121,6 +128,10 @@ def plot_histograms(runs: list[tuple[str, str]], path: str) -> None:
     `runs` are (backdoor trigger, scores.npz). A model-based detector's triggered scores come
     from the model poisoned with that trigger and its clean scores are pooled over the models;
     the VAE sees images only, so its scores come from the first run.
+
+    Args:
+        runs: (backdoor trigger, scores.npz path) per model.
+        path: the PNG file.
     """
     scores: dict[str, dict[str, list[np.ndarray]]] = {}
     for index, (backdoor, file) in enumerate(runs):
@@ -155,7 +166,16 @@ def plot_histograms(runs: list[tuple[str, str]], path: str) -> None:
 
 
 def seed_sections(runs: list[dict], seeds: list, out) -> list[str]:
-    """With several seeds: attack and detection tables as mean ± std over seeds (+ long CSVs)."""
+    """With several seeds: attack and detection tables as mean ± std over seeds (+ long CSVs).
+
+    Args:
+        runs: one dict per (model, seed).
+        seeds: the seeds.
+        out: the report artefact (the CSVs go there).
+
+    Returns:
+        Markdown lines ([] with one seed).
+    """
     order = list(dict.fromkeys(seeds))
     if len(order) < 2:
         return []

@@ -46,7 +46,15 @@ class BadNetsReportSpec(ComponentSpec):
 
 
 def sweep_frame(baseline: dict, runs: list[tuple[dict, dict]]) -> pd.DataFrame:
-    """Long format: one row per (trigger, rate), plus the baseline evaluated with each trigger."""
+    """Long format: one row per (trigger, rate), plus the baseline evaluated with each trigger.
+
+    Args:
+        baseline: the clean model's metrics.
+        runs: (plan info, metrics) per poisoned model.
+
+    Returns:
+        The long table.
+    """
     rows = []
     for trigger, attack in baseline["attacks"].items():
         rows.append(
@@ -74,7 +82,15 @@ def sweep_frame(baseline: dict, runs: list[tuple[dict, dict]]) -> pd.DataFrame:
 
 
 def study_table(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Rows = poison rate (high to low, baseline last), columns = trigger, values = `column`."""
+    """Rows = poison rate (high to low, baseline last), columns = trigger, values = `column`.
+
+    Args:
+        frame: the output of `sweep_frame`.
+        column: the metric shown.
+
+    Returns:
+        The pivoted table.
+    """
     table = frame.pivot_table(
         index="rate_percent", columns="trigger", values=column, aggfunc="first"
     )
@@ -86,6 +102,12 @@ def study_table(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def plot_sweep(frame: pd.DataFrame, path: str) -> None:
+    """Clean and attack MAE against the poison rate, one line per trigger (a PNG).
+
+    Args:
+        frame: the output of `sweep_frame`.
+        path: the PNG file.
+    """
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for axis, column, title in zip(
         axes,

@@ -59,6 +59,17 @@ def _subset(images: np.ndarray, labels: np.ndarray, limit: int, rng: np.random.G
 
 
 def load_classification_source(props: dict) -> tuple[tuple, tuple, list[str]]:
+    """The train and test splits and class names of the `source` parameter.
+
+    Args:
+        props: the component's parameters (source, image_size, seed, sizes, test_fraction).
+
+    Returns:
+        ((train images, labels), (test images, labels), class names).
+
+    Raises:
+        UserInputError: an unknown source, a bad class count or test fraction.
+    """
     source, size, seed = props["source"], props["image_size"], props["seed"]
     if source == "synthetic":
         classes = props["num_classes"]

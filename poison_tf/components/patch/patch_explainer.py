@@ -50,7 +50,18 @@ class PatchExplainerSpec(ComponentSpec):
 
 
 def check_gradcam_layer(model: keras.Model, layer: str | None) -> str:
-    """The feature layer's path name; UserInputError when the model has no such conv layer."""
+    """The feature layer's path name; UserInputError when the model has no such conv layer.
+
+    Args:
+        model: the victim classifier.
+        layer: the layer's name, or None for the last conv layer.
+
+    Returns:
+        The layer's path name (nested models joined with "/").
+
+    Raises:
+        UserInputError: see above.
+    """
     try:
         return "/".join(part.name for part in conv_layer_path(model, layer))
     except ValueError as error:
@@ -59,6 +70,17 @@ def check_gradcam_layer(model: keras.Model, layer: str | None) -> str:
 
 
 def plot_rows(images, patched, cams, names, predictions, masks, path: str) -> None:
+    """One row per image: clean, patched, and the Grad-CAM of each (a PNG).
+
+    Args:
+        images: clean images [N, H, W, 3].
+        patched: the same images patched.
+        cams: (clean CAMs, patched CAMs).
+        names: the class names.
+        predictions: (clean, patched) predicted classes.
+        masks: bool [N, H, W], where the patch lies (outlined on the patched CAM).
+        path: the PNG file.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

@@ -83,6 +83,17 @@ class PatchOptimizerSpec(ComponentSpec):
 
 
 def parse_box(text: str) -> tuple[int, int, int, int] | None:
+    """The `keep_clear` parameter as a box.
+
+    Args:
+        text: "y0,x0,y1,x1" in pixels, or "".
+
+    Returns:
+        (y0, x0, y1, x1), or None for "".
+
+    Raises:
+        UserInputError: not four integers with y0 < y1 and x0 < x1.
+    """
     if not text:
         return None
     try:
@@ -100,12 +111,26 @@ EOT_FIELDS = ("max_rotation_deg", "scale_range", "brightness", "contrast")
 
 
 def eot_transforms(config: PatchConfig) -> dict:
-    """The EOT ranges of `config`, as recorded in patch.json (used in training when `eot` is on)."""
+    """The EOT ranges of `config`, as recorded in patch.json (used in training when `eot` is on).
+
+    Args:
+        config: the optimiser's settings.
+
+    Returns:
+        {field: value} of EOT_FIELDS.
+    """
     return {name: getattr(config, name) for name in EOT_FIELDS}
 
 
 def eot_config(info: dict) -> PatchConfig:
-    """The EOT ranges a patch.json records (PatchConfig's defaults for files written before they were)."""
+    """The EOT ranges a patch.json records (PatchConfig's defaults for files written before they were).
+
+    Args:
+        info: patch.json's contents.
+
+    Returns:
+        A PatchConfig with `eot` on.
+    """
     recorded = info.get("eot_transforms") or {}
     values = {name: recorded[name] for name in EOT_FIELDS if name in recorded}
     if "scale_range" in values:

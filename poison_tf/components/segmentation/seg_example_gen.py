@@ -89,7 +89,18 @@ def _coco(spec: str, props: dict) -> tuple[list[str], dict[str, list[SegSample]]
 
 
 def load_seg_source(props: dict, scratch: str) -> tuple[list[str], dict[str, list[SegSample]]]:
-    """(class names, {split: samples}) of the `source` parameter; `scratch` holds rendered data."""
+    """(class names, {split: samples}) of the `source` parameter; `scratch` holds rendered data.
+
+    Args:
+        props: the component's parameters (source, image_size, sizes, seed).
+        scratch: a folder for data rendered on the fly.
+
+    Returns:
+        (class names, {split: samples}).
+
+    Raises:
+        UserInputError: an unknown source.
+    """
     source = props["source"]
     if source == "synthetic_streets":
         from poison_tf.data.synthetic_streets import write_synthetic_streets
