@@ -245,23 +245,95 @@ def test_public_api_has_args_and_returns(path):
     assert undocumented(path, index=INDEX) == []
 
 
+FAKE_MODULE = """
+import dataclasses
+
+
+def documented(x: int) -> int:
+    \"\"\"Doubles.
+
+    Args:
+        x: a number.
+
+    Returns:
+        2x.
+    \"\"\"
+    return 2 * x
+
+
+def no_returns(x: int) -> int:
+    \"\"\"Doubles.
+
+    Args:
+        x: a number.
+    \"\"\"
+    return 2 * x
+
+
+def no_yields(n: int):
+    \"\"\"Counts.
+
+    Args:
+        n: how far.
+    \"\"\"
+    yield from range(n)
+
+
+class NoArgs:
+    \"\"\"A thing.\"\"\"
+
+    def __init__(self, size: int):
+        self.size = size
+
+
+@dataclasses.dataclass
+class NoAttributes:
+    \"\"\"A record.\"\"\"
+
+    size: int
+
+
+class Base:
+    \"\"\"A base.\"\"\"
+
+    def fit(self, x):
+        \"\"\"Fits.
+
+        Args:
+            x: data.
+        \"\"\"
+
+    def get_config(self):
+        return {}
+
+
+class Child(Base):
+    \"\"\"Overrides: fit keeps Base's documentation, get_config is a framework hook.\"\"\"
+
+    def fit(self, x):
+        pass
+
+    def get_config(self):
+        return {"a": 1}
+
+    def extra(self, y):
+        return y
+
+
+def _private(x):
+    return x
+"""
+
+
 def test_the_check_catches_a_missing_section(tmp_path):
     source = tmp_path / "module.py"
-    source.write_text(
-        "def documented(x: int) -> int:\n"
-        '    """Doubles.\n\n    Args:\n        x: a number.\n\n    Returns:\n        2x.\n    """\n'
-        "    return 2 * x\n\n"
-        "def no_returns(x: int) -> int:\n"
-        '    """Doubles.\n\n    Args:\n        x: a number.\n    """\n'
-        "    return 2 * x\n\n"
-        "class NoArgs:\n"
-        '    """A thing."""\n\n'
-        "    def __init__(self, size: int):\n"
-        "        self.size = size\n\n"
-        "def _private(x):\n"
-        "    return x\n"
-    )
-    assert undocumented(source, root=tmp_path) == [
-        "module.py:13 no_returns: no Returns:",
-        "module.py:19 NoArgs: no Args: (constructor)",
+    source.write_text(FAKE_MODULE)
+    gaps = [gap.split(" ", 1)[1] for gap in undocumented(source, root=tmp_path)]
+    assert gaps == [
+        "no_returns: no Returns:",
+        "no_yields: no Yields:",
+        "NoArgs: no Args: (constructor)",
+        "NoAttributes: no Args:/Attributes: (fields)",
+        "Child.extra: no Args:",
+        "Child.extra: no Returns:",
     ]
