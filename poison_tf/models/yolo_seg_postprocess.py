@@ -161,13 +161,10 @@ def process_mask_native(protos, coefficients, boxes, image_size: tuple[int, int]
     """Masks upsampled to the input size, then cropped to the boxes: bool [D, H, W].
 
     Args:
-        protos: [h, w, 32] prototypes of one image.
-        coefficients: [D, 32] coefficients of its detections.
-        boxes: [D, 4] xyxy boxes in input pixels.
-        image_size: (height, width) of the input.
+        protos, coefficients, boxes, image_size: as for `process_mask`.
 
     Returns:
-        bool [D, H, W] masks.
+        bool [D, H, W] masks (H, W = image_size).
     """
     logits = tf.transpose(mask_logits(protos, coefficients), [1, 2, 0])
     logits = tf.image.resize(logits, image_size, method="bilinear")

@@ -62,10 +62,10 @@ def all_to_one(target: int) -> LabelRule:
     """Every poisoned label becomes `target` (BadNets).
 
     Args:
-        target: the target class.
+        target: the class every poisoned example is labelled with.
 
     Returns:
-        The rule.
+        The all-to-one rule.
     """
     return LabelRule("all_to_one", (int(target),))
 
@@ -91,10 +91,10 @@ def clean_label(target: int) -> LabelRule:
     """Labels are kept; `target` is the class whose images are stamped (SIG).
 
     Args:
-        target: the target class.
+        target: the class whose training images carry the trigger.
 
     Returns:
-        The rule.
+        A rule that leaves labels as they are (`attack_rule` gives the test-time one).
     """
     return LabelRule("clean_label", (int(target),))
 

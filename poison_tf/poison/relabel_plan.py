@@ -187,22 +187,22 @@ class RelabelPlan:
         }
 
     def save(self, path: str) -> None:
-        """Writes the plan's JSON to `path`, atomically.
+        """Writes `to_json()` to `path`, atomically (the ClassPairs' plan artefact).
 
         Args:
-            path: the JSON file.
+            path: where the relabel plan goes.
         """
         write_json(path, self.to_json())
 
     @classmethod
     def load(cls, path: str) -> RelabelPlan:
-        """Reads a plan that `save` wrote.
+        """Reads back what `save` wrote, checking it is a relabel plan.
 
         Args:
-            path: the JSON file.
+            path: a relabel plan's JSON.
 
         Returns:
-            The plan.
+            The relabel plan, its columns sorted by instance id.
 
         Raises:
             UserInputError: the file is not a relabel plan.

@@ -176,9 +176,9 @@ class WarpTrigger:
         """The field is built for one square size; other images are a user error.
 
         Args:
-            height: image height.
-            width: image width.
-            where: names the caller in the error message.
+            height: the images' height, must be `size`.
+            width: the images' width, must be `size`.
+            where: what the message names as the images' user.
 
         Raises:
             UserInputError: the images are not `size`×`size`.

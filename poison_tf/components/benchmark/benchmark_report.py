@@ -93,10 +93,10 @@ def neural_cleanse(cells: list[dict]) -> pd.DataFrame:
     """One row per (attack, ratio): Neural Cleanse's detected and flagged classes.
 
     Args:
-        cells: the cells' metrics.json dicts.
+        cells: the cells' metrics.json dicts (their "nc" rows are read).
 
     Returns:
-        The table.
+        The detection table, with the anomaly index of the smallest norm and of the target.
     """
     return pd.DataFrame.from_records(
         [
@@ -119,10 +119,10 @@ def timings(cells: list[dict]) -> pd.DataFrame:
     """One row per (attack, ratio, defence): its wall-clock seconds.
 
     Args:
-        cells: the cells' metrics.json dicts.
+        cells: the metrics of every cell, each with one row per defence.
 
     Returns:
-        The table.
+        The cost table (seconds rounded to 0.1).
     """
     return pd.DataFrame.from_records(
         [
