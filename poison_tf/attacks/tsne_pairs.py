@@ -30,7 +30,7 @@ import pandas as pd
 
 from poison_tf.attacks.class_pairs import ClassPair, make_pair, merge_pairs
 from poison_tf.errors import UserInputError
-from poison_tf.io.atomic import atomic_dir, atomic_file
+from poison_tf.io.atomic import atomic_dir, atomic_file, save_figure
 from poison_tf.report.clean_image_tables import github_table
 from poison_tf.report.tables import write_csv
 
@@ -323,9 +323,7 @@ def save_scatter(
     axes.set_title(f"{title} (perplexity {embedding.perplexity:g})")
     axes.set_xticks([])
     axes.set_yticks([])
-    with atomic_file(path, "wb") as handle:
-        figure.savefig(handle, format="png", dpi=120, bbox_inches="tight")
-    plt.close(figure)
+    save_figure(figure, path, dpi=120, bbox_inches="tight")
 
 
 def write_projector(embedding: ClassEmbedding, log_dir: str) -> None:

@@ -71,3 +71,19 @@ def write_json(path: str, payload: object) -> None:
 def read_json(path: str) -> object:
     with open(path) as handle:
         return json.load(handle)
+
+
+def save_figure(fig, path: str, fmt: str = "png", **kwargs) -> None:
+    """Writes a matplotlib figure to `path` atomically, then closes it (frees its memory).
+
+    Args:
+        fig: the figure.
+        path: the image file.
+        fmt: the format `savefig` writes ("png", "pdf").
+        **kwargs: further `savefig` arguments (dpi, bbox_inches).
+    """
+    import matplotlib.pyplot as plt
+
+    with atomic_file(path, "wb") as handle:
+        fig.savefig(handle, format=fmt, **kwargs)
+    plt.close(fig)

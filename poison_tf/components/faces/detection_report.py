@@ -23,7 +23,7 @@ from poison_tf import types
 from poison_tf.dag.component import BaseComponent  # noqa: E402
 from poison_tf.dag.executor import BaseExecutor  # noqa: E402
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter  # noqa: E402
-from poison_tf.io.atomic import atomic_file  # noqa: E402
+from poison_tf.io.atomic import atomic_file, save_figure  # noqa: E402
 from poison_tf.report.seeds import format_mean_spread, over_seeds  # noqa: E402
 from poison_tf.report.tables import to_markdown, write_csv  # noqa: E402
 
@@ -160,9 +160,7 @@ def plot_histograms(runs: list[tuple[str, str]], path: str) -> None:
         axis.set_xlabel("score (higher = more suspicious)")
         axis.legend(fontsize=7)
     fig.tight_layout()
-    with atomic_file(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def seed_sections(runs: list[dict], seeds: list, out) -> list[str]:

@@ -19,7 +19,7 @@ from poison_tf import types
 from poison_tf.dag.component import BaseComponent  # noqa: E402
 from poison_tf.dag.executor import BaseExecutor  # noqa: E402
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter  # noqa: E402
-from poison_tf.io.atomic import atomic_file  # noqa: E402
+from poison_tf.io.atomic import atomic_file, save_figure  # noqa: E402
 from poison_tf.report.tables import to_markdown, write_csv  # noqa: E402
 
 BASELINE = "baseline (0)"
@@ -128,9 +128,7 @@ def plot_sweep(frame: pd.DataFrame, path: str) -> None:
         axis.set_title(title)
         axis.legend(title="trigger (dashed: unpoisoned model)", fontsize=8)
     fig.tight_layout()
-    with atomic_file(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 class BadNetsReportExecutor(BaseExecutor):

@@ -23,7 +23,7 @@ from poison_tf.data.image_examples import image_examples_dataset, read_schema
 from poison_tf.errors import UserInputError
 from poison_tf.explain.cam_mass import mass_share
 from poison_tf.explain.gradcam import conv_layer_path, grad_cam, overlay
-from poison_tf.io.atomic import atomic_file, write_json
+from poison_tf.io.atomic import save_figure, write_json
 from poison_tf.models import resnet18_regressor  # noqa: F401 (registers keras-cv backbones for loading)
 from poison_tf.poison.triggers import Trigger, trigger_from_config
 
@@ -139,9 +139,7 @@ def plot_explanations(
         fontsize=9,
     )
     fig.tight_layout(h_pad=1.5)
-    with atomic_file(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 class HeadPoseExplainerExecutor(BaseExecutor):

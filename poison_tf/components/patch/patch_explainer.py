@@ -24,7 +24,7 @@ from poison_tf.data.image_examples import read_schema
 from poison_tf.errors import UserInputError
 from poison_tf.explain.cam_mass import mass_share
 from poison_tf.explain.gradcam import conv_layer_path, grad_cam, overlay
-from poison_tf.io.atomic import atomic_file, write_json
+from poison_tf.io.atomic import save_figure, write_json
 
 
 class PatchExplainerSpec(ComponentSpec):
@@ -110,9 +110,7 @@ def plot_rows(images, patched, cams, names, predictions, masks, path: str) -> No
             axis.set_yticks([])
     fig.suptitle("Grad-CAM of the predicted class; white outline: the patch", fontsize=9)
     fig.tight_layout()
-    with atomic_file(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 class PatchExplainerExecutor(BaseExecutor):
