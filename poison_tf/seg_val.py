@@ -76,7 +76,7 @@ def validate_weights(
 
     from poison_tf.data.seg_examples import make_dataset, write_seg_schema, write_seg_split
     from poison_tf.io.segmenter_loading import load_segmenter
-    from poison_tf.models.yolo_seg_predict import predict_dataset
+    from poison_tf.models.yolo_seg_predict import predict_dataset, validate_outputs
 
     model = load_segmenter(weights)  # untrusted file: config checked, safe_mode on, a segmenter
     size = int(model.input_shape[1])
@@ -86,24 +86,11 @@ def validate_weights(
             f"--weights={weights}: the model has {model.num_classes} classes, "
             f"{data_yaml} names {len(names)}"
         )
-    validator = SegValidator(names, sentinels=sentinels)
     with tempfile.TemporaryDirectory() as folder:
         info = write_seg_split(folder, split, samples, size, max_instances=255)
         write_seg_schema(folder, {split: info}, size, names, data_yaml, 255)
         dataset = make_dataset(folder, split, batch_size, training=False, max_instances=255)
-        for out in predict_dataset(model, dataset):
-            validator.update(
-                out.boxes,
-                out.scores,
-                out.classes,
-                out.masks,
-                out.gt_boxes,
-                out.gt_classes,
-                out.gt_masks,
-                letterbox=out.letterbox,
-                orig_size=out.orig_size,
-            )
-    return validator
+        return validate_outputs(predict_dataset(model, dataset), names, sentinels)
 
 
 def _image_sizes(samples: list[SegSample], data_yaml: str) -> dict[ImageId, tuple[int, int]]:

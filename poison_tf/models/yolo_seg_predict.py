@@ -152,17 +152,20 @@ def predict_dataset(
     return SegPredictor(model, config, native, compiled)(dataset)
 
 
-def validate_outputs(outputs: Iterable[ImageOutput], names: Sequence[str]) -> SegValidator:
+def validate_outputs(
+    outputs: Iterable[ImageOutput], names: Sequence[str], sentinels: str = "8.3"
+) -> SegValidator:
     """Ultralytics `val` statistics of per-image outputs.
 
     Args:
         outputs: per-image predictions with their ground truth.
         names: the class names.
+        sentinels: Ultralytics' AP sentinel convention ("8.3" or "8.4").
 
     Returns:
         The filled validator (`.table()`, `.summary()`).
     """
-    validator = SegValidator(names)
+    validator = SegValidator(names, sentinels=sentinels)
     for out in outputs:
         validator.update(
             out.boxes,

@@ -48,9 +48,6 @@ class InstanceTable:
         classes: int64 [N].
         stems: str [N], the image of each instance.
         lines: int64 [N], 1-based line in the image's label file.
-
-    Raises:
-        ValueError: columns of different lengths, negative or repeated ids (a programming error).
     """
 
     instance_ids: np.ndarray  # int64 [N], unique, >= 0
@@ -187,7 +184,7 @@ class RelabelPlan:
         }
 
     def save(self, path: str) -> None:
-        """Writes `to_json()` to `path`, atomically (the ClassPairs' plan artefact).
+        """Writes `to_json()` to `path`, atomically (the RelabelPlan artefact's file).
 
         Args:
             path: where the relabel plan goes.
