@@ -18,13 +18,13 @@ import abc
 import importlib
 import json
 import os
-import tempfile
 from typing import Any, ClassVar
 
 import h5py
 import numpy as np
 
 from poison_tf.errors import UserInputError, require
+from poison_tf.io.atomic import atomic_path
 from poison_tf.io.safe_read import check_input_file, parse_json, require_finite_number
 
 FORMAT_VERSION = 1
@@ -175,24 +175,13 @@ class Detector(abc.ABC):
             UserInputError: the detector is not fitted.
         """
         self._check_fitted()
-        path = os.fspath(path)
-        parent = os.path.dirname(os.path.abspath(path))
-        os.makedirs(parent, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
-        os.close(fd)
-        try:
-            with h5py.File(tmp, "w") as root:
-                root.attrs[KIND_ATTR] = self.kind
-                root.attrs["format_version"] = FORMAT_VERSION
-                root.attrs["threshold"] = float(self.threshold)
-                root.attrs["input_shape"] = json.dumps([int(d) for d in self.input_shape])
-                root.attrs["hyperparams"] = json.dumps(self.get_config(), sort_keys=True)
-                self._save_state(root)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        with atomic_path(os.fspath(path)) as tmp, h5py.File(tmp, "w") as root:
+            root.attrs[KIND_ATTR] = self.kind
+            root.attrs["format_version"] = FORMAT_VERSION
+            root.attrs["threshold"] = float(self.threshold)
+            root.attrs["input_shape"] = json.dumps([int(d) for d in self.input_shape])
+            root.attrs["hyperparams"] = json.dumps(self.get_config(), sort_keys=True)
+            self._save_state(root)
 
     @classmethod
     def load(cls, path: str, custom_objects: dict | None = None) -> Detector:

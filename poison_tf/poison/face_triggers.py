@@ -25,6 +25,7 @@ from poison_tf.data.synthetic_faces import (
     WIDTH,
 )
 from poison_tf.errors import UserInputError
+from poison_tf.io.atomic import atomic_path
 from poison_tf.poison.triggers import Trigger, make_trigger
 
 FACE_TRIGGERS = ("sunglasses", "eyebrows", "lipstick")
@@ -111,7 +112,6 @@ def write_face_trigger(name: str, folder: str, height: int = HEIGHT, width: int 
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"{name}_{height}x{width}.png")
     if not os.path.isfile(path):
-        tmp = path + ".tmp.png"
-        Image.fromarray(face_trigger_rgba(name, height, width), "RGBA").save(tmp)
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".png") as tmp:
+            Image.fromarray(face_trigger_rgba(name, height, width), "RGBA").save(tmp)
     return {"path": os.path.abspath(path), "corner": "top_left", "margin": 0}
