@@ -21,6 +21,7 @@ from poison_tf import types
 from poison_tf.attacks import tsne_pairs
 from poison_tf.attacks.class_pairs import ClassPair, parse_pairs
 from poison_tf.attacks.clean_image_features import pool_instances
+from poison_tf.components.parameters import seed_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -49,11 +50,7 @@ class CleanImagePairSelectorSpec(ComponentSpec):
         "max_images": ExecutionParameter(
             int, default=0, help="embed at most N training images (0: all)"
         ),
-        "seed": ExecutionParameter(
-            int,
-            default=0,
-            help="random seed of this component (data order, sampling, initialisation)",
-        ),
+        "seed": seed_parameter(),
     }
 
 

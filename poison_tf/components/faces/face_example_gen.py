@@ -20,6 +20,7 @@ import os
 import numpy as np
 
 from poison_tf import types
+from poison_tf.components.parameters import seed_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -65,11 +66,7 @@ class FaceExampleGenSpec(ComponentSpec):
         "test_fraction": ExecutionParameter(
             float, default=0.2, help="share of the identities' images held out for testing"
         ),
-        "seed": ExecutionParameter(
-            int,
-            default=17,
-            help="random seed of this component (data order, sampling, initialisation)",
-        ),
+        "seed": seed_parameter(17),
         "num_shards": ExecutionParameter(int, default=2, help="TFRecord shards per split"),
     }
 

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from poison_tf import types
 from poison_tf.attacks.grid_patch import apply_patch, place, random_offsets, render
+from poison_tf.components.parameters import seed_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -41,11 +42,7 @@ class PatchExplainerSpec(ComponentSpec):
         "num_images": ExecutionParameter(
             int, default=4, help="test images shown in the Grad-CAM figure"
         ),
-        "seed": ExecutionParameter(
-            int,
-            default=0,
-            help="random seed of this component (data order, sampling, initialisation)",
-        ),
+        "seed": seed_parameter(),
     }
 
 

@@ -19,6 +19,7 @@ import tensorflow as tf
 from poison_tf import types
 from poison_tf.attacks.grid_patch import PatchGeometry, render
 from poison_tf.attacks.patch_optimizer import PatchConfig, check_classifier, optimise_patch
+from poison_tf.components.parameters import seed_parameter, strategy_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -69,16 +70,8 @@ class PatchOptimizerSpec(ComponentSpec):
         "print_size_cm": ExecutionParameter(
             float, default=10.0, help="side of the printed patch in the PDF, in centimetres"
         ),
-        "seed": ExecutionParameter(
-            int,
-            default=0,
-            help="random seed of this component (data order, sampling, initialisation)",
-        ),
-        "strategy": ExecutionParameter(
-            str,
-            default="default",
-            help="tf.distribute strategy: default | mirrored | multi_worker | tpu",
-        ),
+        "seed": seed_parameter(),
+        "strategy": strategy_parameter(),
     }
 
 

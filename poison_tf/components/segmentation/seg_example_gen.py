@@ -17,6 +17,7 @@ import tempfile
 import numpy as np
 
 from poison_tf import types
+from poison_tf.components.parameters import seed_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -44,11 +45,7 @@ class SegExampleGenSpec(ComponentSpec):
         "val_fraction": ExecutionParameter(
             float, default=0.2, help="one COCO file: share held out for val"
         ),
-        "seed": ExecutionParameter(
-            int,
-            default=0,
-            help="random seed of this component (data order, sampling, initialisation)",
-        ),
+        "seed": seed_parameter(),
         "max_instances": ExecutionParameter(
             int, default=100, help="instances kept per image (largest first, <= 255)"
         ),
