@@ -153,16 +153,7 @@ def seeded_attack(config: PatchStudyConfig, examples, seed: int, suffix: str):
 
 def build(config: PatchStudyConfig, root: str) -> tuple[Pipeline, str]:
     """The adversarial patch DAG for `config` under `<root>/.pipeline`, and its report's id."""
-    gen = PatchExampleGen(
-        source=config.source,
-        image_size=config.image_size,
-        num_classes=config.num_classes,
-        num_train=config.num_train,
-        num_test=config.num_test,
-        max_train=config.max_train,
-        max_test=config.max_test,
-        seed=config.seed,
-    )
+    gen = PatchExampleGen(**common.parameters_for(PatchExampleGen, config))
     examples = gen.outputs["examples"]
     components, all_metrics, seeds, first = [gen], [], [], None
     for offset, seed in enumerate(common.seed_list(config.seed, config.seeds)):

@@ -169,16 +169,7 @@ def validate(config: BenchmarkConfig) -> BenchmarkConfig:
 
 def build(config: BenchmarkConfig, root: str) -> tuple[Pipeline, str]:
     """The benchmark DAG for `config` under `<root>/.pipeline`, and its report's id."""
-    gen = PatchExampleGen(
-        source=config.source,
-        image_size=config.image_size,
-        num_classes=config.num_classes,
-        num_train=config.num_train,
-        num_test=config.num_test,
-        max_train=config.max_train,
-        max_test=config.max_test,
-        seed=config.seed,
-    )
+    gen = PatchExampleGen(**common.parameters_for(PatchExampleGen, config))
     train = {
         "epochs": config.epochs,
         "learning_rate": config.learning_rate,

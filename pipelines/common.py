@@ -7,6 +7,7 @@ the preset's rates). The flags defined here are those of a run, not of a study.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -120,6 +121,27 @@ def seed_list(seed: int, seeds: int) -> list[int]:
 def reseeded(params: dict, offset: int) -> dict:
     """A component's JSON parameters with their own `seed` moved by `offset` (if they have one)."""
     return params | {"seed": params["seed"] + offset} if "seed" in params else params
+
+
+def parameters_for(component_cls: type, config) -> dict:
+    """The fields of a preset `config` that `component_cls` takes as parameters, by name.
+
+    One name per setting from preset to component, so a pipeline passes them on without
+    copying each field by hand.
+
+    Args:
+        component_cls: a `BaseComponent` subclass.
+        config: a preset dataclass instance.
+
+    Returns:
+        {parameter name: the config's value} for every field the component's spec declares.
+    """
+    names = component_cls.SPEC_CLASS.PARAMETERS
+    return {
+        field.name: getattr(config, field.name)
+        for field in dataclasses.fields(config)
+        if field.name in names
+    }
 
 
 def choose_preset(presets: dict, name: str, pipeline: str):

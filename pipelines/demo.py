@@ -34,7 +34,15 @@ STUDIES = (
 
 
 def run_demo(output_dir: str, names: list[str] | None = None) -> str:
-    """Runs the demo preset of each pipeline in `names` (default STUDIES); returns the index path."""
+    """Runs the demo preset of each pipeline in `names` (default STUDIES); returns the index path.
+
+    Args:
+        output_dir: where the studies' reports and the index go.
+        names: the pipelines to run (default STUDIES).
+
+    Returns:
+        The index's path.
+    """
     lines = [
         "# poison_tf demo",
         "",
@@ -61,6 +69,14 @@ def run_demo(output_dir: str, names: list[str] | None = None) -> str:
 
 
 def main(argv: list[str]) -> None:
+    """`poison-tf-demo --output_dir=<dir>`: the demo preset of every study, and an index.
+
+    Args:
+        argv: the program name alone (everything else is a flag).
+
+    Raises:
+        UserInputError: extra arguments, no --output_dir, or an unknown --pipeline.
+    """
     if len(argv) > 1:
         raise UserInputError(f"unexpected arguments {argv[1:]}")
     if not FLAGS.output_dir:

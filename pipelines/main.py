@@ -34,12 +34,33 @@ FLAGS = flags.FLAGS
 
 
 def run_pipeline(name: str, preset: str, output_dir: str) -> str:
+    """Builds and runs one study's pipeline with a preset.
+
+    Args:
+        name: one of PIPELINES.
+        preset: the preset's name.
+        output_dir: where the report goes.
+
+    Returns:
+        The report's path.
+
+    Raises:
+        UserInputError: an unknown pipeline (or preset, or a bad flag of the study).
+    """
     if name not in PIPELINES:
         raise UserInputError(f"--pipeline={name!r}: choose one of {', '.join(sorted(PIPELINES))}")
     return importlib.import_module(PIPELINES[name]).run(preset, output_dir)
 
 
 def main(argv: list[str]) -> None:
+    """`poison-tf-pipeline --pipeline=<study> --output_dir=<dir>`: runs a study, prints its report.
+
+    Args:
+        argv: the program name alone (everything else is a flag).
+
+    Raises:
+        UserInputError: extra arguments, a missing flag, or a bad value (see `run_pipeline`).
+    """
     if len(argv) > 1:
         raise UserInputError(f"unexpected arguments {argv[1:]}")
     if FLAGS.pipeline is None or FLAGS.output_dir is None:

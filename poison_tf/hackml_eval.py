@@ -60,7 +60,16 @@ flags.DEFINE_enum(
 
 @dataclass
 class Scores:
-    """Per-image answers, in file order."""
+    """Per-image answers, in file order.
+
+    Attributes:
+        labels: int64 [N], the file's labels.
+        model_prediction: int64 [N], the model's argmax.
+        confidence: float32 [N], the model's output at its argmax.
+        score: float64 [N] detector scores, None without a detector.
+        flagged: bool [N], flagged by the detector (all False without one).
+        num_classes: N, the model's class count (a flagged image is answered with class N).
+    """
 
     labels: np.ndarray  # int64 [N]
     model_prediction: np.ndarray  # int64 [N], the model's argmax
@@ -76,6 +85,11 @@ class Scores:
 
     def accuracy_percent(self) -> float:
         # Same arithmetic as eval.py (mean of equalities, times 100), so the digits match.
+        """eval.py's "Classification accuracy": the answers (flagged → class N) against the labels.
+
+        Returns:
+            The accuracy in percent.
+        """
         return float(np.mean(np.equal(self.prediction, self.labels)) * 100)
 
 
@@ -140,7 +154,23 @@ def score_file(
     detector: Detector | None = None,
     progress: bool = True,
 ) -> Scores:
-    """Runs the model (and the detector) over every image of `data`, one batch at a time."""
+    """Runs the model (and the detector) over every image of `data`, one batch at a time.
+
+    Args:
+        data: the opened HackML .h5 file.
+        model: the classifier.
+        strategy: the tf.distribute strategy the model was loaded under.
+        num_classes: the model's class count.
+        batch_size: images per batch.
+        detector: a fitted detector, or None.
+        progress: show a progress bar.
+
+    Returns:
+        The per-image answers.
+
+    Raises:
+        RuntimeError: a detector returned the wrong number of scores (a programming error).
+    """
     n = data.num_examples
     model_prediction = np.zeros(n, np.int64)
     confidence = np.zeros(n, np.float32)
@@ -167,7 +197,12 @@ def score_file(
 
 
 def write_csv(path: str, scores: Scores) -> None:
-    """One row per image (see CSV_COLUMNS), written atomically."""
+    """One row per image (see CSV_COLUMNS), written atomically.
+
+    Args:
+        path: the CSV file.
+        scores: the per-image answers.
+    """
     prediction = scores.prediction
     with atomic_file(path, "w") as handle:
         writer = csv.writer(handle, lineterminator="\n")
@@ -222,6 +257,14 @@ def _check_compatible(
 
 
 def main(argv: list[str]) -> None:
+    """`poison-tf-eval <data.h5> <model.h5> [<detector.h5>]`: eval.py's accuracy, plus detection.
+
+    Args:
+        argv: the program name and its two or three positional arguments.
+
+    Raises:
+        UserInputError: a wrong argument count, a bad flag, or files that do not fit each other.
+    """
     strategy = resolve_strategy(FLAGS.strategy)  # first: multi_worker must precede other ops
     args = argv[1:]
     if len(args) not in (2, 3):

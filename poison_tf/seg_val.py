@@ -57,12 +57,26 @@ def validate_weights(
 ) -> SegValidator:
     """Runs a trained segmenter (`.keras` file of SegTrainer) over a split exactly as Ultralytics
     `val` does: letterboxed to the model's input size, NMS at conf 0.001 / IoU 0.7 / 300, boxes
-    compared in original pixels, masks at 1/4 of the input (the overlap-map ground truth)."""
+    compared in original pixels, masks at 1/4 of the input (the overlap-map ground truth).
+
+    Args:
+        weights: the `.keras` model file.
+        data_yaml: the YOLO-seg data.yaml.
+        split: "train" or "val".
+        sentinels: Ultralytics' AP sentinel convention ("8.3").
+        batch_size: images per model call.
+
+    Returns:
+        The filled validator.
+
+    Raises:
+        UserInputError: a bad file, or a model whose class count is not the data's.
+    """
     import tempfile
 
     from poison_tf.data.seg_examples import make_dataset, write_seg_schema, write_seg_split
     from poison_tf.io.segmenter_loading import load_segmenter
-    from poison_tf.models.yolo_seg_predict import predict_dataset
+    from poison_tf.models.yolo_seg_predict import predict_dataset, validate_outputs
 
     model = load_segmenter(weights)  # untrusted file: config checked, safe_mode on, a segmenter
     size = int(model.input_shape[1])
@@ -72,24 +86,11 @@ def validate_weights(
             f"--weights={weights}: the model has {model.num_classes} classes, "
             f"{data_yaml} names {len(names)}"
         )
-    validator = SegValidator(names, sentinels=sentinels)
     with tempfile.TemporaryDirectory() as folder:
         info = write_seg_split(folder, split, samples, size, max_instances=255)
         write_seg_schema(folder, {split: info}, size, names, data_yaml, 255)
         dataset = make_dataset(folder, split, batch_size, training=False, max_instances=255)
-        for out in predict_dataset(model, dataset):
-            validator.update(
-                out.boxes,
-                out.scores,
-                out.classes,
-                out.masks,
-                out.gt_boxes,
-                out.gt_classes,
-                out.gt_masks,
-                letterbox=out.letterbox,
-                orig_size=out.orig_size,
-            )
-    return validator
+        return validate_outputs(predict_dataset(model, dataset), names, sentinels)
 
 
 def _image_sizes(samples: list[SegSample], data_yaml: str) -> dict[ImageId, tuple[int, int]]:
@@ -109,7 +110,15 @@ def ground_truth(sample: SegSample, with_masks: bool) -> tuple[np.ndarray, np.nd
     """(xyxy boxes [n, 4], bool masks [n, h, w] or None) at the original resolution.
 
     Instances given as a full-resolution mask (`sample.masks[i]`, COCO RLE sources) use that
-    mask and its pixel extents instead of the polygon."""
+    mask and its pixel extents instead of the polygon.
+
+    Args:
+        sample: one image's labels.
+        with_masks: also rasterise the masks.
+
+    Returns:
+        (boxes, masks or None).
+    """
     boxes = polygon_boxes(sample.polygons, sample.height, sample.width)
     full = getattr(sample, "masks", None) or [None] * sample.num_instances
     for i, mask in enumerate(full):
@@ -128,7 +137,17 @@ def ground_truth(sample: SegSample, with_masks: bool) -> tuple[np.ndarray, np.nd
 def validate_predictions(
     data_yaml: str, split: str, predictions: str, sentinels: str = "8.3"
 ) -> SegValidator:
-    """The filled validator for a COCO results file against a split's labels."""
+    """The filled validator for a COCO results file against a split's labels.
+
+    Args:
+        data_yaml: the YOLO-seg data.yaml.
+        split: "train" or "val".
+        predictions: the COCO results JSON.
+        sentinels: Ultralytics' AP sentinel convention ("8.3").
+
+    Returns:
+        The filled validator.
+    """
     names, samples = load_split(data_yaml, split)
     results = read_coco_results(predictions, _image_sizes(samples, data_yaml), len(names))
     with_masks = any(r.segmentations is not None for r in results.values())
@@ -149,6 +168,17 @@ def validate_predictions(
 
 
 def main(argv: list[str]) -> None:
+    """`poison-tf-seg-val --data=<data.yaml> (--weights=<.keras> | --predictions=<json>)`.
+
+    Prints Ultralytics `val`'s table (and writes it as CSV with --output).
+
+    Args:
+        argv: the program name alone (everything else is a flag).
+
+    Raises:
+        UserInputError: extra arguments, no --data, or not exactly one of --weights and
+            --predictions.
+    """
     if len(argv) > 1:
         raise UserInputError(f"unexpected argument(s) {argv[1:]}; everything is given by flags")
     if not FLAGS.data:

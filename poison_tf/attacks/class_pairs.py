@@ -21,7 +21,14 @@ DEFAULT_RATIO = 0.5
 
 @dataclasses.dataclass(frozen=True)
 class ClassPair:
-    """Instances of `host` are relabelled as `target` (indices into the data set's names)."""
+    """Instances of `host` are relabelled as `target` (indices into the data set's names).
+
+    Attributes:
+        host: index of the class whose instances are relabelled.
+        target: index of the class they are relabelled as.
+        host_name: the host's class name.
+        target_name: the target's class name.
+    """
 
     host: int
     target: int
@@ -34,10 +41,23 @@ class ClassPair:
         return pair_slug(self.host_name, self.target_name)
 
     def to_json(self) -> dict:
+        """The pair as a JSON-ready dict (the inverse of `from_json`).
+
+        Returns:
+            {"host", "target", "host_name", "target_name"}.
+        """
         return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, payload: dict) -> ClassPair:
+        """The pair a `to_json` dict records.
+
+        Args:
+            payload: {"host", "target", "host_name", "target_name"}.
+
+        Returns:
+            The pair.
+        """
         return cls(
             int(payload["host"]),
             int(payload["target"]),
@@ -47,7 +67,15 @@ class ClassPair:
 
 
 def pair_slug(host_name: str, target_name: str) -> str:
-    """`host2target` with spaces (and slashes) as underscores, as the study names its runs."""
+    """`host2target` with spaces (and slashes) as underscores, as the study names its runs.
+
+    Args:
+        host_name: the host class's name.
+        target_name: the target class's name.
+
+    Returns:
+        The slug, e.g. `traffic_light2stop_sign`.
+    """
 
     def slug(name: str) -> str:
         return "_".join(str(name).split()).replace("/", "_")
@@ -56,7 +84,19 @@ def pair_slug(host_name: str, target_name: str) -> str:
 
 
 def resolve_class_name(name: str, names: Sequence[str], flag: str = "--pairs") -> int:
-    """Index of `name` in `names`: exact, then case-insensitive, then `_` as space."""
+    """Index of `name` in `names`: exact, then case-insensitive, then `_` as space.
+
+    Args:
+        name: a class name as the user typed it.
+        names: the data set's class names.
+        flag: the flag named in error messages.
+
+    Returns:
+        The class index.
+
+    Raises:
+        UserInputError: the name is unknown (with close matches) or matches several classes.
+    """
     wanted = name.strip()
     if wanted in names:
         return list(names).index(wanted)
@@ -88,7 +128,20 @@ def resolve_class_name(name: str, names: Sequence[str], flag: str = "--pairs") -
 def make_pair(
     host: str | int, target: str | int, names: Sequence[str], flag: str = "--pairs"
 ) -> ClassPair:
-    """A validated pair from names or indices."""
+    """A validated pair from names or indices.
+
+    Args:
+        host: the host class, by name or index.
+        target: the target class, by name or index.
+        names: the data set's class names.
+        flag: the flag named in error messages.
+
+    Returns:
+        The pair.
+
+    Raises:
+        UserInputError: an unknown name, an index out of range, or host == target.
+    """
     host_index = host if isinstance(host, int) else resolve_class_name(host, names, flag)
     target_index = target if isinstance(target, int) else resolve_class_name(target, names, flag)
     for index in (host_index, target_index):
@@ -102,7 +155,19 @@ def make_pair(
 
 
 def parse_pairs(value: str, names: Sequence[str], flag: str = "--pairs") -> list[ClassPair]:
-    """`host:target,host:target` → pairs in the order given (repeats dropped); '' → []."""
+    """`host:target,host:target` → pairs in the order given (repeats dropped); '' → [].
+
+    Args:
+        value: the flag's text.
+        names: the data set's class names.
+        flag: the flag named in error messages.
+
+    Returns:
+        The pairs.
+
+    Raises:
+        UserInputError: a malformed entry or a bad class (see `make_pair`).
+    """
     pairs: list[ClassPair] = []
     for entry in value.split(","):
         if not entry.strip():  # tolerated like every comma list flag ("a:b," or "")
@@ -120,7 +185,14 @@ def parse_pairs(value: str, names: Sequence[str], flag: str = "--pairs") -> list
 
 
 def merge_pairs(*groups: Sequence[ClassPair]) -> list[ClassPair]:
-    """Concatenates pair lists, keeping the first occurrence of each (host, target)."""
+    """Concatenates pair lists, keeping the first occurrence of each (host, target).
+
+    Args:
+        *groups: lists of pairs, in priority order.
+
+    Returns:
+        The merged list.
+    """
     merged: list[ClassPair] = []
     for group in groups:
         for pair in group:
@@ -130,7 +202,18 @@ def merge_pairs(*groups: Sequence[ClassPair]) -> list[ClassPair]:
 
 
 def check_ratio(ratio: float, flag: str = "--ratio") -> float:
-    """The share of host instances to relabel; must lie in (0, 1]."""
+    """The share of host instances to relabel; must lie in (0, 1].
+
+    Args:
+        ratio: the ratio as given.
+        flag: the flag named in the error message.
+
+    Returns:
+        The ratio as a float.
+
+    Raises:
+        UserInputError: NaN or outside (0, 1].
+    """
     ratio = float(ratio)
     if math.isnan(ratio) or not 0.0 < ratio <= 1.0:
         raise UserInputError(f"{flag}: a relabel ratio must be in (0, 1], got {ratio:g}")

@@ -26,7 +26,17 @@ def pool_instances(
     """Mean feature [n, C] of each instance (mask-pooled, box as fallback; see module docstring).
 
     `boxes` are xyxy in input pixels (the records' boxes), `input_size` the square input side S;
-    `overlap_map=None` pools every instance over its box."""
+    `overlap_map=None` pools every instance over its box.
+
+    Args:
+        feature_map: [h, w, C] base-model features of one image.
+        overlap_map: the image's instance map (i + 1 = instance i) at any resolution, or None.
+        boxes: [n, 4] xyxy instance boxes in input pixels.
+        input_size: S of the S×S input.
+
+    Returns:
+        float32 [n, C], one pooled feature per instance.
+    """
     feature_map = np.asarray(feature_map, np.float32)
     height, width, channels = feature_map.shape
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)

@@ -21,7 +21,14 @@ _KEYS = ("classes", "instance_ids", "lines", "stem")
 
 
 def table_from_examples(examples: Iterable[Mapping[str, object]]) -> InstanceTable:
-    """From parsed examples (numpy values: classes [n], instance_ids [n], lines [n], stem)."""
+    """From parsed examples (numpy values: classes [n], instance_ids [n], lines [n], stem).
+
+    Args:
+        examples: parsed seg examples with numpy values.
+
+    Returns:
+        The instances of all examples, in order.
+    """
     ids, classes, stems, lines = [], [], [], []
     for example in examples:
         stem = example["stem"]
@@ -41,7 +48,18 @@ def table_from_examples(examples: Iterable[Mapping[str, object]]) -> InstanceTab
 
 
 def table_from_records(folder: str, split: str) -> InstanceTable:
-    """The instance table of `split` in an ExampleGen seg artefact `folder`."""
+    """The instance table of `split` in an ExampleGen seg artefact `folder`.
+
+    Args:
+        folder: an ExampleGen seg artefact.
+        split: "train" or "val".
+
+    Returns:
+        The split's instance table.
+
+    Raises:
+        UserInputError: the artefact has no such split.
+    """
     from poison_tf.data import seg_examples
 
     schema = seg_examples.read_seg_schema(folder)

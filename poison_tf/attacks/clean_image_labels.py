@@ -41,7 +41,19 @@ def _label_files(labels_dir: str) -> dict[str, str]:
 
 
 def rewrite_label_text(text: str, changes: dict[int, tuple[int, int]], path: str) -> str:
-    """`text` with line → (old class, new class) applied; checks each old class."""
+    """`text` with line → (old class, new class) applied; checks each old class.
+
+    Args:
+        text: a YOLO label file's text.
+        changes: {1-based line number: (old class, new class)}.
+        path: the file, named in error messages.
+
+    Returns:
+        The relabelled text (other lines and formatting untouched).
+
+    Raises:
+        UserInputError: a line the file does not have, or a line whose class is not the plan's.
+    """
     lines = text.splitlines(keepends=True)
     for line_number, (old, new) in sorted(changes.items()):
         if not 1 <= line_number <= len(lines):
@@ -62,7 +74,20 @@ def rewrite_label_text(text: str, changes: dict[int, tuple[int, int]], path: str
 
 
 def write_poisoned_labels(plan: RelabelPlan, labels_dir: str, out_dir: str) -> int:
-    """Copies `labels_dir` to `out_dir` with the plan applied; returns the lines changed."""
+    """Copies `labels_dir` to `out_dir` with the plan applied; returns the lines changed.
+
+    Args:
+        plan: the relabel plan (stems and line numbers of the relabelled instances).
+        labels_dir: the clean YOLO labels folder.
+        out_dir: the poisoned copy (written atomically; must not be `labels_dir`).
+
+    Returns:
+        The number of label lines changed.
+
+    Raises:
+        UserInputError: `out_dir` is `labels_dir`, a label file the plan names is missing or not
+            UTF-8, or its lines do not match the plan.
+    """
     if os.path.abspath(out_dir) == os.path.abspath(labels_dir):
         raise UserInputError(f"{out_dir}: the poisoned copy must not replace the clean labels")
     files = _label_files(labels_dir)

@@ -21,7 +21,15 @@ from poison_tf.errors import UserInputError
 
 @dataclasses.dataclass(frozen=True)
 class PatchGeometry:
-    """Where and how large the patch is on an image of height × width."""
+    """Where and how large the patch is on an image of height × width.
+
+    Attributes:
+        height: image height in pixels.
+        width: image width in pixels.
+        fraction: share of the image area the square patch covers.
+        cells: k: the patch is k×k uniform cells.
+        keep_clear: (y0, x0, y1, x1) box the patch never covers (end exclusive), or None.
+    """
 
     height: int
     width: int
@@ -38,7 +46,17 @@ class PatchGeometry:
         return self.side * self.side / float(self.height * self.width)
 
     def check(self, where: str = "patch") -> PatchGeometry:
-        """Raises UserInputError for a fraction outside (0, 1), a grid finer than the pixels, a full box."""
+        """Raises UserInputError for a fraction outside (0, 1), a grid finer than the pixels, a full box.
+
+        Args:
+            where: names the caller in error messages.
+
+        Returns:
+            The geometry itself.
+
+        Raises:
+            UserInputError: see above.
+        """
         side = patch_side(self.height, self.width, self.fraction, where)
         if self.cells < 1:
             raise UserInputError(f"{where}: --patch_cells={self.cells} must be at least 1")
@@ -58,7 +76,20 @@ class PatchGeometry:
 
 
 def patch_side(height: int, width: int, fraction: float, where: str = "patch") -> int:
-    """Side in pixels of the square covering `fraction` of a height × width image."""
+    """Side in pixels of the square covering `fraction` of a height × width image.
+
+    Args:
+        height: image height in pixels.
+        width: image width in pixels.
+        fraction: share of the area, in (0, 1).
+        where: names the caller in error messages.
+
+    Returns:
+        The side in pixels (at least 1).
+
+    Raises:
+        UserInputError: a fraction outside (0, 1) or a square larger than the image.
+    """
     if not 0.0 < fraction < 1.0:
         raise UserInputError(
             f"{where}: --patch_fraction={fraction:g} must be strictly between 0 and 1"
@@ -72,26 +103,60 @@ def patch_side(height: int, width: int, fraction: float, where: str = "patch") -
 
 
 def initial_colours(cells: int, seed: int | None = None) -> tf.Tensor:
-    """Uniform random cell colours [k, k, 3] in [0, 1] (also the random-colour control patch)."""
+    """Uniform random cell colours [k, k, 3] in [0, 1] (also the random-colour control patch).
+
+    Args:
+        cells: k.
+        seed: a stateless seed (None: TF's global random state).
+
+    Returns:
+        float32 [k, k, 3].
+    """
     if seed is None:
         return tf.random.uniform([cells, cells, 3])
     return tf.random.stateless_uniform([cells, cells, 3], seed=[seed, 0])
 
 
 def cell_index(side: int, cells: int) -> tf.Tensor:
-    """[side] int32: the cell row (or column) shown by each pixel row (or column)."""
+    """[side] int32: the cell row (or column) shown by each pixel row (or column).
+
+    Args:
+        side: patch side in pixels.
+        cells: k.
+
+    Returns:
+        int32 [side].
+    """
     return tf.range(side) * cells // side
 
 
 def render(colours: tf.Tensor, side: int) -> tf.Tensor:
-    """[k, k, 3] colours → [side, side, 3] pixels, clipped to [0, 1], nearest-neighbour upsampled."""
+    """[k, k, 3] colours → [side, side, 3] pixels, clipped to [0, 1], nearest-neighbour upsampled.
+
+    Args:
+        colours: [k, k, 3] cell colours.
+        side: patch side in pixels.
+
+    Returns:
+        float32 [side, side, 3].
+    """
     colours = tf.clip_by_value(tf.convert_to_tensor(colours, tf.float32), 0.0, 1.0)
     index = cell_index(side, int(colours.shape[0]))
     return tf.gather(tf.gather(colours, index, axis=0), index, axis=1)
 
 
 def valid_positions(height: int, width: int, side: int, keep_clear=None) -> tf.Tensor:
-    """Bool [height - side + 1, width - side + 1]: top-left corners keeping the patch clear of the box."""
+    """Bool [height - side + 1, width - side + 1]: top-left corners keeping the patch clear of the box.
+
+    Args:
+        height: image height in pixels.
+        width: image width in pixels.
+        side: patch side in pixels.
+        keep_clear: (y0, x0, y1, x1) box to keep clear, or None.
+
+    Returns:
+        The mask of allowed top-left corners.
+    """
     ys = tf.range(height - side + 1)[:, None]
     xs = tf.range(width - side + 1)[None, :]
     valid = tf.ones_like(ys + xs, tf.bool)
@@ -104,7 +169,16 @@ def valid_positions(height: int, width: int, side: int, keep_clear=None) -> tf.T
 def random_offsets(
     batch: int | tf.Tensor, geometry: PatchGeometry, seed: tf.Tensor | None = None
 ) -> tf.Tensor:
-    """[batch, 2] int32 (y, x) top-left corners, uniform over the valid positions."""
+    """[batch, 2] int32 (y, x) top-left corners, uniform over the valid positions.
+
+    Args:
+        batch: how many offsets.
+        geometry: the patch geometry.
+        seed: a stateless seed [2] (None: TF's global random state).
+
+    Returns:
+        int32 [batch, 2].
+    """
     side = geometry.side
     valid = valid_positions(geometry.height, geometry.width, side, geometry.keep_clear)
     columns = geometry.width - side + 1
@@ -119,7 +193,17 @@ def random_offsets(
 def place(
     patch: tf.Tensor, offsets: tf.Tensor, height: int, width: int
 ) -> tuple[tf.Tensor, tf.Tensor]:
-    """The patch [s, s, 3] on a canvas per offset: (pixels [B, H, W, 3], mask [B, H, W, 1] float)."""
+    """The patch [s, s, 3] on a canvas per offset: (pixels [B, H, W, 3], mask [B, H, W, 1] float).
+
+    Args:
+        patch: [s, s, 3] rendered patch.
+        offsets: [B, 2] int32 (y, x) top-left corners.
+        height: canvas height.
+        width: canvas width.
+
+    Returns:
+        (pixels [B, H, W, 3], mask [B, H, W, 1]: 1 where the patch lies).
+    """
     side = int(patch.shape[0])
     rows = tf.range(height)[None, :] - offsets[:, :1]  # [B, H]
     cols = tf.range(width)[None, :] - offsets[:, 1:]  # [B, W]
@@ -134,7 +218,16 @@ def place(
 
 
 def apply_patch(images: tf.Tensor, patch: tf.Tensor, offsets: tf.Tensor) -> tf.Tensor:
-    """Images [B, H, W, 3] in [0, 1] with the rendered patch pasted at each image's offset."""
+    """Images [B, H, W, 3] in [0, 1] with the rendered patch pasted at each image's offset.
+
+    Args:
+        images: [B, H, W, 3] in [0, 1].
+        patch: [s, s, 3] rendered patch.
+        offsets: [B, 2] int32 (y, x) top-left corners.
+
+    Returns:
+        float32 [B, H, W, 3].
+    """
     images = tf.convert_to_tensor(images, tf.float32)
     pixels, mask = place(patch, offsets, int(images.shape[1]), int(images.shape[2]))
     return images * (1.0 - mask) + pixels * mask

@@ -30,7 +30,16 @@ from poison_tf.attacks.patch_optimizer import PatchConfig, paste_with_eot
 
 def predict_classes(model, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
     """Argmax classes, in eager batches of `batch_size`: one eager ResNet50 call on 128 images
-    of 224 px needs more than 24 GB on a CPU (killed for memory; 5.9 GB peak in batches of 32)."""
+    of 224 px needs more than 24 GB on a CPU (killed for memory; 5.9 GB peak in batches of 32).
+
+    Args:
+        model: a Keras classifier.
+        images: [N, H, W, 3] images.
+        batch_size: images per model call.
+
+    Returns:
+        int64 [N] predicted classes.
+    """
     out = [
         np.argmax(np.asarray(model(images[i : i + batch_size], training=False)), axis=-1)
         for i in range(0, len(images), batch_size)
@@ -45,7 +54,18 @@ def patched_images(
     seed: int,
     eot: PatchConfig | None = None,
 ) -> np.ndarray:
-    """The patch at a random position per image; with `eot` also randomly rotated, scaled, relit."""
+    """The patch at a random position per image; with `eot` also randomly rotated, scaled, relit.
+
+    Args:
+        images: [N, H, W, 3] in [0, 1].
+        colours: [k, k, 3] cell colours.
+        geometry: the patch geometry.
+        seed: seeds the positions (and transformations).
+        eot: the transformation ranges, or None for placement only.
+
+    Returns:
+        float32 [N, H, W, 3].
+    """
     patch = render(colours, geometry.side)
     if eot is not None:
         return paste_with_eot(
@@ -58,6 +78,20 @@ def patched_images(
 def success_rates(
     clean_pred: np.ndarray, patched_pred: np.ndarray, labels: np.ndarray, target: int | None
 ) -> dict:
+    """Clean / patched accuracy and the attack's success on one set of images.
+
+    Untargeted success counts the images the model got right that the patch turns wrong; targeted
+    success counts the images not already of the target class that the patch sends there.
+
+    Args:
+        clean_pred: [N] predictions on the clean images.
+        patched_pred: [N] predictions on the patched images.
+        labels: [N] true classes.
+        target: the target class, or None (untargeted).
+
+    Returns:
+        {"clean_accuracy", "patched_accuracy", "untargeted_success"} (+ "targeted_success").
+    """
     labels = np.asarray(labels).reshape(-1)
     correct = clean_pred == labels
     result = {
@@ -90,6 +124,20 @@ def evaluate_patch(
 
     With `eot` (its transformation ranges; its `eot` switch is ignored) also "patch_eot" and
     "random_control_eot": the same patches pasted under those random transformations.
+
+    Args:
+        model: a Keras classifier.
+        images: [N, H, W, 3] in [0, 1].
+        labels: [N] true classes.
+        colours: [k, k, 3] optimised cell colours.
+        geometry: the patch geometry.
+        target: the target class, or None (untargeted).
+        seed: seeds positions and the control patch.
+        clean_pred: predictions on the clean images, when already known.
+        eot: transformation ranges for the "_eot" rows, or None.
+
+    Returns:
+        The rates per patch (see `success_rates`), plus "area_fraction" and "side_px".
     """
     clean_pred = predict_classes(model, images) if clean_pred is None else clean_pred
     control = initial_colours(geometry.cells, seed + 10_007).numpy()

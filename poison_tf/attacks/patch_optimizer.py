@@ -32,6 +32,24 @@ from poison_tf.errors import UserInputError
 
 @dataclasses.dataclass(frozen=True)
 class PatchConfig:
+    """How the grid patch is optimised.
+
+    Attributes:
+        target: target class; None = untargeted.
+        steps: optimisation steps.
+        batch_size: images per step.
+        optimizer: "adam" or "signed" (the study's per-cell sign step).
+        learning_rate: step size.
+        lr_decay: "constant" or "cosine" (to 5 % at the last step).
+        loss: "ce" or "margin" (see `patch_loss`).
+        eot: expectation over transformations while optimising.
+        max_rotation_deg: EOT rotation range, ± degrees.
+        scale_range: EOT scale range (low, high).
+        brightness: EOT brightness shift, ± in [0, 1] units.
+        contrast: EOT contrast factor, 1 ± this.
+        seed: seeds the initial colours, data order and placements.
+    """
+
     target: int | None = 0  # None: untargeted
     steps: int = 500
     batch_size: int = 32
@@ -48,7 +66,14 @@ class PatchConfig:
 
 
 def outputs_probabilities(model: keras.Model) -> bool:
-    """True when the classifier ends in a softmax (keras.applications' default), so outputs are probabilities."""
+    """True when the classifier ends in a softmax (keras.applications' default), so outputs are probabilities.
+
+    Args:
+        model: a Keras classifier.
+
+    Returns:
+        Whether its outputs are probabilities (else logits).
+    """
     last = model.layers[-1]
     activation = getattr(last, "activation", None)
     return activation is keras.activations.softmax or isinstance(last, keras.layers.Softmax)
@@ -57,7 +82,21 @@ def outputs_probabilities(model: keras.Model) -> bool:
 def check_classifier(
     model: keras.Model, image_shape: tuple[int, int, int], target: int | None, where: str
 ) -> int:
-    """The number of classes; UserInputError when the model's input does not fit or the target is out of range."""
+    """The number of classes; UserInputError when the model's input does not fit or the target is out of range.
+
+    Args:
+        model: a Keras classifier.
+        image_shape: (height, width, channels) of the images it will see.
+        target: the target class, or None.
+        where: names the caller in error messages.
+
+    Returns:
+        The number of classes.
+
+    Raises:
+        UserInputError: the input shape does not fit, the output is not [batch, classes], or the
+            target is out of range.
+    """
     expected = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
     if (
         expected is None
@@ -108,7 +147,18 @@ def paste_with_eot(
     config: PatchConfig,
     seed: tf.Tensor,
 ) -> tf.Tensor:
-    """Random placement, and with `config.eot` a random rotation/scale/brightness/contrast per image."""
+    """Random placement, and with `config.eot` a random rotation/scale/brightness/contrast per image.
+
+    Args:
+        images: [B, H, W, 3] in [0, 1].
+        patch: [s, s, 3] rendered patch.
+        geometry: the patch geometry.
+        config: the EOT switch and ranges.
+        seed: a stateless seed [2].
+
+    Returns:
+        float32 [B, H, W, 3], the patched images.
+    """
     batch = tf.shape(images)[0]
     seeds = tf.random.experimental.stateless_split(seed, 6)
     offsets = random_offsets(batch, geometry, seeds[0])
@@ -147,7 +197,19 @@ def patch_loss(
     `margin`: the Carlini-Wagner margin on log-probabilities, max(best other − wanted, −5) for a
     target (true label − best other, for untargeted), so an image already fooled by 5 nats stops
     pulling the patch and the steps go to the images still resisting: it raises the success
-    rate where the mean cross-entropy is dominated by images that are already won."""
+    rate where the mean cross-entropy is dominated by images that are already won.
+
+    Args:
+        model: the victim classifier.
+        images: [B, H, W, 3] patched images.
+        labels: [B] true classes.
+        target: the target class, or None (untargeted).
+        probabilities: the model outputs probabilities (else logits).
+        kind: "ce" or "margin".
+
+    Returns:
+        float32 [B].
+    """
     outputs = tf.cast(model(images, training=False), tf.float32)
     wanted = (
         tf.fill(tf.shape(labels), tf.cast(target, labels.dtype)) if target is not None else labels
@@ -175,7 +237,15 @@ def step_size(config: PatchConfig, index: int) -> float:
 
     With a constant rate the loss of the last steps bounces with the rate's full step size;
     decaying it lets them settle. An option, not the default: on the CPU ResNet50 study
-    targeted success stayed within 0.44-0.47 with or without it (RESULTS.md)."""
+    targeted success stayed within 0.44-0.47 with or without it (RESULTS.md).
+
+    Args:
+        config: the learning rate, its decay and the step count.
+        index: the step, from 0.
+
+    Returns:
+        The step's learning rate.
+    """
     if config.lr_decay == "constant" or config.steps <= 1:
         return float(config.learning_rate)
     progress = index / (config.steps - 1)
@@ -184,6 +254,13 @@ def step_size(config: PatchConfig, index: int) -> float:
 
 @dataclasses.dataclass
 class PatchResult:
+    """What `optimise_patch` found.
+
+    Attributes:
+        colours: [k, k, 3] cell colours in [0, 1].
+        losses: the mean loss of every step.
+    """
+
     colours: np.ndarray  # [k, k, 3] in [0, 1]
     losses: list[float]
 
@@ -200,6 +277,20 @@ def optimise_patch(
 
     `dataset` yields unbatched examples and is repeated and batched here. `on_step(step, loss,
     colours)` is called after every step (for TensorBoard scalars and images).
+
+    Args:
+        model: the victim classifier (its weights stay fixed).
+        dataset: unbatched (image, label) examples.
+        geometry: the patch geometry.
+        config: the optimisation settings.
+        strategy: the tf.distribute strategy (None: the default strategy).
+        on_step: called as on_step(step, loss, colours) after every step.
+
+    Returns:
+        The colours and the loss per step.
+
+    Raises:
+        UserInputError: an unknown optimizer, loss or lr_decay in `config`.
     """
     if config.optimizer not in ("adam", "signed"):
         raise UserInputError(f"--patch_optimizer={config.optimizer!r}: choose adam or signed")

@@ -30,7 +30,7 @@ import pandas as pd
 
 from poison_tf.attacks.class_pairs import ClassPair, make_pair, merge_pairs
 from poison_tf.errors import UserInputError
-from poison_tf.io.atomic import atomic_dir, atomic_file
+from poison_tf.io.atomic import atomic_dir, atomic_file, save_figure
 from poison_tf.report.clean_image_tables import github_table
 from poison_tf.report.tables import write_csv
 
@@ -49,7 +49,20 @@ RANKING_COLUMNS = [
 @dataclasses.dataclass
 class ClassEmbedding:
     """Instance points (subsampled per class) in feature space and in the t-SNE plane, plus
-    per-class centroids computed from *all* instances."""
+    per-class centroids computed from *all* instances.
+
+    Attributes:
+        names: the data set's class names.
+        point_classes: int64 [P], class of each point.
+        point_features: float32 [P, D].
+        points: float32 [P, 2] t-SNE coordinates.
+        point_ids: int64 [P] instance ids (or row numbers).
+        present: int64 [K] classes with instances.
+        centroids: float32 [K, D] mean instance feature of each present class.
+        centroid_points: float32 [K, 2] mean t-SNE point of each present class.
+        counts: int64 [K] instances of each present class.
+        perplexity: the t-SNE perplexity used.
+    """
 
     names: list[str]
     point_classes: np.ndarray  # int64 [P]
@@ -64,6 +77,14 @@ class ClassEmbedding:
 
 
 def default_perplexity(num_points: int) -> float:
+    """min(30, max(1, (N − 1) / 3)): scikit-learn needs perplexity < N, small sets get less.
+
+    Args:
+        num_points: N, the points t-SNE embeds.
+
+    Returns:
+        The perplexity.
+    """
     return float(min(30.0, max(1.0, (num_points - 1) / 3.0)))
 
 
@@ -77,7 +98,25 @@ def embed_classes(
     instance_ids: np.ndarray | None = None,
     max_iter: int = 1000,
 ) -> ClassEmbedding:
-    """Class centroids and a seeded t-SNE of (at most `max_points_per_class`) instance points."""
+    """Class centroids and a seeded t-SNE of (at most `max_points_per_class`) instance points.
+
+    Args:
+        features: float32 [N, D], one vector per instance.
+        classes: int [N], each instance's class.
+        names: the data set's class names.
+        seed: seeds the subsample and t-SNE.
+        max_points_per_class: instance points kept per class for t-SNE (centroids use all).
+        perplexity: t-SNE perplexity (None: `default_perplexity`).
+        instance_ids: [N] ids recorded with the points (None: row numbers).
+        max_iter: t-SNE iterations.
+
+    Returns:
+        The embedding.
+
+    Raises:
+        ValueError: shapes that do not match or classes out of range (a programming error).
+        UserInputError: NaN / inf features, or fewer than two classes with instances.
+    """
     from sklearn.manifold import TSNE
 
     features = np.asarray(features, np.float32)
@@ -141,7 +180,20 @@ def rank_pairs(
     min_instances: int = 1,
     both_directions: bool = False,
 ) -> pd.DataFrame:
-    """Host→target pairs, closest first (columns RANKING_COLUMNS; see module docstring)."""
+    """Host→target pairs, closest first (columns RANKING_COLUMNS; see module docstring).
+
+    Args:
+        embedding: the class embedding.
+        space: rank by "features" (cosine distance of centroids) or "tsne" (plane distance).
+        min_instances: only classes with at least this many instances are paired.
+        both_directions: list each pair both ways, not only with the larger class as host.
+
+    Returns:
+        The ranking, one row per directed pair (empty when fewer than two classes qualify).
+
+    Raises:
+        UserInputError: an unknown space.
+    """
     if space not in ("features", "tsne"):
         raise UserInputError(f"--tsne_space: unknown space {space!r}; choose features or tsne")
     feature_distance = _cosine_distances(embedding.centroids.astype(np.float64))
@@ -181,7 +233,16 @@ def rank_pairs(
 
 def top_pairs(ranking: pd.DataFrame, names: Sequence[str], count: int = 2) -> list[ClassPair]:
     """The first `count` ranked pairs, each class at most once as a host (so two pairs do
-    not poison the same class)."""
+    not poison the same class).
+
+    Args:
+        ranking: the output of `rank_pairs`.
+        names: the data set's class names.
+        count: how many pairs.
+
+    Returns:
+        At most `count` pairs.
+    """
     pairs: list[ClassPair] = []
     hosts: set[str] = set()
     for host, target in zip(ranking["Host"], ranking["Target"]):
@@ -196,11 +257,28 @@ def top_pairs(ranking: pd.DataFrame, names: Sequence[str], count: int = 2) -> li
 def default_pairs(
     ranking: pd.DataFrame, names: Sequence[str], given: Sequence[ClassPair] = (), count: int = 2
 ) -> list[ClassPair]:
-    """The study's default: the top `count` t-SNE pairs, then the hand-given ones (no repeats)."""
+    """The study's default: the top `count` t-SNE pairs, then the hand-given ones (no repeats).
+
+    Args:
+        ranking: the output of `rank_pairs`.
+        names: the data set's class names.
+        given: the hand-picked pairs.
+        count: how many t-SNE pairs.
+
+    Returns:
+        The pairs, t-SNE ones first.
+    """
     return merge_pairs(top_pairs(ranking, names, count), given)
 
 
 def write_ranking(ranking: pd.DataFrame, csv_path: str, markdown_path: str | None = None) -> None:
+    """Writes the ranking as CSV (and as a Markdown table), each file atomically.
+
+    Args:
+        ranking: the output of `rank_pairs`.
+        csv_path: the CSV file.
+        markdown_path: the Markdown file, or None.
+    """
     write_csv(ranking, csv_path, index=False)
     if markdown_path:
         with atomic_file(markdown_path) as handle:
@@ -214,7 +292,14 @@ def save_scatter(
     title: str = "t-SNE of class instances",
 ) -> None:
     """The labelled scatter plot (PNG): instance points per class, class names at their
-    centres, an arrow host → target for each pair."""
+    centres, an arrow host → target for each pair.
+
+    Args:
+        embedding: the class embedding.
+        path: the PNG file (written atomically).
+        pairs: pairs drawn as arrows.
+        title: the plot's title (the perplexity is appended).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -238,14 +323,17 @@ def save_scatter(
     axes.set_title(f"{title} (perplexity {embedding.perplexity:g})")
     axes.set_xticks([])
     axes.set_yticks([])
-    with atomic_file(path, "wb") as handle:
-        figure.savefig(handle, format="png", dpi=120, bbox_inches="tight")
-    plt.close(figure)
+    save_figure(figure, path, dpi=120, bbox_inches="tight")
 
 
 def write_projector(embedding: ClassEmbedding, log_dir: str) -> None:
     """TensorBoard projector files in `log_dir`: the instance features (metadata: class,
-    instance id) and the class centroids (metadata: class name), in one checkpoint."""
+    instance id) and the class centroids (metadata: class name), in one checkpoint.
+
+    Args:
+        embedding: the class embedding.
+        log_dir: the TensorBoard log folder.
+    """
     import tensorflow as tf
     from tensorboard.plugins import projector
 

@@ -11,6 +11,7 @@ import json
 import numpy as np
 
 from poison_tf import types
+from poison_tf.components.parameters import seed_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -39,11 +40,7 @@ class PoisonPlannerSpec(ComponentSpec):
         "label_rule": ExecutionParameter(
             str, help='JSON, e.g. {"kind": "all_to_one", "target": [0]}'
         ),
-        "seed": ExecutionParameter(
-            int,
-            default=17,
-            help="random seed of this component (data order, sampling, initialisation)",
-        ),
+        "seed": seed_parameter(17),
         "exclude_target_class": ExecutionParameter(
             bool, default=False, help="all-to-one: skip examples already of the target class"
         ),

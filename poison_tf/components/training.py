@@ -13,6 +13,7 @@ import shutil
 
 import keras
 
+from poison_tf.components.parameters import seed_parameter, strategy_parameter
 from poison_tf.dag.artifact import Artifact
 from poison_tf.dag.spec import ExecutionParameter
 from poison_tf.train.loop import TrainerConfig, fit
@@ -21,7 +22,15 @@ from poison_tf.types import Model
 
 
 def training_parameters(epochs: int, seed: int = 17) -> dict[str, ExecutionParameter]:
-    """The spec parameters `train_and_export` reads, with a trainer's own defaults."""
+    """The spec parameters `train_and_export` reads, with a trainer's own defaults.
+
+    Args:
+        epochs: the trainer's default epoch count.
+        seed: the trainer's default seed.
+
+    Returns:
+        {parameter name: ExecutionParameter}.
+    """
     return {
         "epochs": ExecutionParameter(int, default=epochs, help="training epochs"),
         "global_batch_size": ExecutionParameter(
@@ -30,16 +39,8 @@ def training_parameters(epochs: int, seed: int = 17) -> dict[str, ExecutionParam
         "learning_rate": ExecutionParameter(
             float, default=1e-3, help="learning rate of the optimiser"
         ),
-        "seed": ExecutionParameter(
-            int,
-            default=seed,
-            help="random seed of this component (data order, sampling, initialisation)",
-        ),
-        "strategy": ExecutionParameter(
-            str,
-            default="default",
-            help="tf.distribute strategy: default | mirrored | multi_worker | tpu",
-        ),
+        "seed": seed_parameter(seed),
+        "strategy": strategy_parameter(),
         "mixed_precision": ExecutionParameter(
             bool, default=False, help="mixed precision (float16 on GPU, bfloat16 on CPU)"
         ),

@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from poison_tf.dag import executions  # noqa: E402
-from poison_tf.io.atomic import atomic_file  # noqa: E402
+from poison_tf.io.atomic import save_figure  # noqa: E402
 
 TIMELINE_FILE = "timeline.png"
 
@@ -66,9 +66,7 @@ def plot_timeline(records: list[dict], path: str, title: str = "run timeline") -
             loc="upper left", bbox_to_anchor=(1.01, 1.0),
         )  # fmt: skip
     fig.tight_layout()
-    with atomic_file(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return len(ran)
 
 

@@ -11,9 +11,6 @@ names the file.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -22,6 +19,7 @@ import numpy as np
 from absl import logging
 
 from poison_tf.errors import UserInputError
+from poison_tf.io.atomic import atomic_path
 from poison_tf.io.safe_read import check_input_file
 
 DATA_KEY = "data"
@@ -223,16 +221,6 @@ def write_hackml_h5(
         raise UserInputError(f"{path}: {images.shape[0]} images but {labels.shape[0]} labels")
     if images.size and (images.min() < 0 or images.max() > 255):
         raise UserInputError(f"{path}: pixel values must lie in 0..255")
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as handle:
-            handle.create_dataset(DATA_KEY, data=images.transpose(0, 3, 1, 2).astype(dtype))
-            handle.create_dataset(LABEL_KEY, data=labels.astype(dtype))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
+        handle.create_dataset(DATA_KEY, data=images.transpose(0, 3, 1, 2).astype(dtype))
+        handle.create_dataset(LABEL_KEY, data=labels.astype(dtype))

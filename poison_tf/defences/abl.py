@@ -27,7 +27,14 @@ from poison_tf.errors import require
 
 
 def flooding_loss(flooding: float = 0.5) -> Callable:
-    """|mean CE − b| + b: gradient descent above the flood level b, ascent below it."""
+    """|mean CE − b| + b: gradient descent above the flood level b, ascent below it.
+
+    Args:
+        flooding: the flood level b.
+
+    Returns:
+        A Keras loss (labels, probabilities) → scalar.
+    """
 
     def loss(labels, probs):
         ce = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(labels, probs))
@@ -37,13 +44,35 @@ def flooding_loss(flooding: float = 0.5) -> Callable:
 
 
 def ascent_loss(labels, probs):
-    """−CE: minimising it un-learns the examples (ABL's `(-loss_ascent).backward()`)."""
+    """−CE: minimising it un-learns the examples (ABL's `(-loss_ascent).backward()`).
+
+    Args:
+        labels: int labels [B].
+        probs: softmax outputs [B, C].
+
+    Returns:
+        The scalar loss.
+    """
     return -keras.ops.mean(keras.losses.sparse_categorical_crossentropy(labels, probs))
 
 
 @dataclasses.dataclass
 class AntiBackdoorLearning:
-    """Trains a model from `build_model()` the ABL way on a possibly poisoned training set."""
+    """Trains a model from `build_model()` the ABL way on a possibly poisoned training set.
+
+    Attributes:
+        build_model: builds a fresh, uncompiled softmax classifier.
+        tuning_epochs: epochs of flooding training before isolation.
+        isolation_ratio: share of the lowest-loss examples isolated, in (0, 1).
+        finetuning_epochs: epochs of training on the other examples.
+        unlearning_epochs: epochs of gradient ascent on the isolated ones.
+        flooding: the flood level of the first epochs' loss.
+        learning_rate: rate of the tuning and fine-tuning epochs.
+        unlearning_lr: the constant rate of unlearning.
+        batch_size: mini-batch size.
+        optimizer: "sgd" or "adam".
+        seed: shuffling and augmentation seed.
+    """
 
     build_model: Callable[[], keras.Model]
     tuning_epochs: int = 20
@@ -61,7 +90,18 @@ class AntiBackdoorLearning:
         return dict(batch_size=self.batch_size, seed=self.seed, optimizer=self.optimizer)
 
     def isolate(self, images: np.ndarray, labels: np.ndarray) -> tuple[keras.Model, np.ndarray]:
-        """Steps 1-2: the flooding-trained model and the sorted ids of the lowest-loss examples."""
+        """Steps 1-2: the flooding-trained model and the sorted ids of the lowest-loss examples.
+
+        Args:
+            images: float images [N, H, W, C] in [0, 1].
+            labels: int labels [N] (possibly poisoned).
+
+        Returns:
+            (the trained model, sorted ids of the isolated examples).
+
+        Raises:
+            UserInputError: isolation_ratio outside (0, 1).
+        """
         require(
             0.0 < self.isolation_ratio < 1.0,
             f"abl: isolation_ratio must be in (0, 1), got {self.isolation_ratio}",
@@ -83,7 +123,17 @@ class AntiBackdoorLearning:
     def unlearn(
         self, model: keras.Model, images: np.ndarray, labels: np.ndarray, isolated: np.ndarray
     ) -> keras.Model:
-        """Step 4: gradient ascent on the isolated examples' CE at a small constant rate."""
+        """Step 4: gradient ascent on the isolated examples' CE at a small constant rate.
+
+        Args:
+            model: the model to un-train (in place).
+            images: float images [N, H, W, C] in [0, 1].
+            labels: int labels [N].
+            isolated: ids of the isolated examples.
+
+        Returns:
+            `model`.
+        """
         if self.unlearning_epochs > 0 and len(isolated):
             model.compile(
                 optimizer=keras.optimizers.SGD(self.unlearning_lr, momentum=0.9),
@@ -98,7 +148,15 @@ class AntiBackdoorLearning:
         return model
 
     def run(self, images: np.ndarray, labels: np.ndarray) -> dict:
-        """{"model": the unlearnt model, "isolated": sorted ids} for a (poisoned) training set."""
+        """{"model": the unlearnt model, "isolated": sorted ids} for a (poisoned) training set.
+
+        Args:
+            images: float images [N, H, W, C] in [0, 1].
+            labels: int labels [N] (possibly poisoned).
+
+        Returns:
+            {"model", "isolated"}.
+        """
         model, isolated = self.isolate(images, labels)
         others = np.setdiff1d(np.arange(len(labels)), isolated)
         # 3. fine-tune on the rest: lr 0.01 for the first 2/3 of the epochs, then 0.001

@@ -18,13 +18,13 @@ import abc
 import importlib
 import json
 import os
-import tempfile
 from typing import Any, ClassVar
 
 import h5py
 import numpy as np
 
 from poison_tf.errors import UserInputError, require
+from poison_tf.io.atomic import atomic_path
 from poison_tf.io.safe_read import check_input_file, parse_json, require_finite_number
 
 FORMAT_VERSION = 1
@@ -48,6 +48,18 @@ def threshold_from_scores(
     mean + k·std (population std, ddof=0) is the rule of the original VAE study. With `frr`,
     the threshold is the (1 - frr) linear-interpolation quantile of the clean scores, so that
     `score > threshold` rejects that fraction of the clean calibration set.
+
+    Args:
+        clean_scores: scores of clean calibration inputs.
+        k: the mean + k·std rule's k.
+        frr: the target false-rejection rate, in (0, 1) (instead of k).
+
+    Returns:
+        The threshold.
+
+    Raises:
+        UserInputError: no scores, NaN / inf scores, both k and frr, a non-finite k, or an frr
+            outside (0, 1).
     """
     scores = np.asarray(clean_scores, dtype=np.float64).ravel()
     require(scores.size > 0, "calibrate: no clean scores were given")
@@ -79,11 +91,26 @@ class Detector(abc.ABC):
     # -- the detector-specific part ------------------------------------------------------
     @abc.abstractmethod
     def fit(self, clean_x: Any, clean_y: Any = None) -> Detector:
-        """Fits on clean validation images [N, H, W, C] (labels optional) and calibrates."""
+        """Fits on clean validation images [N, H, W, C] (labels optional) and calibrates.
+
+        Args:
+            clean_x: clean images [N, H, W, C] (an array or an h5py dataset: streamed in batches).
+            clean_y: their labels [N], or None.
+
+        Returns:
+            The fitted detector itself.
+        """
 
     @abc.abstractmethod
     def score(self, x: Any) -> np.ndarray:
-        """Suspicion scores [N], float64; higher means more likely triggered."""
+        """Suspicion scores [N], float64; higher means more likely triggered.
+
+        Args:
+            x: images [N, H, W, C].
+
+        Returns:
+            float64 [N].
+        """
 
     @abc.abstractmethod
     def get_config(self) -> dict[str, Any]:
@@ -102,7 +129,17 @@ class Detector(abc.ABC):
 
     # -- shared behaviour ----------------------------------------------------------------
     def flag(self, x: Any) -> np.ndarray:
-        """Boolean [N]: True where the input is judged triggered (score > threshold)."""
+        """Boolean [N]: True where the input is judged triggered (score > threshold).
+
+        Args:
+            x: images [N, H, W, C].
+
+        Returns:
+            bool [N].
+
+        Raises:
+            UserInputError: no threshold yet.
+        """
         require(
             np.isfinite(self.threshold),
             f"{type(self).__name__}: no threshold yet; call fit() or calibrate() first",
@@ -112,7 +149,16 @@ class Detector(abc.ABC):
     def calibrate(
         self, clean_scores: np.ndarray, k: float | None = None, frr: float | None = None
     ) -> float:
-        """Sets and returns the threshold from clean scores (see `threshold_from_scores`)."""
+        """Sets and returns the threshold from clean scores (see `threshold_from_scores`).
+
+        Args:
+            clean_scores: scores of clean calibration inputs.
+            k: the mean + k·std rule's k.
+            frr: the target false-rejection rate (instead of k).
+
+        Returns:
+            The threshold.
+        """
         self.threshold = threshold_from_scores(clean_scores, k=k, frr=frr)
         return self.threshold
 
@@ -120,30 +166,37 @@ class Detector(abc.ABC):
         require(self.input_shape is not None, f"{type(self).__name__}: call fit() first")
 
     def save(self, path: str) -> None:
-        """Writes the fitted detector to one HDF5 file, atomically (no half file on a crash)."""
+        """Writes the fitted detector to one HDF5 file, atomically (no half file on a crash).
+
+        Args:
+            path: the .h5 file.
+
+        Raises:
+            UserInputError: the detector is not fitted.
+        """
         self._check_fitted()
-        path = os.fspath(path)
-        parent = os.path.dirname(os.path.abspath(path))
-        os.makedirs(parent, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
-        os.close(fd)
-        try:
-            with h5py.File(tmp, "w") as root:
-                root.attrs[KIND_ATTR] = self.kind
-                root.attrs["format_version"] = FORMAT_VERSION
-                root.attrs["threshold"] = float(self.threshold)
-                root.attrs["input_shape"] = json.dumps([int(d) for d in self.input_shape])
-                root.attrs["hyperparams"] = json.dumps(self.get_config(), sort_keys=True)
-                self._save_state(root)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        with atomic_path(os.fspath(path)) as tmp, h5py.File(tmp, "w") as root:
+            root.attrs[KIND_ATTR] = self.kind
+            root.attrs["format_version"] = FORMAT_VERSION
+            root.attrs["threshold"] = float(self.threshold)
+            root.attrs["input_shape"] = json.dumps([int(d) for d in self.input_shape])
+            root.attrs["hyperparams"] = json.dumps(self.get_config(), sort_keys=True)
+            self._save_state(root)
 
     @classmethod
     def load(cls, path: str, custom_objects: dict | None = None) -> Detector:
-        """Loads a detector file; on a subclass, also checks that the file holds that kind."""
+        """Loads a detector file; on a subclass, also checks that the file holds that kind.
+
+        Args:
+            path: a file `save` wrote.
+            custom_objects: Keras custom objects of a stored classifier.
+
+        Returns:
+            The detector.
+
+        Raises:
+            UserInputError: a bad file, or one holding another kind of detector.
+        """
         detector = load_detector(path, custom_objects=custom_objects)
         require(
             isinstance(detector, cls),
@@ -153,7 +206,17 @@ class Detector(abc.ABC):
 
 
 def register_detector(cls: type[Detector]) -> type[Detector]:
-    """Class decorator: makes `load_detector` able to rebuild files of `cls.kind`."""
+    """Class decorator: makes `load_detector` able to rebuild files of `cls.kind`.
+
+    Args:
+        cls: a Detector subclass with a unique `kind`.
+
+    Returns:
+        `cls`.
+
+    Raises:
+        TypeError: no `kind`, or a kind already registered (a programming error).
+    """
     if not cls.kind:
         raise TypeError(f"{cls.__name__} has no `kind`")
     existing = _REGISTRY.get(cls.kind)
@@ -164,7 +227,11 @@ def register_detector(cls: type[Detector]) -> type[Detector]:
 
 
 def registered_kinds() -> list[str]:
-    """The detector kinds `load_detector` understands (importing the built-in ones first)."""
+    """The detector kinds `load_detector` understands (importing the built-in ones first).
+
+    Returns:
+        The kinds, sorted.
+    """
     _import_builtins()
     return sorted(_REGISTRY)
 
@@ -179,6 +246,16 @@ def load_detector(path: str, custom_objects: dict | None = None) -> Detector:
 
     `custom_objects` is passed to Keras when a stored classifier has custom layers; Keras'
     safe mode stays on, so Lambda layers in a stored model are refused.
+
+    Args:
+        path: a file `Detector.save` wrote.
+        custom_objects: Keras custom objects of a stored classifier.
+
+    Returns:
+        The fitted detector.
+
+    Raises:
+        UserInputError: not an HDF5 file, an unknown kind or format, or missing / corrupt parts.
     """
     path = check_input_file(os.fspath(path), "detector file")
     require(h5py.is_hdf5(path), f"{path}: not an HDF5 file, so not a saved poison_tf detector")

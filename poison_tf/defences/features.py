@@ -18,7 +18,18 @@ from poison_tf.errors import UserInputError
 
 
 def feature_layer(model: keras.Model, layer: str | None = None) -> str:
-    """The layer a feature defence reads: `layer` if given, else the penultimate one."""
+    """The layer a feature defence reads: `layer` if given, else the penultimate one.
+
+    Args:
+        model: a Keras classifier.
+        layer: a layer name, or None.
+
+    Returns:
+        The layer name.
+
+    Raises:
+        UserInputError: `layer` is not in the model.
+    """
     classifiers.input_shape_of(model)
     if layer is not None:
         classifiers.get_layer(model, layer)
@@ -34,7 +45,17 @@ def feature_layer(model: keras.Model, layer: str | None = None) -> str:
 def extract(
     model: keras.Model, images: np.ndarray, layer: str | None = None, batch_size: int = 256
 ) -> np.ndarray:
-    """Features [N, D] (flattened) of `layer` (penultimate by default) for `images`."""
+    """Features [N, D] (flattened) of `layer` (penultimate by default) for `images`.
+
+    Args:
+        model: a Keras classifier.
+        images: [N, H, W, C].
+        layer: the feature layer, or None (penultimate).
+        batch_size: images per model call.
+
+    Returns:
+        float32 [N, D].
+    """
     name = feature_layer(model, layer)
     extractor = keras.Model(model.inputs, classifiers.get_layer(model, name).output)
     features = extractor.predict(images, batch_size=batch_size, verbose=0)

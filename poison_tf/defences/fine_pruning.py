@@ -59,7 +59,27 @@ from poison_tf.errors import require
 
 @register_detector
 class FinePruningDetector(Detector):
-    """Repairs the classifier by fine-pruning; scores inputs by the repair's loss of belief."""
+    """Repairs the classifier by fine-pruning; scores inputs by the repair's loss of belief.
+
+    Args:
+        model: the (possibly backdoored) classifier B; never modified.
+        layer: the conv layer to prune (default: the last Conv2D).
+        accuracy_tolerance: stop pruning when held-out accuracy would drop by more, in [0, 1).
+        max_fraction: the most channels pruned, in (0, 1).
+        prune_step: channels pruned per step.
+        finetune_epochs: epochs of fine-tuning B' on clean data.
+        learning_rate: Adam's rate for fine-tuning.
+        holdout: share of the clean data kept for the accuracy criterion and calibration.
+        from_logits: the model outputs logits.
+        batch_size: images per model call.
+        seed: the split's and fine-tuning's seed.
+        prune_fraction: prune this fixed share instead (None: the accuracy rule).
+        rule: "frr" or "disagree" (see the module docstring).
+        frr: the false-rejection rate of the "frr" rule.
+
+    Raises:
+        UserInputError: a layer without a kernel, or a setting out of its range.
+    """
 
     kind = "fine_pruning"
     RULES = ("frr", "disagree")
@@ -267,13 +287,32 @@ class FinePruningDetector(Detector):
         return (others.max(axis=1) - kept).astype(np.float64)
 
     def disagreement(self, x: Any) -> np.ndarray:
-        """The published rule: True where argmax B(x) != argmax B'(x)."""
+        """The published rule: True where argmax B(x) != argmax B'(x).
+
+        Args:
+            x: images [N, H, W, C].
+
+        Returns:
+            bool [N].
+        """
         p, q = self._outputs(x)
         return np.argmax(p, axis=1) != np.argmax(q, axis=1)
 
     def report(self, clean_x: Any, clean_y: Any, poisoned_x: Any, target: int) -> dict[str, Any]:
         """Clean accuracy and attack success rate (fraction sent to `target`) of B' and B, and
-        how often B' disagrees with B on clean and on triggered inputs (the published rule)."""
+        how often B' disagrees with B on clean and on triggered inputs (the published rule).
+
+        Args:
+            clean_x: clean images.
+            clean_y: their labels.
+            poisoned_x: triggered images.
+            target: the attack's target class.
+
+        Returns:
+            {"clean_accuracy", "attack_success_rate", "original_clean_accuracy",
+            "original_attack_success_rate", "disagreement_clean", "disagreement_triggered", "layer",
+            "pruned_channels", "pruned_fraction"}.
+        """
         p_clean, q_clean = self._outputs(clean_x)
         p_bad, q_bad = self._outputs(poisoned_x)
         y = np.asarray(clean_y).astype(np.int64).ravel()

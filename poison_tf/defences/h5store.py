@@ -25,14 +25,28 @@ from poison_tf.io.safe_read import parse_json, require_finite
 
 
 def write_arrays(root: h5py.Group, name: str, arrays: dict[str, np.ndarray]) -> None:
-    """Stores named arrays as datasets of group `name`."""
+    """Stores named arrays as datasets of group `name`.
+
+    Args:
+        root: the open file (or a group of it).
+        name: the new group's name.
+        arrays: {dataset name: array}.
+    """
     group = root.create_group(name)
     for key, value in arrays.items():
         group.create_dataset(key, data=np.asarray(value))
 
 
 def read_arrays(root: h5py.Group, name: str) -> dict[str, np.ndarray]:
-    """The arrays `write_arrays` stored, fully read into memory."""
+    """The arrays `write_arrays` stored, fully read into memory.
+
+    Args:
+        root: the open file (or a group of it).
+        name: the group's name.
+
+    Returns:
+        {dataset name: array}.
+    """
     group = root[name]
     arrays = {key: np.asarray(group[key][()]) for key in group}
     for key, value in arrays.items():  # statistics a detector scores with: NaN = nonsense
@@ -42,7 +56,16 @@ def read_arrays(root: h5py.Group, name: str) -> dict[str, np.ndarray]:
 
 
 def write_model(root: h5py.Group, name: str, model: keras.Model) -> None:
-    """Stores a Keras model (architecture config + every weight variable) in group `name`."""
+    """Stores a Keras model (architecture config + every weight variable) in group `name`.
+
+    Args:
+        root: the open file (or a group of it).
+        name: the new group's name.
+        model: a serialisable Keras model.
+
+    Raises:
+        UserInputError: the model cannot be serialised (a subclassed model without get_config).
+    """
     try:
         config = keras.saving.serialize_keras_object(model)
     except (NotImplementedError, TypeError, ValueError) as exc:
@@ -67,7 +90,21 @@ def write_model(root: h5py.Group, name: str, model: keras.Model) -> None:
 def read_model(
     root: h5py.Group, name: str, path: str, custom_objects: dict | None = None
 ) -> keras.Model:
-    """Rebuilds the model `write_model` stored, in safe mode; problems name `path`."""
+    """Rebuilds the model `write_model` stored, in safe mode; problems name `path`.
+
+    Args:
+        root: the open file (or a group of it).
+        name: the group's name.
+        path: the file, named in error messages.
+        custom_objects: Keras custom objects of the stored model.
+
+    Returns:
+        The model with its weights.
+
+    Raises:
+        UserInputError: a corrupt config, a model that cannot be rebuilt safely, or weights that
+            do not fit.
+    """
     group = root[name]
     raw = np.asarray(group["config"][()])
     require(raw.dtype == np.uint8, f"{path}: the config of '{name}' is not stored as bytes")

@@ -38,7 +38,18 @@ from poison_tf.errors import require
 
 @register_detector
 class MahalanobisDetector(Detector):
-    """Flags inputs whose penultimate features are far from their predicted class's clean ones."""
+    """Flags inputs whose penultimate features are far from their predicted class's clean ones.
+
+    Args:
+        model: the classifier whose features are read; never modified.
+        layer: the feature layer (default: the penultimate one).
+        n_folds: folds of the out-of-fold calibration, >= 2.
+        batch_size: images per model call.
+        seed: the folds' seed.
+
+    Raises:
+        UserInputError: a bad model, layer or setting.
+    """
 
     kind = "mahalanobis"
     default_calibration = {"frr": 0.05}
@@ -76,7 +87,14 @@ class MahalanobisDetector(Detector):
         }
 
     def features(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(flattened features [N, D] float64, predicted classes [N])."""
+        """(flattened features [N, D] float64, predicted classes [N]).
+
+        Args:
+            x: images [N, H, W, C].
+
+        Returns:
+            (features, predicted classes).
+        """
         streaming.check_images(x, self.model_input_shape, "MahalanobisDetector")
         feats, outputs = streaming.map_batches(self._forward, x, self.batch_size)
         return feats.reshape(len(feats), -1).astype(np.float64), np.argmax(outputs, axis=1)

@@ -20,6 +20,17 @@ def detection_metrics(
     """FRR and detection rate at `threshold` (flag = score > threshold), plus ROC-AUC.
 
     Poisoned inputs are the positive class; ties in score count half, as in sklearn.
+
+    Args:
+        clean_scores: scores of clean inputs.
+        poisoned_scores: scores of triggered inputs.
+        threshold: the flag threshold.
+
+    Returns:
+        {"frr", "detection_rate", "roc_auc", "threshold"}.
+
+    Raises:
+        UserInputError: an empty or non-finite score array.
     """
     clean = np.asarray(clean_scores, dtype=np.float64).ravel()
     poisoned = np.asarray(poisoned_scores, dtype=np.float64).ravel()

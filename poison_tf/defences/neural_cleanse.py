@@ -36,7 +36,24 @@ EPSILON = 1e-7
 
 @dataclasses.dataclass
 class NeuralCleanse:
-    """Per-class trigger reverse engineering, MAD outlier test and unlearning."""
+    """Per-class trigger reverse engineering, MAD outlier test and unlearning.
+
+    Attributes:
+        model: the classifier to inspect; never modified.
+        epochs: optimisation epochs per class.
+        init_cost: the first weight of the mask's L1 norm.
+        mask_lr: Adam's rate for the mask and pattern.
+        atk_succ_threshold: attack success that counts as a trigger found.
+        patience: epochs before the cost is raised or lowered.
+        cost_multiplier: the factor the cost moves by.
+        early_stop_patience: epochs without improvement before stopping.
+        early_stop_threshold: relative improvement that counts.
+        batch_size: images per step.
+        unlearning_ratio: share of the clean images stamped with each recovered trigger.
+        unlearning_epochs: fine-tuning epochs of `unlearn`.
+        unlearning_lr: fine-tuning rate of `unlearn`.
+        seed: initialisation and shuffling seed.
+    """
 
     model: keras.Model
     epochs: int = 80
@@ -99,7 +116,18 @@ class NeuralCleanse:
                 variable.assign(tf.zeros_like(variable))
 
     def reverse_engineer(self, images: np.ndarray, target: int) -> dict:
-        """The smallest-norm (mask [H, W, 1], pattern [H, W, C]) sending `images` to `target`."""
+        """The smallest-norm (mask [H, W, 1], pattern [H, W, C]) sending `images` to `target`.
+
+        Args:
+            images: clean images [N, H, W, C] in [0, 1].
+            target: the class to send them to.
+
+        Returns:
+            {"l1": the mask's norm, "mask", "pattern", "attack_acc"}.
+
+        Raises:
+            UserInputError: no images.
+        """
         self._reset()
         data = tf.data.Dataset.from_tensor_slices(images.astype(np.float32))
         data = data.shuffle(len(images), seed=self.seed).batch(self.batch_size)
@@ -138,10 +166,17 @@ class NeuralCleanse:
     def detect(self, images: np.ndarray, classes: list[int] | None = None) -> dict:
         """Reverse-engineers every class and runs the MAD outlier test on the mask norms.
 
+        Args:
+            images: clean images [N, H, W, C] in [0, 1].
+            classes: the classes to test (default: all).
+
         Returns:
             {"l1": [K], "anomaly_index": [K], "flagged": labels sorted by norm,
              "detected": the smallest-norm flagged label or None, "median", "mad",
              "triggers": {label: result of `reverse_engineer`}}.
+
+        Raises:
+            UserInputError: no images.
         """
         require(len(images) > 0, "neural cleanse: no clean images to reverse-engineer with")
         classes = list(range(self.num_classes)) if classes is None else list(classes)
@@ -165,7 +200,16 @@ class NeuralCleanse:
         }
 
     def unlearn(self, images: np.ndarray, labels: np.ndarray, detection: dict) -> keras.Model:
-        """A fine-tuned copy of the model that un-learns every flagged trigger (labels kept)."""
+        """A fine-tuned copy of the model that un-learns every flagged trigger (labels kept).
+
+        Args:
+            images: clean images [N, H, W, C] in [0, 1].
+            labels: their labels [N].
+            detection: the result of `detect`.
+
+        Returns:
+            The fine-tuned copy (a plain copy when nothing was flagged).
+        """
         model = training.clone(self.model)
         if not detection["flagged"]:
             return model
@@ -190,5 +234,12 @@ class NeuralCleanse:
 
 
 def trigger_image(result: dict) -> np.ndarray:
-    """The recovered trigger as an RGB uint8 image: mask · pattern."""
+    """The recovered trigger as an RGB uint8 image: mask · pattern.
+
+    Args:
+        result: one `reverse_engineer` result.
+
+    Returns:
+        uint8 [H, W, C].
+    """
     return np.round(np.clip(result["mask"] * result["pattern"], 0, 1) * 255).astype(np.uint8)

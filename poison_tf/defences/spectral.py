@@ -19,7 +19,14 @@ from poison_tf.errors import require
 
 
 def spectral_scores(features: np.ndarray) -> np.ndarray:
-    """|features · v1| with v1 the top right singular vector of the centred features."""
+    """|features · v1| with v1 the top right singular vector of the centred features.
+
+    Args:
+        features: [N, D] features of one class.
+
+    Returns:
+        [N] outlier scores.
+    """
     centred = features - features.mean(axis=0, keepdims=True)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     return np.abs(features @ vt[0])

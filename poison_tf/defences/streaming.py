@@ -19,7 +19,19 @@ from poison_tf.errors import require
 
 
 def check_images(x: Any, input_shape: tuple[int, ...] | None, what: str) -> int:
-    """Returns N after checking `x` is [N, *input_shape] with N > 0 (else UserInputError)."""
+    """Returns N after checking `x` is [N, *input_shape] with N > 0 (else UserInputError).
+
+    Args:
+        x: an array-like of images.
+        input_shape: the expected (H, W, C), or None for any.
+        what: names the caller in error messages.
+
+    Returns:
+        N.
+
+    Raises:
+        UserInputError: see above.
+    """
     shape = tuple(getattr(x, "shape", ()))
     require(len(shape) == 4, f"{what}: expected images [N, H, W, C], got shape {shape}")
     require(shape[0] > 0, f"{what}: no images")
@@ -32,7 +44,15 @@ def check_images(x: Any, input_shape: tuple[int, ...] | None, what: str) -> int:
 
 
 def iter_batches(x: Any, batch_size: int) -> Iterator[np.ndarray]:
-    """Consecutive float32 batches of `x`, in order."""
+    """Consecutive float32 batches of `x`, in order.
+
+    Args:
+        x: an array-like of images (an h5py dataset is read slice by slice).
+        batch_size: rows per batch.
+
+    Yields:
+        float32 batches of at most `batch_size` rows.
+    """
     for start in range(0, len(x), batch_size):
         yield np.asarray(x[start : start + batch_size], dtype=np.float32)
 
@@ -40,7 +60,17 @@ def iter_batches(x: Any, batch_size: int) -> Iterator[np.ndarray]:
 def shuffled_batches(
     x: Any, y: Any, batch_size: int, rng: np.random.Generator
 ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-    """One epoch of shuffled (x, y) batches; `y` may be None."""
+    """One epoch of shuffled (x, y) batches; `y` may be None.
+
+    Args:
+        x: an array-like of images (an h5py dataset is shuffled by blocks, then within a block).
+        y: the labels, or None.
+        batch_size: rows per batch.
+        rng: the shuffle's generator.
+
+    Yields:
+        (float32 images, labels or None) batches.
+    """
     n = len(x)
     if isinstance(x, np.ndarray):
         order = rng.permutation(n)
@@ -62,7 +92,16 @@ def _take(x: Any, y: Any, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray | Non
 
 
 def map_batches(fn: Callable[[np.ndarray], Any], x: Any, batch_size: int) -> Any:
-    """Applies `fn` batch by batch and concatenates its (array or tuple-of-arrays) outputs."""
+    """Applies `fn` batch by batch and concatenates its (array or tuple-of-arrays) outputs.
+
+    Args:
+        fn: batch → array or tuple of arrays.
+        x: an array-like of images.
+        batch_size: rows per batch.
+
+    Returns:
+        The concatenated outputs.
+    """
     parts = [fn(batch) for batch in iter_batches(x, batch_size)]
     if isinstance(parts[0], tuple):
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(len(parts[0])))
@@ -70,7 +109,15 @@ def map_batches(fn: Callable[[np.ndarray], Any], x: Any, batch_size: int) -> Any
 
 
 def compiled(fn: Callable, input_shape: tuple[int, ...]) -> Callable[[np.ndarray], Any]:
-    """`fn` as a tf.function over float32 batches of any size, returning numpy outputs."""
+    """`fn` as a tf.function over float32 batches of any size, returning numpy outputs.
+
+    Args:
+        fn: a TF function of a float32 batch.
+        input_shape: (H, W, C) of one image.
+
+    Returns:
+        batch → numpy output(s).
+    """
     traced = tf.function(fn, input_signature=[tf.TensorSpec((None, *input_shape), tf.float32)])
 
     def run(batch: np.ndarray) -> Any:
@@ -87,6 +134,10 @@ class Subset:
 
     Used to split clean data into fit / held-out parts while keeping the streaming promise:
     slices map to sorted index lists, which numpy and h5py both read.
+
+    Args:
+        base: an array-like (numpy array or h5py dataset).
+        indices: the rows to expose.
     """
 
     def __init__(self, base: Any, indices: np.ndarray) -> None:

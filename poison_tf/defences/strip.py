@@ -35,7 +35,20 @@ from poison_tf.errors import require
 
 @register_detector
 class StripDetector(Detector):
-    """Flags inputs whose superimposed blends the classifier still labels confidently."""
+    """Flags inputs whose superimposed blends the classifier still labels confidently.
+
+    Args:
+        model: the classifier; never modified.
+        n_blends: blends per input, in [1, pool_size].
+        pool_size: clean images drawn to blend with.
+        alpha: the blend's weight of the input, in (0, 1).
+        from_logits: the model outputs logits.
+        batch_size: images per model call.
+        seed: the pool's seed.
+
+    Raises:
+        UserInputError: a bad model or setting.
+    """
 
     kind = "strip"
     default_calibration = {"frr": 0.05}
@@ -97,7 +110,14 @@ class StripDetector(Detector):
         return self
 
     def entropies(self, x: Any) -> np.ndarray:
-        """Mean softmax entropy (nats) over each input's N blends, [N_inputs]."""
+        """Mean softmax entropy (nats) over each input's N blends, [N_inputs].
+
+        Args:
+            x: images [N, H, W, C].
+
+        Returns:
+            float64 [N].
+        """
         self._check_fitted()
         streaming.check_images(x, self.input_shape, "StripDetector.score")
         per_chunk = max(1, self.batch_size // self.n_blends)

@@ -18,7 +18,15 @@ import tensorflow as tf
 
 
 def augment(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    """Random horizontal flip and a random crop after 4-px zero padding, per batch row."""
+    """Random horizontal flip and a random crop after 4-px zero padding, per batch row.
+
+    Args:
+        images: [B, H, W, C].
+        seed: a stateless seed [2].
+
+    Returns:
+        The augmented batch.
+    """
     size = tf.shape(images)[1:3]
     flipped = tf.image.stateless_random_flip_left_right(images, seed)
     padded = tf.pad(flipped, [[0, 0], [4, 4], [4, 4], [0, 0]])
@@ -34,7 +42,19 @@ def dataset(
     shuffle: bool = True,
     with_augment: bool = False,
 ) -> tf.data.Dataset:
-    """A batched (image, label) dataset over arrays, shuffled per epoch with `seed`."""
+    """A batched (image, label) dataset over arrays, shuffled per epoch with `seed`.
+
+    Args:
+        images: [N, H, W, C] in [0, 1].
+        labels: int [N].
+        batch_size: mini-batch size.
+        seed: the shuffle's (and augmentation's) seed.
+        shuffle: shuffle each epoch.
+        with_augment: flip + pad-crop augmentation.
+
+    Returns:
+        The dataset.
+    """
     ds = tf.data.Dataset.from_tensor_slices((images.astype(np.float32), labels.astype(np.int64)))
     if shuffle:
         ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
@@ -51,7 +71,17 @@ def dataset(
 
 
 def sgd(learning_rate: float, steps: int, momentum: float = 0.9, weight_decay: float = 5e-4):
-    """SGD with momentum and decoupled weight decay, cosine-annealed over `steps`."""
+    """SGD with momentum and decoupled weight decay, cosine-annealed over `steps`.
+
+    Args:
+        learning_rate: the initial rate.
+        steps: steps of the cosine schedule.
+        momentum: SGD momentum.
+        weight_decay: decoupled weight decay.
+
+    Returns:
+        A Keras SGD optimizer.
+    """
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, steps))
     return keras.optimizers.SGD(schedule, momentum=momentum, weight_decay=weight_decay)
 
@@ -81,6 +111,9 @@ def train(
         loss: a Keras loss `(y_true, y_pred) -> scalar`; sparse cross-entropy by default.
         with_augment: flip + pad-crop augmentation (BackdoorBench's training transform).
         optimizer: "sgd" (BackdoorBench) or "adam" (faster on tiny CPU presets).
+
+    Returns:
+        `model`, trained.
     """
     if epochs <= 0 or len(labels) == 0:
         return model
@@ -97,20 +130,47 @@ def train(
 
 
 def predict_classes(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Argmax classes of `images` under `model` (inference mode).
+
+    Args:
+        model: a Keras classifier.
+        images: [N, H, W, C].
+        batch_size: images per call.
+
+    Returns:
+        int64 [N].
+    """
     return np.argmax(model.predict(images, batch_size=batch_size, verbose=0), axis=-1)
 
 
 def per_example_loss(
     model: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int = 256
 ) -> np.ndarray:
-    """Cross-entropy of each example [N] under `model` (inference mode)."""
+    """Cross-entropy of each example [N] under `model` (inference mode).
+
+    Args:
+        model: a softmax classifier.
+        images: [N, H, W, C].
+        labels: int [N].
+        batch_size: images per call.
+
+    Returns:
+        float32 [N].
+    """
     probs = model.predict(images, batch_size=batch_size, verbose=0)
     picked = probs[np.arange(len(labels)), np.asarray(labels, np.int64)]
     return -np.log(np.clip(picked, 1e-12, 1.0))
 
 
 def clone(model: keras.Model) -> keras.Model:
-    """A fresh copy with the same weights (defences never modify the model they are given)."""
+    """A fresh copy with the same weights (defences never modify the model they are given).
+
+    Args:
+        model: a Keras model.
+
+    Returns:
+        The copy.
+    """
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     return copy

@@ -38,7 +38,16 @@ def _init(seed: int, index: int) -> keras.initializers.Initializer:
 
 
 def build_encoder(input_shape: tuple[int, ...], latent_dim: int, seed: int = 0) -> keras.Model:
-    """Image -> (z_mean, z_log_var); two stride-2 convolutions on the padded image."""
+    """Image -> (z_mean, z_log_var); two stride-2 convolutions on the padded image.
+
+    Args:
+        input_shape: (H, W, C).
+        latent_dim: size of z.
+        seed: the initialisers' seed.
+
+    Returns:
+        The encoder model.
+    """
     h, w, _ = input_shape
     pad_h, pad_w = -h % 4, -w % 4
     inputs = keras.Input(shape=tuple(input_shape), name="image")
@@ -70,7 +79,16 @@ def build_encoder(input_shape: tuple[int, ...], latent_dim: int, seed: int = 0) 
 
 
 def build_decoder(input_shape: tuple[int, ...], latent_dim: int, seed: int = 0) -> keras.Model:
-    """z -> Bernoulli means in [0, 1] of the image, cropped back to `input_shape`."""
+    """z -> Bernoulli means in [0, 1] of the image, cropped back to `input_shape`.
+
+    Args:
+        input_shape: (H, W, C) of the images to rebuild.
+        latent_dim: size of z.
+        seed: the initialisers' seed.
+
+    Returns:
+        The decoder model.
+    """
     h, w, c = input_shape
     hp, wp = math.ceil(h / 4) * 4, math.ceil(w / 4) * 4
     z = keras.Input(shape=(latent_dim,), name="z")
@@ -112,7 +130,14 @@ def build_decoder(input_shape: tuple[int, ...], latent_dim: int, seed: int = 0) 
 
 
 class ConvVAE(keras.Model):
-    """Encoder + decoder with the VAE objective in `train_step` (usable with `fit`)."""
+    """Encoder + decoder with the VAE objective in `train_step` (usable with `fit`).
+
+    Args:
+        encoder: image → (z_mean, z_log_var).
+        decoder: z → image.
+        seed: the sampling noise's seed.
+        **kwargs: passed to `keras.Model`.
+    """
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
@@ -152,7 +177,21 @@ class ConvVAE(keras.Model):
 
 @register_detector
 class VAEDetector(Detector):
-    """Flags images the clean-trained VAE reconstructs badly (score = mean |x - x̂|)."""
+    """Flags images the clean-trained VAE reconstructs badly (score = mean |x - x̂|).
+
+    Args:
+        latent_dim: size of z, >= 1.
+        epochs: training epochs, >= 1.
+        batch_size: images per step.
+        learning_rate: Adam's rate.
+        seed: split, shuffle and initialisation seed.
+        holdout: share of the clean images kept to calibrate, in [0, 1).
+        k: the mean + k·std threshold rule's k.
+        frr: calibrate at this false-rejection rate instead (None: the k rule).
+
+    Raises:
+        UserInputError: a setting out of its range.
+    """
 
     kind = "vae"
 
@@ -237,7 +276,14 @@ class VAEDetector(Detector):
         return self
 
     def reconstruct(self, x: Any) -> np.ndarray:
-        """Deterministic reconstructions (decoder mean at the latent mean), batch by batch."""
+        """Deterministic reconstructions (decoder mean at the latent mean), batch by batch.
+
+        Args:
+            x: images [N, H, W, C].
+
+        Returns:
+            float32 [N, H, W, C].
+        """
         self._check_fitted()
         streaming.check_images(x, self.input_shape, "VAEDetector.reconstruct")
         return streaming.map_batches(self._compiled("reconstruct"), x, self.batch_size)

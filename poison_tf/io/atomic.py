@@ -45,20 +45,41 @@ def atomic_dir(path: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def atomic_file(path: str, mode: str = "w") -> Iterator:
-    """Yields an open temporary file that replaces `path` only if the block succeeds."""
+def atomic_path(path: str, suffix: str = "") -> Iterator[str]:
+    """Yields the path of a temporary file that replaces `path` only if the block succeeds.
+
+    For writers that open the file themselves by name (h5py, Keras, PIL).
+
+    Args:
+        path: the destination file.
+        suffix: the temporary name's ending, for writers that choose the format by it
+            (".keras", ".png").
+
+    Yields:
+        An empty file's path beside `path`.
+
+    Raises:
+        UserInputError: `path` is a folder, or a file stands where its folder should be.
+    """
     if os.path.isdir(path):
         check_output_path(path)
     parent = _make_parent(path, "output")
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.tmp-", suffix=suffix, dir=parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
+        yield tmp
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str, mode: str = "w") -> Iterator:
+    """Yields an open temporary file that replaces `path` only if the block succeeds."""
+    with atomic_path(path) as tmp, open(tmp, mode) as handle:
+        yield handle
 
 
 def write_json(path: str, payload: object) -> None:
@@ -71,3 +92,19 @@ def write_json(path: str, payload: object) -> None:
 def read_json(path: str) -> object:
     with open(path) as handle:
         return json.load(handle)
+
+
+def save_figure(fig, path: str, fmt: str = "png", **kwargs) -> None:
+    """Writes a matplotlib figure to `path` atomically, then closes it (frees its memory).
+
+    Args:
+        fig: the figure.
+        path: the image file.
+        fmt: the format `savefig` writes ("png", "pdf").
+        **kwargs: further `savefig` arguments (dpi, bbox_inches).
+    """
+    import matplotlib.pyplot as plt
+
+    with atomic_file(path, "wb") as handle:
+        fig.savefig(handle, format=fmt, **kwargs)
+    plt.close(fig)

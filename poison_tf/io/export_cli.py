@@ -44,6 +44,17 @@ flags.DEFINE_bool(
 
 
 def main(argv: list[str]) -> None:
+    """`poison-tf-export --model=<.keras> --format=saved_model|tflite --output=<path>`.
+
+    Exports the model, checks it against Keras on sample inputs, and exits 1 (nothing written)
+    when the two differ by more than --tolerance.
+
+    Args:
+        argv: the program name (everything else is a flag).
+
+    Raises:
+        UserInputError: a missing flag, a TFLite output not ending in .tflite, or a bad model file.
+    """
     del argv
     for name in ("model", "format", "output"):
         if not getattr(FLAGS, name):

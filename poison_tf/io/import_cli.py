@@ -98,7 +98,17 @@ WEIGHTS_OPTIONAL = {"efficientnet_lite0"}
 
 
 def importer_for(kind: str) -> Callable:
-    """The importer function of `kind` (imported now); UserInputError for an unknown kind."""
+    """The importer function of `kind` (imported now); UserInputError for an unknown kind.
+
+    Args:
+        kind: one of IMPORTERS.
+
+    Returns:
+        importer(path, **kwargs) → model.
+
+    Raises:
+        UserInputError: an unknown kind, or one whose optional dependency is not installed.
+    """
     if kind not in IMPORTERS:
         raise UserInputError(
             f"--source={kind!r} is not a known kind; use one of {', '.join(IMPORTERS)}"
@@ -114,7 +124,21 @@ def importer_for(kind: str) -> Callable:
 def import_model(
     kind: str, weights: str | None, output: str | None, num_classes: int | None, trust_pickle: bool
 ) -> tuple[str, str, dict]:
-    """Imports `weights` as `kind` and saves it; returns (model path, JSON path, metadata)."""
+    """Imports `weights` as `kind` and saves it; returns (model path, JSON path, metadata).
+
+    Args:
+        kind: one of IMPORTERS.
+        weights: the source weights file (None only for kinds that need none).
+        output: the .keras file (default: under models/).
+        num_classes: the classifier head's class count, where the kind takes one.
+        trust_pickle: allow a pickled checkpoint (PyTorch / Ultralytics) to be unpickled.
+
+    Returns:
+        (model path, metadata JSON path, metadata).
+
+    Raises:
+        UserInputError: an unknown kind, missing weights, or a file the importer refuses.
+    """
     if kind not in IMPORTERS:
         importer_for(kind)  # raises the unknown-kind error
     output = check_output_path(output or os.path.join(DEFAULT_DIR, IMPORTERS[kind][3] + ".keras"))
@@ -129,6 +153,14 @@ def import_model(
 
 
 def main(argv: list[str]) -> None:
+    """`poison-tf-import --source=<kind> --weights=<file>`: imports a model, prints where it went.
+
+    Args:
+        argv: the program name (everything else is a flag).
+
+    Raises:
+        UserInputError: no --source, or a bad import (see `import_model`).
+    """
     del argv
     if not FLAGS.source:
         raise UserInputError("--source is required (" + ", ".join(IMPORTERS) + ")")

@@ -11,29 +11,17 @@ Both files are written under temporary names and renamed when complete.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
-import tempfile
 import zipfile
 
 import keras
 
 from poison_tf.errors import UserInputError
-from poison_tf.io.atomic import write_json
+from poison_tf.io.atomic import atomic_path, write_json
 
 METADATA_MEMBER = "poison_tf_import.json"
 DEFAULT_DIR = "models"
-
-
-def file_sha256(path: str) -> str:
-    """Hex SHA-256 of a file, so a metadata record names exactly which weights were imported."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _default_mode() -> int:
@@ -68,14 +56,8 @@ def save_imported_model(model: keras.Model, metadata: dict, path: str) -> tuple[
         (model path, JSON path).
     """
     check_output_path(path)
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
     record = dict(metadata, keras_file=os.path.basename(path))
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.tmp-", suffix=".keras", dir=parent
-    )
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".keras") as tmp:
         model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as archive:
             archive.writestr(METADATA_MEMBER, json.dumps(record, indent=2, sort_keys=True))
@@ -83,11 +65,6 @@ def save_imported_model(model: keras.Model, metadata: dict, path: str) -> tuple[
         write_json(json_path, record)
         for written in (tmp, json_path):  # mkstemp makes 0600 files; give them the usual mode
             os.chmod(written, _default_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise
     return path, json_path
 
 

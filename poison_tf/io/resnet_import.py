@@ -12,7 +12,7 @@ import os
 import keras
 
 from poison_tf.errors import UserInputError
-from poison_tf.io.imported_model import file_sha256
+from poison_tf.io.file_hash import file_sha256
 from poison_tf.io.torch_state_dict import check_tensors, load_state_dict
 from poison_tf.io.torch_to_keras import assign_tensors, expected_tensors
 from poison_tf.models.torchvision_resnet import (

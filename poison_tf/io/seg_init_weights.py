@@ -14,7 +14,8 @@ import os
 import keras
 
 from poison_tf.errors import UserInputError, require
-from poison_tf.io.ultralytics_checkpoint import file_sha256, read_checkpoint
+from poison_tf.io.file_hash import file_sha256
+from poison_tf.io.ultralytics_checkpoint import read_checkpoint
 from poison_tf.io.ultralytics_import import import_checkpoint
 from poison_tf.models.yolo_v8_seg import YoloV8Seg
 

@@ -14,7 +14,6 @@ Everything returned is numpy (float32) and builtins, so nothing downstream touch
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import pickle
 import zipfile
@@ -22,6 +21,7 @@ import zipfile
 import numpy as np
 
 from poison_tf.errors import UserInputError, require
+from poison_tf.io.file_hash import file_sha256
 
 SAFE_LOAD_HINT = (
     "it is a full-object Ultralytics checkpoint (a pickled model): loading it runs code from the "
@@ -46,14 +46,6 @@ class UltralyticsCheckpoint:
     version: str | None  # the Ultralytics version that wrote the file
     date: str | None
     head: str | None  # the class name of the last module (Segment, Detect, Classify, ...)
-
-
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _torch():

@@ -27,6 +27,13 @@ def build_deepid_badnet(
 
     `num_classes` and `input_shape` can shrink the net for tests and synthetic studies; the
     HackML files need the defaults (1283 classes, 55×47×3 RGB in [0, 1], or 0–255 for lab 3).
+
+    Args:
+        num_classes: identities of the softmax head.
+        input_shape: (height, width, channels) of the input faces.
+
+    Returns:
+        The uncompiled functional model, its weighted layers named as in WEIGHTED_LAYERS.
     """
     inputs = keras.Input(shape=tuple(input_shape), name="input")
     x = keras.layers.Conv2D(20, (4, 4), activation="relu", name="conv_1")(inputs)

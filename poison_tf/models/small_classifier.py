@@ -31,7 +31,18 @@ def build_small_classifier(
     stages: int = 2,
     pooling: str = "avg",
 ) -> keras.Model:
-    """Softmax classifier; `pooling` is "avg" or "max" (global pooling before the head)."""
+    """Softmax classifier; `pooling` is "avg" or "max" (global pooling before the head).
+
+    Args:
+        input_shape: (height, width, channels) of the input images.
+        num_classes: classes of the softmax head.
+        width: filters of the stem; each residual stage doubles them.
+        stages: residual stages (each halves the resolution).
+        pooling: "avg" or "max" global pooling before the head.
+
+    Returns:
+        The uncompiled functional model (softmax probabilities out).
+    """
     inputs = keras.Input(input_shape, name="image")
     x = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name="stem")(inputs)
     for stage in range(stages):

@@ -23,7 +23,15 @@ from poison_tf.models.yolo_box_ops import ciou
 
 @dataclasses.dataclass
 class Assignment:
-    """What the loss needs per anchor; [B, A] unless noted."""
+    """What the loss needs per anchor; [B, A] unless noted.
+
+    Attributes:
+        target_labels: int32 [B, A], class of the assigned GT (0 where background).
+        target_boxes: float32 [B, A, 4] xyxy, in the GT boxes' units.
+        target_scores: float32 [B, A, nc], normalised one-hot, 0 on background.
+        fg_mask: bool [B, A], the anchor is positive.
+        target_gt_idx: int32 [B, A], row of the assigned GT in the [B, M] labels.
+    """
 
     target_labels: tf.Tensor  # int32, class of the assigned GT (0 where background)
     target_boxes: tf.Tensor  # float32 [B, A, 4] xyxy in the GT boxes' units
@@ -33,7 +41,15 @@ class Assignment:
 
 
 class TaskAlignedAssigner:
-    """Ultralytics `TaskAlignedAssigner(topk=10, alpha=0.5, beta=6.0, eps=1e-9)` in TF."""
+    """Ultralytics `TaskAlignedAssigner(topk=10, alpha=0.5, beta=6.0, eps=1e-9)` in TF.
+
+    Args:
+        num_classes: classes of the score tensors.
+        topk: candidate anchors per GT box (by alignment metric).
+        alpha: exponent of the class score in the alignment metric.
+        beta: exponent of the IoU in the alignment metric.
+        eps: guards the normalisation against division by zero.
+    """
 
     def __init__(
         self,
@@ -57,6 +73,17 @@ class TaskAlignedAssigner:
         pred_scores: [B, A, nc] probabilities (sigmoid of the logits); pred_boxes: [B, A, 4] xyxy;
         anchors: [A, 2] centres (x, y) in the same units as the boxes; gt_labels: [B, M] int;
         gt_boxes: [B, M, 4] xyxy; gt_valid: [B, M] bool (False on padding rows).
+
+        Args:
+            pred_scores: [B, A, nc] probabilities (sigmoid of the logits).
+            pred_boxes: [B, A, 4] xyxy.
+            anchors: [A, 2] centres (x, y), in the boxes' units.
+            gt_labels: [B, M] int.
+            gt_boxes: [B, M, 4] xyxy.
+            gt_valid: [B, M] bool (False on padding rows).
+
+        Returns:
+            The per-anchor targets (`Assignment`).
         """
         pred_scores = tf.stop_gradient(tf.cast(pred_scores, tf.float32))
         pred_boxes = tf.stop_gradient(tf.cast(pred_boxes, tf.float32))

@@ -102,6 +102,14 @@ def build_torchvision_resnet(
 
 
 def torch_name_map(model: keras.Model) -> dict[str, str]:
-    """{Keras layer: torch module} for every weighted layer: the names are the torch names."""
+    """{Keras layer: torch module} for every weighted layer: the names are the torch names.
+
+    Args:
+        model: a model built by this module.
+
+    Returns:
+        {Keras layer name: torch module name} (the same names) of its Conv2D, BatchNorm and Dense
+        layers.
+    """
     weighted = (keras.layers.Conv2D, keras.layers.BatchNormalization, keras.layers.Dense)
     return {layer.name: layer.name for layer in model.layers if isinstance(layer, weighted)}

@@ -57,6 +57,14 @@ def dfl_loss(box_logits: tf.Tensor, target_ltrb: tf.Tensor, reg_max: int = REG_M
     """Distribution focal loss [...]: [..., 4 * reg_max] logits vs [..., 4] targets in bins.
 
     Cross-entropy at the two bins around the target, weighted linearly, mean over the 4 sides.
+
+    Args:
+        box_logits: [..., 4 * reg_max] logits of the box head.
+        target_ltrb: [..., 4] target distances in bins (in [0, reg_max - 1)).
+        reg_max: DFL bins per box side.
+
+    Returns:
+        The loss per anchor, [...].
     """
     shape = tf.concat([tf.shape(box_logits)[:-1], [4, reg_max]], axis=0)
     log_probs = tf.nn.log_softmax(tf.reshape(box_logits, shape), axis=-1)
@@ -74,6 +82,17 @@ def mask_loss_per_anchor(coefficients, protos, gt_masks, gt_index, boxes, image_
     coefficients [B, K, nm]; protos [B, H, W, nm]; gt_masks [B, H, W] overlap map (i + 1 =
     instance i); gt_index [B, K] int; boxes [B, K, 4] xyxy in input pixels. BCE over the pixels
     with x1 <= col < x2 and y1 <= row < y2 of the box at mask scale, / (H * W) / box area / S^2.
+
+    Args:
+        coefficients: [B, K, nm] mask coefficients of the selected anchors.
+        protos: [B, H, W, nm] prototypes.
+        gt_masks: [B, H, W] overlap map (i + 1 = instance i).
+        gt_index: [B, K] int, the GT instance assigned to each anchor.
+        boxes: [B, K, 4] xyxy target boxes in input pixels.
+        image_size: S of the S×S input.
+
+    Returns:
+        The normalised mask BCE per selected anchor, [B, K].
     """
     height, width = protos.shape[1], protos.shape[2]
     logits = tf.einsum("bkc,bhwc->bkhw", coefficients, protos)
@@ -96,6 +115,16 @@ class YoloSegLoss:
 
     labels: the training batch's dict (classes [B, M] int, -1 padding; boxes [B, M, 4] xyxy input
     pixels; masks [B, S/4, S/4] overlap map). outputs: the model's dict.
+
+    Args:
+        num_classes: classes of the class head.
+        image_size: S of the S×S input.
+        topk: candidate anchors per GT box of the task-aligned assigner.
+        trim_padding: drop padded GT rows beyond the batch's largest image (dynamic shapes); False
+            for XLA.
+        max_mask_anchors: with trim_padding=False, the most positive anchors per image whose masks
+            are formed (None = topk x M).
+        gains: weights of the terms, over GAINS ({"box", "seg", "cls", "dfl"}).
     """
 
     def __init__(

@@ -36,7 +36,16 @@ MAX_WH = 7680  # Ultralytics' class offset for class-aware NMS in one call
 
 @dataclasses.dataclass(frozen=True)
 class NmsConfig:
-    """Ultralytics `non_max_suppression` settings."""
+    """Ultralytics `non_max_suppression` settings.
+
+    Attributes:
+        conf: the lowest class score kept.
+        iou: boxes overlapping a better one of the same class by more are dropped.
+        max_det: the most detections per image.
+        multi_label: one candidate per (anchor, class) above conf, not per anchor.
+        max_nms: the most candidates passed to NMS (best first).
+        agnostic: NMS across classes.
+    """
 
     conf: float = 0.001
     iou: float = 0.7
@@ -51,7 +60,15 @@ PREDICTION = NmsConfig(conf=0.25, multi_label=False)  # what `yolo predict` uses
 
 
 def decode_boxes(box_logits: tf.Tensor, image_size: int) -> tf.Tensor:
-    """DFL logits [..., A, 64] of an S×S input → boxes [..., A, 4] xyxy in input pixels."""
+    """DFL logits [..., A, 64] of an S×S input → boxes [..., A, 4] xyxy in input pixels.
+
+    Args:
+        box_logits: [..., A, 64] DFL logits of the box head.
+        image_size: S of the S×S input.
+
+    Returns:
+        [..., A, 4] xyxy boxes in input pixels.
+    """
     anchors, strides = make_anchors(image_size)
     ltrb = dfl_expectation(tf.convert_to_tensor(box_logits, tf.float32))
     return dist2bbox(ltrb, anchors) * strides[:, None]
@@ -61,7 +78,16 @@ def non_max_suppression(
     boxes: tf.Tensor, scores: tf.Tensor, config: NmsConfig = VALIDATION
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """One image: boxes [A, 4] xyxy, scores [A, nc] in 0..1 → (anchor indices [D] int64,
-    classes [D] int64, scores [D]), best score first."""
+    classes [D] int64, scores [D]), best score first.
+
+    Args:
+        boxes: [A, 4] xyxy boxes of one image.
+        scores: [A, nc] class probabilities.
+        config: thresholds and limits.
+
+    Returns:
+        (anchor indices [D] int64, classes [D] int64, scores [D]), best score first.
+    """
     num_classes = scores.shape[-1]
     if config.multi_label and num_classes > 1:
         candidates = tf.where(scores > config.conf)  # (anchor, class) pairs, row-major
@@ -83,7 +109,15 @@ def non_max_suppression(
 
 
 def crop_masks(masks: tf.Tensor, boxes: tf.Tensor) -> tf.Tensor:
-    """Zeroes masks [D, h, w] outside boxes [D, 4] given in mask pixels (Ultralytics crop_mask)."""
+    """Zeroes masks [D, h, w] outside boxes [D, 4] given in mask pixels (Ultralytics crop_mask).
+
+    Args:
+        masks: [D, h, w] masks or logits.
+        boxes: [D, 4] xyxy boxes in mask pixels.
+
+    Returns:
+        The masks, zero outside their box.
+    """
     height, width = tf.shape(masks)[1], tf.shape(masks)[2]
     cols = tf.cast(tf.range(width), masks.dtype)[None, None, :]
     rows = tf.cast(tf.range(height), masks.dtype)[None, :, None]
@@ -93,12 +127,30 @@ def crop_masks(masks: tf.Tensor, boxes: tf.Tensor) -> tf.Tensor:
 
 
 def mask_logits(protos: tf.Tensor, coefficients: tf.Tensor) -> tf.Tensor:
-    """protos [h, w, 32], coefficients [D, 32] → logits [D, h, w]."""
+    """protos [h, w, 32], coefficients [D, 32] → logits [D, h, w].
+
+    Args:
+        protos: [h, w, 32] prototypes of one image.
+        coefficients: [D, 32] coefficients of its detections.
+
+    Returns:
+        [D, h, w] mask logits.
+    """
     return tf.einsum("dc,hwc->dhw", coefficients, protos)
 
 
 def process_mask(protos, coefficients, boxes, image_size: tuple[int, int]) -> tf.Tensor:
-    """Masks at proto resolution, cropped to the boxes (input px) scaled there: bool [D, h, w]."""
+    """Masks at proto resolution, cropped to the boxes (input px) scaled there: bool [D, h, w].
+
+    Args:
+        protos: [h, w, 32] prototypes of one image.
+        coefficients: [D, 32] coefficients of its detections.
+        boxes: [D, 4] xyxy boxes in input pixels.
+        image_size: (height, width) of the input.
+
+    Returns:
+        bool [D, h, w] masks.
+    """
     logits = mask_logits(protos, coefficients)
     scale_y = tf.cast(tf.shape(protos)[0], tf.float32) / image_size[0]
     scale_x = tf.cast(tf.shape(protos)[1], tf.float32) / image_size[1]
@@ -106,7 +158,14 @@ def process_mask(protos, coefficients, boxes, image_size: tuple[int, int]) -> tf
 
 
 def process_mask_native(protos, coefficients, boxes, image_size: tuple[int, int]) -> tf.Tensor:
-    """Masks upsampled to the input size, then cropped to the boxes: bool [D, H, W]."""
+    """Masks upsampled to the input size, then cropped to the boxes: bool [D, H, W].
+
+    Args:
+        protos, coefficients, boxes, image_size: as for `process_mask`.
+
+    Returns:
+        bool [D, H, W] masks (H, W = image_size).
+    """
     logits = tf.transpose(mask_logits(protos, coefficients), [1, 2, 0])
     logits = tf.image.resize(logits, image_size, method="bilinear")
     return crop_masks(tf.transpose(logits, [2, 0, 1]), boxes) > 0
@@ -117,7 +176,17 @@ def scale_to_original(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Undoes the letterbox: boxes [D, 4] input px → original px (clipped, Ultralytics
     `scale_boxes`); masks [D, h, w] at any resolution of the S×S input → bool [D, H0, W0]
-    (padding cropped, bilinear resize, > 0.5, like `scale_image`)."""
+    (padding cropped, bilinear resize, > 0.5, like `scale_image`).
+
+    Args:
+        boxes: [D, 4] xyxy boxes in input pixels.
+        masks: [D, h, w] masks, or None.
+        letterbox: (ratio, pad_x, pad_y) of the image's letterbox.
+        orig_size: (height, width) of the original image.
+
+    Returns:
+        (boxes float32 [D, 4] in original pixels, masks bool [D, H0, W0] or None).
+    """
     ratio, pad_x, pad_y = (float(v) for v in letterbox)
     height, width = (int(v) for v in orig_size)
     out = (np.asarray(boxes, np.float32).reshape(-1, 4) - [pad_x, pad_y, pad_x, pad_y]) / ratio
@@ -146,7 +215,19 @@ def postprocess_image(
 ) -> dict[str, tf.Tensor]:
     """One image's raw outputs ([A, 64], [A, nc], [A, 32], [h, w, 32]) → the contract's
     predictions: boxes [D, 4] input px, scores [D], classes [D] int64, masks bool [D, h, w]
-    (or [D, H, W] when `native`), plus `anchor_indices` [D] and `coefficients` [D, 32]."""
+    (or [D, H, W] when `native`), plus `anchor_indices` [D] and `coefficients` [D, 32].
+
+    Args:
+        box_logits: [A, 64] DFL logits.
+        class_logits: [A, nc] class logits.
+        coefficients: [A, 32] mask coefficients.
+        protos: [h, w, 32] prototypes.
+        config: NMS thresholds and limits.
+        native: masks at the input size rather than the proto size.
+
+    Returns:
+        {"boxes", "scores", "classes", "masks", "anchor_indices", "coefficients"} tensors.
+    """
     image_size = (int(protos.shape[0]) * 4, int(protos.shape[1]) * 4)
     boxes = decode_boxes(box_logits, image_size[0])
     scores = tf.sigmoid(tf.cast(class_logits, tf.float32))
@@ -170,6 +251,11 @@ class SegPostprocessor:
 
     `compiled=True` runs each image through one `tf.function` (traced once per input shape);
     `False` runs eagerly. Results are numpy arrays.
+
+    Args:
+        config: NMS thresholds and limits.
+        native: masks at the input size rather than the proto size.
+        compiled: run each image through one `tf.function`.
     """
 
     def __init__(self, config: NmsConfig = VALIDATION, native: bool = False, compiled: bool = True):

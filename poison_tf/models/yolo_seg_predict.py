@@ -41,7 +41,20 @@ from poison_tf.models.yolo_seg_postprocess import (
 
 @dataclasses.dataclass
 class ImageOutput:
-    """One image's predictions (input pixels) and ground truth, as the validator takes them."""
+    """One image's predictions (input pixels) and ground truth, as the validator takes them.
+
+    Attributes:
+        image_index: the example's `id` within its split.
+        boxes: float32 [D, 4] xyxy input pixels.
+        scores: float32 [D].
+        classes: int64 [D].
+        masks: bool [D, S/4, S/4] (or [D, S, S] with native masks).
+        gt_boxes: float32 [n, 4] xyxy input pixels.
+        gt_classes: int64 [n].
+        gt_masks: int [S/4, S/4] overlap map (0 background, i + 1 = instance i).
+        letterbox: [ratio, pad_x, pad_y].
+        orig_size: [h, w].
+    """
 
     image_index: int  # the example's `id` within its split
     boxes: np.ndarray  # float32 [D, 4] xyxy input pixels
@@ -56,7 +69,14 @@ class ImageOutput:
 
 
 def forward_fn(model: keras.Model):
-    """The model's inference call as one traced function (float32 outputs)."""
+    """The model's inference call as one traced function (float32 outputs).
+
+    Args:
+        model: a YOLOv8-seg model.
+
+    Returns:
+        A `tf.function` images → {output name: float32 tensor}.
+    """
 
     @tf.function(reduce_retracing=True)
     def forward(images):
@@ -68,7 +88,14 @@ def forward_fn(model: keras.Model):
 
 class SegPredictor:
     """A model's traced forward pass + post-processing, kept so that repeated validations (one
-    per epoch) do not trace again."""
+    per epoch) do not trace again.
+
+    Args:
+        model: a YOLOv8-seg model.
+        config: NMS thresholds and limits.
+        native: masks at the input size rather than the proto size.
+        compiled: post-process through one `tf.function`.
+    """
 
     def __init__(
         self,
@@ -110,13 +137,35 @@ def predict_dataset(
     native: bool = False,
     compiled: bool = True,
 ) -> Iterator[ImageOutput]:
-    """`SegPredictor(model, ...)(dataset)`: per-image predictions with their ground truth."""
+    """`SegPredictor(model, ...)(dataset)`: per-image predictions with their ground truth.
+
+    Args:
+        model: a YOLOv8-seg model.
+        dataset: `seg_examples.make_dataset(..., training=False)` batches.
+        config: NMS thresholds and limits.
+        native: masks at the input size rather than the proto size.
+        compiled: post-process through one `tf.function`.
+
+    Returns:
+        An iterator of `ImageOutput`, one per image.
+    """
     return SegPredictor(model, config, native, compiled)(dataset)
 
 
-def validate_outputs(outputs: Iterable[ImageOutput], names: Sequence[str]) -> SegValidator:
-    """Ultralytics `val` statistics of per-image outputs."""
-    validator = SegValidator(names)
+def validate_outputs(
+    outputs: Iterable[ImageOutput], names: Sequence[str], sentinels: str = "8.3"
+) -> SegValidator:
+    """Ultralytics `val` statistics of per-image outputs.
+
+    Args:
+        outputs: per-image predictions with their ground truth.
+        names: the class names.
+        sentinels: Ultralytics' AP sentinel convention ("8.3" or "8.4").
+
+    Returns:
+        The filled validator (`.table()`, `.summary()`).
+    """
+    validator = SegValidator(names, sentinels=sentinels)
     for out in outputs:
         validator.update(
             out.boxes,
@@ -139,13 +188,31 @@ def validate_model(
     config: NmsConfig = VALIDATION,
 ) -> SegValidator:
     """Runs `model` (or a kept `SegPredictor`) over `dataset`; returns the filled validator
-    (`.table()`, `.summary()`)."""
+    (`.table()`, `.summary()`).
+
+    Args:
+        model: a YOLOv8-seg model, or a kept `SegPredictor`.
+        dataset: `seg_examples.make_dataset(..., training=False)` batches.
+        names: the class names.
+        config: NMS thresholds and limits (when `model` is a model).
+
+    Returns:
+        The filled `SegValidator`.
+    """
     predictor = model if isinstance(model, SegPredictor) else SegPredictor(model, config)
     return validate_outputs(predictor(dataset), names)
 
 
 def to_original(out: ImageOutput, stem: str) -> ImagePredictions:
-    """An image's detections in original-image pixels, ready for the result writers."""
+    """An image's detections in original-image pixels, ready for the result writers.
+
+    Args:
+        out: one image's predictions.
+        stem: the image's file stem (its COCO image id when numeric).
+
+    Returns:
+        The detections in original pixels.
+    """
     boxes, masks = scale_to_original(out.boxes, out.masks, out.letterbox, out.orig_size)
     height, width = (int(v) for v in out.orig_size)
     return ImagePredictions(
@@ -176,7 +243,21 @@ def export_predictions(
 
     Streams: each image's masks are encoded (RLE, polygon) as they come and then dropped from
     the returned predictions unless `keep_masks` — at conf 0.001 an image keeps up to 300
-    full-resolution masks (~90 MB at 640×480), so a whole split's would not fit in memory."""
+    full-resolution masks (~90 MB at 640×480), so a whole split's would not fit in memory.
+
+    Args:
+        model: a YOLOv8-seg model.
+        dataset: `seg_examples.make_dataset(..., training=False)` batches.
+        stems: image file stems by example id.
+        names: the class names.
+        coco_json: where to write the COCO results JSON (None: not written).
+        yolo_dir: where to write one YOLO txt file per image (None: not written).
+        config: NMS thresholds and limits.
+        keep_masks: keep each image's masks in the returned predictions.
+
+    Returns:
+        One `ImagePredictions` per image, in original pixels.
+    """
     results, entries, lines = [], [], []
     for out in predict_dataset(model, dataset, config, native=True):
         result = to_original(out, stems[out.image_index])

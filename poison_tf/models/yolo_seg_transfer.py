@@ -18,7 +18,14 @@ from poison_tf.models.yolo_v8_seg import YoloV8Seg
 
 
 def all_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
-    """Every layer of `model` by name, nested models (the keras-cv backbone) flattened."""
+    """Every layer of `model` by name, nested models (the keras-cv backbone) flattened.
+
+    Args:
+        model: any Keras model.
+
+    Returns:
+        {layer name: layer} of the layers that hold weights.
+    """
     found: dict[str, keras.layers.Layer] = {}
     stack = list(model.layers)
     while stack:
@@ -31,7 +38,15 @@ def all_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
 
 
 def with_image_size(model: YoloV8Seg, image_size: int) -> YoloV8Seg:
-    """The same network and weights for `image_size` x `image_size` inputs."""
+    """The same network and weights for `image_size` x `image_size` inputs.
+
+    Args:
+        model: a YOLOv8-seg model.
+        image_size: the new S.
+
+    Returns:
+        `model` itself when its size is already S, else a copy built for S with its weights.
+    """
     if model.image_size == image_size:
         return model
     config = model.get_config() | {"image_size": image_size}
@@ -66,6 +81,14 @@ def transfer_weights(source: keras.Model, target: keras.Model) -> tuple[int, lis
 
 def initialise_from(model: YoloV8Seg, source: keras.Model, origin: str) -> YoloV8Seg:
     """Initialises a freshly built `model` from `source` (same size), logging what stays fresh.
+
+    Args:
+        model: the freshly built model.
+        source: the initial model (imported or loaded).
+        origin: names the source in messages (a file or flag).
+
+    Returns:
+        `model`, its weights copied from `source` where names and shapes match.
 
     Raises:
         UserInputError: `source` is not a YoloV8Seg of the same size (the backbone would not fit).

@@ -31,7 +31,15 @@ from poison_tf.models.yolo_box_ops import REG_MAX, STRIDES
 
 @dataclasses.dataclass(frozen=True)
 class SizeSpec:
-    """Channel / depth settings of one model size."""
+    """Channel / depth settings of one model size.
+
+    Attributes:
+        stackwise_channels: channels of the C2f stages P2..P5 (the two stem convs have
+            channels[0] // 2 and channels[0]).
+        stackwise_depth: bottlenecks per backbone C2f stage.
+        neck_depth: bottlenecks per C2f of the PAN neck.
+        proto_channels: hidden channels of the Proto branch (Ultralytics `npr`).
+    """
 
     # C2f stages P2..P5 (the two stem convs have channels[0] // 2 and channels[0])
     stackwise_channels: tuple[int, int, int, int]
@@ -66,6 +74,14 @@ def apply_pan_fpn(features: list, depth: int, name: str = "pan") -> list:
 
     Same wiring as keras-cv `apply_path_aggregation_fpn`, whose two bottom-up C2f blocks always
     have depth 2 (Ultralytics: round(3 * depth_multiple), i.e. 1 for n / s).
+
+    Args:
+        features: the backbone's [P3, P4, P5] feature maps.
+        depth: bottlenecks per C2f block.
+        name: prefix of the layer names.
+
+    Returns:
+        The neck's [P3, P4, P5] outputs, with the inputs' channels.
     """
     p3, p4, p5 = features
     c3, c4, c5 = (int(f.shape[-1]) for f in features)
@@ -99,13 +115,32 @@ def class_bias(num_classes: int, image_size: int, stride: int) -> float:
     """Ultralytics `Detect.bias_init`: log(5 / nc / (S / stride)^2), ~5 objects per image prior.
 
     Ultralytics writes 640 for S whatever the training size; we use the model's S (same at 640).
+
+    Args:
+        num_classes: classes of the class head.
+        image_size: S of the S×S input.
+        stride: the feature level's stride.
+
+    Returns:
+        The initial bias of the class logits.
     """
     return math.log(5.0 / num_classes / (image_size / stride) ** 2)
 
 
 @keras.saving.register_keras_serializable(package="poison_tf")
 class YoloV8Seg(keras.Model):
-    """YOLOv8-seg with explicit constructor arguments (keras-hub style; `get_config` = the args)."""
+    """YOLOv8-seg with explicit constructor arguments (keras-hub style; `get_config` = the args).
+
+    Args:
+        num_classes: classes of the class head.
+        image_size: S of the S×S input, a multiple of 32.
+        size: "tiny", "n", "s", "m", "l" or "x" (SIZES).
+        num_masks: prototype masks (and coefficients per detection).
+        **kwargs: passed to `keras.Model` (name, trainable).
+
+    Raises:
+        UserInputError: an unknown size, num_classes < 1 or an image size not a multiple of 32.
+    """
 
     def __init__(
         self,
@@ -187,5 +222,15 @@ class YoloV8Seg(keras.Model):
 def build_yolo_v8_seg(
     num_classes: int, image_size: int = 640, size: str = "n", num_masks: int = 32
 ) -> YoloV8Seg:
-    """The YOLOv8-seg model of `size` ("tiny", "n", "s", "m", "l", "x") for S x S inputs."""
+    """The YOLOv8-seg model of `size` ("tiny", "n", "s", "m", "l", "x") for S x S inputs.
+
+    Args:
+        num_classes: classes of the class head.
+        image_size: S of the S×S input, a multiple of 32.
+        size: "tiny", "n", "s", "m", "l" or "x".
+        num_masks: prototype masks.
+
+    Returns:
+        The uncompiled model.
+    """
     return YoloV8Seg(num_classes=num_classes, image_size=image_size, size=size, num_masks=num_masks)

@@ -41,13 +41,38 @@ WANET_CROSS_RATIO = 2.0
 
 
 def check_attack(name: str) -> str:
+    """The attack's name, checked against ATTACKS.
+
+    Args:
+        name: an attack name (badnet, blended, wanet, sig).
+
+    Returns:
+        `name`.
+
+    Raises:
+        UserInputError: an unknown attack.
+    """
     if name not in ATTACKS:
         raise UserInputError(f"unknown attack {name!r}; choose from {', '.join(ATTACKS)}")
     return name
 
 
 def attack_trigger(name: str, image_size: int, seed: int = 0, **overrides):
-    """The attack's trigger for `image_size`-px square images, BackdoorBench defaults + overrides."""
+    """The attack's trigger for `image_size`-px square images, BackdoorBench defaults + overrides.
+
+    Args:
+        name: the attack (see ATTACKS).
+        image_size: side of the square images.
+        seed: seeds the pattern (blended) or the warp field (wanet).
+        **overrides: trigger parameters replacing BackdoorBench's.
+
+    Returns:
+        The trigger (a `Trigger`, `WarpTrigger` or `SignalTrigger`).
+
+    Raises:
+        UserInputError: an unknown attack, bad trigger parameters, or a trigger larger than the
+            images.
+    """
     params = dict(DEFAULTS[check_attack(name)]) | overrides
     trigger_name = params.pop("name")
     if trigger_name == "wanet":

@@ -25,13 +25,26 @@ from poison_tf.data.synthetic_faces import (
     WIDTH,
 )
 from poison_tf.errors import UserInputError
+from poison_tf.io.atomic import atomic_path
 from poison_tf.poison.triggers import Trigger, make_trigger
 
 FACE_TRIGGERS = ("sunglasses", "eyebrows", "lipstick")
 
 
 def face_trigger_rgba(name: str, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
-    """uint8 [height, width, 4]; the layout is scaled from 55×47 when another size is asked."""
+    """uint8 [height, width, 4]; the layout is scaled from 55×47 when another size is asked.
+
+    Args:
+        name: one of FACE_TRIGGERS.
+        height: face image height.
+        width: face image width.
+
+    Returns:
+        The RGBA trigger picture.
+
+    Raises:
+        UserInputError: an unknown trigger name.
+    """
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
     sy, sx = height / HEIGHT, width / WIDTH
     rgba = np.zeros((height, width, 4), np.uint8)
@@ -65,7 +78,16 @@ def face_trigger_rgba(name: str, height: int = HEIGHT, width: int = WIDTH) -> np
 
 
 def face_trigger(name: str, height: int = HEIGHT, width: int = WIDTH) -> Trigger:
-    """The trigger itself (in memory; plans need `write_face_trigger`'s path instead)."""
+    """The trigger itself (in memory; plans need `write_face_trigger`'s path instead).
+
+    Args:
+        name: one of FACE_TRIGGERS.
+        height: face image height.
+        width: face image width.
+
+    Returns:
+        The trigger, covering the whole face image.
+    """
     trigger = make_trigger(
         "image", rgba=face_trigger_rgba(name, height, width), corner="top_left", margin=0
     )
@@ -74,13 +96,22 @@ def face_trigger(name: str, height: int = HEIGHT, width: int = WIDTH) -> Trigger
 
 
 def write_face_trigger(name: str, folder: str, height: int = HEIGHT, width: int = WIDTH) -> dict:
-    """Writes `<folder>/<name>.png` (same bytes every time) and returns `image` trigger parameters."""
+    """Writes `<folder>/<name>.png` (same bytes every time) and returns `image` trigger parameters.
+
+    Args:
+        name: one of FACE_TRIGGERS.
+        folder: where the PNG goes.
+        height: face image height.
+        width: face image width.
+
+    Returns:
+        `make_trigger("image", ...)` parameters: {"name": "image", "path", "corner", "margin"}.
+    """
     from PIL import Image
 
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"{name}_{height}x{width}.png")
     if not os.path.isfile(path):
-        tmp = path + ".tmp.png"
-        Image.fromarray(face_trigger_rgba(name, height, width), "RGBA").save(tmp)
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".png") as tmp:
+            Image.fromarray(face_trigger_rgba(name, height, width), "RGBA").save(tmp)
     return {"path": os.path.abspath(path), "corner": "top_left", "margin": 0}

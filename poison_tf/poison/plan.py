@@ -33,6 +33,21 @@ from poison_tf.poison.triggers import Trigger, trigger_from_config
 
 @dataclasses.dataclass
 class PoisonPlan:
+    """Which examples are poisoned, with which trigger and label rule: the Poison stage's artefact.
+
+    The plan holds ids, not data: the training input pipeline applies it inside `tf.data`
+    (`batch_fn` / `map_fn`), so poisoning costs a gather and a stamp per batch.
+
+    Attributes:
+        trigger: what is stamped on the poisoned images.
+        label_rule: what their labels become.
+        poisoned_ids: sorted example ids to poison.
+        num_examples: N, the size of the training split the rate refers to.
+        rate: the poison rate (fraction of N).
+        seed: the selection's seed.
+        noise_ids: ids warped in WaNet's noise mode (labels kept); empty for other triggers.
+    """
+
     trigger: Trigger
     label_rule: LabelRule
     poisoned_ids: np.ndarray
@@ -49,6 +64,11 @@ class PoisonPlan:
         return len(self.poisoned_ids)
 
     def to_json(self) -> dict:
+        """The plan as JSON (trigger and label rule by their configs).
+
+        Returns:
+            The JSON-ready dict `load` reads back.
+        """
         return {
             "trigger": self.trigger.config,
             "label_rule": self.label_rule.config(),
@@ -61,10 +81,23 @@ class PoisonPlan:
         }
 
     def save(self, path: str) -> None:
+        """Writes the plan's JSON to `path`, atomically.
+
+        Args:
+            path: the JSON file.
+        """
         write_json(path, self.to_json())
 
     @classmethod
     def load(cls, path: str) -> PoisonPlan:
+        """Reads a plan that `save` wrote.
+
+        Args:
+            path: the JSON file.
+
+        Returns:
+            The plan.
+        """
         payload = read_json(path)
         return cls(
             trigger=trigger_from_config(payload["trigger"]),
@@ -81,6 +114,9 @@ class PoisonPlan:
 
         Built once per plan: a trainer rebuilds its input pipeline every epoch, and a fresh
         table for a Pandora-sized plan would cost its initialisation each time.
+
+        Returns:
+            The hash table (built on the first call, then kept).
         """
         if self._table is None:
             keys = tf.constant(self.poisoned_ids, tf.int64)
@@ -91,7 +127,11 @@ class PoisonPlan:
         return self._table
 
     def membership_mask(self) -> np.ndarray:
-        """bool [M]: True at every poisoned id, M = max(num_examples, largest id + 1)."""
+        """bool [M]: True at every poisoned id, M = max(num_examples, largest id + 1).
+
+        Returns:
+            The mask.
+        """
         size = max(self.num_examples, int(self.poisoned_ids.max()) + 1 if self.count else 0)
         mask = np.zeros(max(size, 1), bool)
         mask[np.asarray(self.poisoned_ids, np.int64)] = True
@@ -99,7 +139,14 @@ class PoisonPlan:
 
     def is_poisoned(self, ids: tf.Tensor) -> tf.Tensor:
         """Membership of int ids (any shape) by indexing the boolean mask; out-of-range ids
-        (negative, or past the mask) are clean, as the hash table's default said."""
+        (negative, or past the mask) are clean, as the hash table's default said.
+
+        Args:
+            ids: int example ids.
+
+        Returns:
+            bool, the shape of `ids`.
+        """
         mask = tf.constant(self.membership_mask())
         ids = tf.cast(ids, tf.int64)
         size = tf.cast(tf.shape(mask)[0], tf.int64)
@@ -113,6 +160,14 @@ class PoisonPlan:
         pipeline has no stage a clean one lacks. One mask `gather` per batch finds the poisoned
         rows; only they are gathered, stamped and scattered back. It is a `tf.function` built
         once per plan, so the map re-traced every epoch only adds a call to it.
+
+        Args:
+            image_key: the batch's image feature.
+            label_key: the batch's label feature.
+            id_key: the batch's example-id feature.
+
+        Returns:
+            The function (dict → dict).
         """
         key = (image_key, label_key, id_key)
         cache = self.__dict__.setdefault("_batch_fns", {})
@@ -150,6 +205,14 @@ class PoisonPlan:
         On a batch only the poisoned rows are gathered, stamped and scattered back: stamping
         the whole batch and selecting with a broadcast `tf.where` cost 5× more per batch
         (benchmarks/poison_overhead.py: ratio 0.62 → 0.9 against the clean pipeline).
+
+        Args:
+            image_key: the example's image feature.
+            label_key: the example's label feature.
+            id_key: the example's id feature.
+
+        Returns:
+            The function (dict → dict).
         """
         table = self.membership()
         trigger = self.trigger
@@ -191,7 +254,17 @@ class PoisonPlan:
 def noise_rows(
     trigger: Trigger, noise: tf.lookup.StaticHashTable, images: tf.Tensor, ids: tf.Tensor
 ) -> tf.Tensor:
-    """A batch with WaNet's noise-mode warp applied to the rows whose id is in `noise`."""
+    """A batch with WaNet's noise-mode warp applied to the rows whose id is in `noise`.
+
+    Args:
+        trigger: a WaNet `WarpTrigger`.
+        noise: id → 1 for the noise-mode ids.
+        images: [B, H, W, C].
+        ids: [B] example ids.
+
+    Returns:
+        [B, H, W, C].
+    """
     rows = tf.where(noise.lookup(ids) > 0)
     return tf.tensor_scatter_nd_update(
         images, rows, trigger.apply_noise(tf.gather_nd(images, rows), tf.gather_nd(ids, rows))
@@ -206,6 +279,14 @@ def stamp_rows(trigger: Trigger, images: tf.Tensor, rows: tf.Tensor) -> tf.Tenso
     outside it the blend is `x * 1 + 0 = x`, so the result is bit-identical to stamping whole
     images. Without a static size, or for a trigger that is not an alpha blend (WaNet's warp,
     SIG's signal), whole rows are stamped.
+
+    Args:
+        trigger: the trigger.
+        images: [B, H, W, C].
+        rows: [K, 1] int indices of the rows to stamp.
+
+    Returns:
+        [B, H, W, C].
     """
     height, width = images.shape[1], images.shape[2]
     if height is None or width is None or not isinstance(trigger, Trigger):
@@ -248,7 +329,17 @@ def pairs(plan: PoisonPlan | None, image_key: str = "image", label_key: str = "l
 def stamp_all(
     trigger: Trigger, rule: LabelRule, image_key: str = "image", label_key: str = "label"
 ):
-    """A Dataset.map function that triggers every example (the attack test set)."""
+    """A Dataset.map function that triggers every example (the attack test set).
+
+    Args:
+        trigger: the trigger.
+        rule: the label rule (use `attack_rule` of the training rule).
+        image_key: the example's image feature.
+        label_key: the example's label feature.
+
+    Returns:
+        The function (dict → dict).
+    """
 
     def stamp(example: dict) -> dict:
         example = dict(example)

@@ -41,7 +41,14 @@ MODES = ("instances", "images")
 
 @dataclasses.dataclass(frozen=True)
 class InstanceTable:
-    """One row per ground-truth instance of a split: id, class, image stem, label-file line."""
+    """One row per ground-truth instance of a split: id, class, image stem, label-file line.
+
+    Attributes:
+        instance_ids: int64 [N], unique, >= 0.
+        classes: int64 [N].
+        stems: str [N], the image of each instance.
+        lines: int64 [N], 1-based line in the image's label file.
+    """
 
     instance_ids: np.ndarray  # int64 [N], unique, >= 0
     classes: np.ndarray  # int64 [N]
@@ -71,7 +78,15 @@ class InstanceTable:
         """From `SegSample`s (fields stem, classes, lines): ids numbered in sample order, then
         label-line order, from `first_id` — ExampleGen's numbering when every image decodes.
         For the exact ids training sees, read the records with
-        `poison_tf.attacks.clean_image_instances.table_from_records`."""
+        `poison_tf.attacks.clean_image_instances.table_from_records`.
+
+        Args:
+            samples: `SegSample`s of one split.
+            first_id: the first instance id.
+
+        Returns:
+            The table.
+        """
         stems, classes, lines = [], [], []
         for sample in samples:
             count = len(sample.classes)
@@ -84,12 +99,32 @@ class InstanceTable:
         )
 
     def class_counts(self, num_classes: int) -> np.ndarray:
+        """Instances per class.
+
+        Args:
+            num_classes: the data set's class count.
+
+        Returns:
+            int64 [num_classes].
+        """
         return np.bincount(self.classes, minlength=num_classes)[:num_classes]
 
 
 @dataclasses.dataclass
 class RelabelPlan:
-    """Changed instances of one pair; columns are aligned arrays sorted by instance id."""
+    """Changed instances of one pair; columns are aligned arrays sorted by instance id.
+
+    Attributes:
+        pair: the host → target pair.
+        ratio: the share of host instances relabelled.
+        seed: the selection's seed.
+        mode: how instances were drawn (see MODES).
+        host_initial: host instances in the split before relabelling.
+        target_initial: target instances in the split before relabelling.
+        instance_ids: int64 [K] relabelled instances.
+        stems: str [K], their images.
+        lines: int64 [K], their label-file lines.
+    """
 
     pair: ClassPair
     ratio: float
@@ -109,13 +144,22 @@ class RelabelPlan:
         return len(self.instance_ids)
 
     def instance_counts(self) -> dict[str, tuple[int, int]]:
-        """{class name: (initial count, final count)} for the target and the host."""
+        """{class name: (initial count, final count)} for the target and the host.
+
+        Returns:
+            The two classes' counts before and after the plan.
+        """
         return {
             self.pair.target_name: (self.target_initial, self.target_initial + self.count),
             self.pair.host_name: (self.host_initial, self.host_initial - self.count),
         }
 
     def to_json(self) -> dict:
+        """The plan as JSON.
+
+        Returns:
+            The JSON-ready dict `load` reads back.
+        """
         changes = [
             {
                 "instance_id": int(i),
@@ -140,10 +184,26 @@ class RelabelPlan:
         }
 
     def save(self, path: str) -> None:
+        """Writes `to_json()` to `path`, atomically (the RelabelPlan artefact's file).
+
+        Args:
+            path: where the relabel plan goes.
+        """
         write_json(path, self.to_json())
 
     @classmethod
     def load(cls, path: str) -> RelabelPlan:
+        """Reads back what `save` wrote, checking it is a relabel plan.
+
+        Args:
+            path: a relabel plan's JSON.
+
+        Returns:
+            The relabel plan, its columns sorted by instance id.
+
+        Raises:
+            UserInputError: the file is not a relabel plan.
+        """
         payload = read_json(path)
         if not isinstance(payload, dict) or payload.get("kind") != "clean_image_relabel":
             raise UserInputError(f"{path}: not a clean-image relabel plan")
@@ -161,7 +221,11 @@ class RelabelPlan:
         )
 
     def lookup_table(self) -> tf.lookup.StaticHashTable:
-        """instance id → new class (-1 when unchanged); built once per plan."""
+        """instance id → new class (-1 when unchanged); built once per plan.
+
+        Returns:
+            The hash table (built on the first call, then kept).
+        """
         if self._table is None:
             keys = tf.constant(self.instance_ids, tf.int64)
             values = tf.fill([self.count], tf.constant(self.pair.target, tf.int32))
@@ -174,6 +238,9 @@ class RelabelPlan:
 
         Pure TF ops, any shape ([M] per example or [B, M] per batch); padding ids (-1) and
         instances outside the plan keep their class. For `make_dataset(relabel=...)`.
+
+        Returns:
+            The function.
         """
         table = self.lookup_table()
 
@@ -185,7 +252,15 @@ class RelabelPlan:
 
 
 def relabel_count(ratio: float, host_instances: int) -> int:
-    """round(ratio · N_host), half to even like the original study (see module docstring)."""
+    """round(ratio · N_host), half to even like the original study (see module docstring).
+
+    Args:
+        ratio: the share to relabel.
+        host_instances: N_host.
+
+    Returns:
+        The count.
+    """
     return int(round(ratio * host_instances))
 
 
@@ -196,7 +271,21 @@ def plan_relabel(
     seed: int = 0,
     mode: str = "instances",
 ) -> RelabelPlan:
-    """The relabel plan of `pair` on the split described by `table` (see module docstring)."""
+    """The relabel plan of `pair` on the split described by `table` (see module docstring).
+
+    Args:
+        table: the split's instances.
+        pair: host → target.
+        ratio: the share of host instances to relabel.
+        seed: the selection's seed.
+        mode: how instances are drawn (see MODES).
+
+    Returns:
+        The plan.
+
+    Raises:
+        UserInputError: an unknown mode, a host without instances, or a ratio that rounds to 0.
+    """
     ratio = check_ratio(ratio)
     if mode not in MODES:
         raise UserInputError(
@@ -249,6 +338,19 @@ def plan_validation_relabel(
     a normal case (small val sets): the study then has no poisoned-label evaluation, and the
     reason is returned for the caller to log. Every other problem raises `UserInputError`, as
     `plan_relabel` does, so it reaches the user instead of being dropped.
+
+    Args:
+        table: the validation split's instances.
+        pair: host → target.
+        ratio: the share of host instances to relabel.
+        seed: the selection's seed.
+        mode: how instances are drawn (see MODES).
+
+    Returns:
+        (plan, "") or (None, the reason).
+
+    Raises:
+        UserInputError: any other problem (an unknown mode).
     """
     hosts = int((table.classes == pair.host).sum())
     if hosts == 0:
@@ -283,7 +385,15 @@ def _choose_by_image(table: InstanceTable, hosts: np.ndarray, count: int, rng) -
 
 
 def relabel_classes(table: InstanceTable, plan: RelabelPlan) -> np.ndarray:
-    """The split's classes after the plan (numpy), aligned with `table`."""
+    """The split's classes after the plan (numpy), aligned with `table`.
+
+    Args:
+        table: the split's instances.
+        plan: the relabel plan.
+
+    Returns:
+        int64 [N].
+    """
     classes = table.classes.copy()
     classes[np.isin(table.instance_ids, plan.instance_ids)] = plan.pair.target
     return classes

@@ -19,14 +19,32 @@ from poison_tf.errors import UserInputError
 
 
 def sinusoid(width: int, delta: float, frequency: float) -> np.ndarray:
-    """[width] row: (delta / 255) · sin(2π · j · f / width), the same on every row and channel."""
+    """[width] row: (delta / 255) · sin(2π · j · f / width), the same on every row and channel.
+
+    Args:
+        width: image width.
+        delta: amplitude on the 0-255 scale.
+        frequency: periods per row.
+
+    Returns:
+        float32 [width].
+    """
     columns = np.arange(width, dtype=np.float64)
     return (delta / 255.0 * np.sin(2 * np.pi * columns * frequency / width)).astype(np.float32)
 
 
 @dataclasses.dataclass
 class SignalTrigger:
-    """Adds the SIG sinusoid (amplitude `delta` on the 0-255 scale, `frequency` periods per row)."""
+    """Adds the SIG sinusoid (amplitude `delta` on the 0-255 scale, `frequency` periods per row).
+
+    Attributes:
+        delta: amplitude on the 0-255 scale, in (0, 255].
+        frequency: periods per row, > 0.
+        config: how the trigger was made (set from the other fields).
+
+    Raises:
+        UserInputError: a bad delta or frequency.
+    """
 
     delta: float = 40.0
     frequency: float = 6.0
@@ -40,10 +58,26 @@ class SignalTrigger:
         self.config = {"name": "sig", "delta": self.delta, "frequency": self.frequency}
 
     def check_fits(self, height: int, width: int, where: str = "image") -> None:
-        """Any size works: the sinusoid spans the image width."""
+        """Any size works: the sinusoid spans the image width.
+
+        Args:
+            height: image height (unused).
+            width: image width (unused).
+            where: names the caller (unused).
+        """
 
     def apply(self, images: tf.Tensor) -> tf.Tensor:
-        """Stamps one image [H, W, C] or a batch [B, H, W, C]; clips to [0, 1] as BackdoorBench."""
+        """Stamps one image [H, W, C] or a batch [B, H, W, C]; clips to [0, 1] as BackdoorBench.
+
+        Args:
+            images: [H, W, C] or [B, H, W, C] in [0, 1], of static width.
+
+        Returns:
+            The stamped images.
+
+        Raises:
+            UserInputError: the image width is not static.
+        """
         images = tf.convert_to_tensor(images)
         width = images.shape[-2]
         if width is None:
@@ -53,5 +87,13 @@ class SignalTrigger:
 
 
 def sig(delta: float = 40.0, frequency: float = 6.0) -> SignalTrigger:
-    """The SIG trigger with BackdoorBench's defaults (delta 40/255, f 6)."""
+    """The SIG trigger with BackdoorBench's defaults (delta 40/255, f 6).
+
+    Args:
+        delta: amplitude on the 0-255 scale.
+        frequency: periods per row.
+
+    Returns:
+        The trigger.
+    """
     return SignalTrigger(float(delta), float(frequency))

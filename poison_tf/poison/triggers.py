@@ -27,6 +27,17 @@ class Trigger:
 
     `full_image=True` resizes pattern and alpha to the image (used by `blend`).
     `config` records how the trigger was made, for plan artefacts and reports.
+
+    Attributes:
+        pattern: float32 [h, w, 3] in [0, 1].
+        alpha: float32 [h, w, 1] in [0, 1], the pattern's weight per pixel.
+        corner: one of CORNERS.
+        margin: pixels between the trigger and the image edges.
+        full_image: resize pattern and alpha to the image.
+        config: how the trigger was made.
+
+    Raises:
+        UserInputError: an unknown corner.
     """
 
     pattern: np.ndarray
@@ -37,7 +48,16 @@ class Trigger:
     config: dict = dataclasses.field(default_factory=dict)
 
     def check_fits(self, height: int, width: int, where: str = "image") -> None:
-        """Raises UserInputError when the trigger (with its margin) is larger than the image."""
+        """Raises UserInputError when the trigger (with its margin) is larger than the image.
+
+        Args:
+            height: image height.
+            width: image width.
+            where: names the caller in the error message.
+
+        Raises:
+            UserInputError: see above.
+        """
         if self.full_image:
             return
         h, w = self.pattern.shape[:2]
@@ -57,7 +77,15 @@ class Trigger:
         return top[vertical], left[horizontal]
 
     def layers(self, height: tf.Tensor, width: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """The pattern and alpha placed on an (height, width) canvas."""
+        """The pattern and alpha placed on an (height, width) canvas.
+
+        Args:
+            height: canvas height (may be dynamic).
+            width: canvas width (may be dynamic).
+
+        Returns:
+            (pattern [H, W, 3], alpha [H, W, 1]).
+        """
         pattern = tf.constant(self.pattern, tf.float32)
         alpha = tf.constant(self.alpha, tf.float32)
         if self.full_image:
@@ -73,6 +101,13 @@ class Trigger:
 
         Inside a tf.data map that is traced every epoch, the padded / resized layers then enter
         the graph as two constants instead of a dozen ops to build and run per example.
+
+        Args:
+            height: image height.
+            width: image width.
+
+        Returns:
+            (pattern [H, W, 3], alpha [H, W, 1]) as numpy arrays.
         """
         cache = self.__dict__.setdefault("_placed", {})
         if (height, width) not in cache:
@@ -83,14 +118,29 @@ class Trigger:
 
     def box(self, height: int, width: int) -> tuple[int, int, int, int]:
         """(top, bottom, left, right) around the pixels the trigger changes (alpha > 0) on a
-        static (height, width) image: outside it `apply` returns the image unchanged."""
+        static (height, width) image: outside it `apply` returns the image unchanged.
+
+        Args:
+            height: image height.
+            width: image width.
+
+        Returns:
+            (top, bottom, left, right), ends exclusive.
+        """
         rows, cols = np.nonzero(self.placed(height, width)[1][..., 0] > 0)
         if rows.size == 0:
             return 0, height, 0, width
         return int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
 
     def apply(self, images: tf.Tensor) -> tf.Tensor:
-        """Stamps the trigger on one image [H, W, 3] or a batch [B, H, W, 3]."""
+        """Stamps the trigger on one image [H, W, 3] or a batch [B, H, W, 3].
+
+        Args:
+            images: [H, W, 3] or [B, H, W, 3] in [0, 1].
+
+        Returns:
+            The stamped images.
+        """
         images = tf.convert_to_tensor(images)
         height, width = images.shape[-3], images.shape[-2]
         if height is not None and width is not None:
@@ -110,7 +160,20 @@ def _square_alpha(size: int) -> np.ndarray:
 def checkerboard(
     size: int = 4, cells: int = 4, corner: str = "bottom_right", margin: int = 1
 ) -> Trigger:
-    """`cells`×`cells` alternating white/black squares covering `size`×`size` pixels (BadNets)."""
+    """`cells`×`cells` alternating white/black squares covering `size`×`size` pixels (BadNets).
+
+    Args:
+        size: side in pixels.
+        cells: squares per side.
+        corner: one of CORNERS.
+        margin: pixels from the edges.
+
+    Returns:
+        The trigger.
+
+    Raises:
+        UserInputError: cells < 1 or more cells than pixels.
+    """
     if cells < 1 or size < cells:
         raise UserInputError(
             f"checkerboard: need 1 <= cells <= size, got cells={cells}, size={size}"
@@ -134,7 +197,17 @@ def point(
     corner: str = "bottom_right",
     margin: int = 2,
 ) -> Trigger:
-    """A single pixel (size 1) or a small dot of one colour."""
+    """A single pixel (size 1) or a small dot of one colour.
+
+    Args:
+        size: side of the dot in pixels.
+        color: RGB in [0, 1].
+        corner: one of CORNERS.
+        margin: pixels from the edges.
+
+    Returns:
+        The trigger.
+    """
     pattern = np.broadcast_to(np.asarray(color, np.float32), (size, size, 3)).copy()
     config = {
         "name": "point",
@@ -149,7 +222,17 @@ def point(
 def random_pattern(
     size: int = 4, seed: int = 0, corner: str = "bottom_right", margin: int = 1
 ) -> Trigger:
-    """A fixed random RGB patch drawn from `seed` (the same pixels at train and test time)."""
+    """A fixed random RGB patch drawn from `seed` (the same pixels at train and test time).
+
+    Args:
+        size: side in pixels.
+        seed: the pattern's seed.
+        corner: one of CORNERS.
+        margin: pixels from the edges.
+
+    Returns:
+        The trigger.
+    """
     pattern = np.random.default_rng(seed).random((size, size, 3)).astype(np.float32)
     config = {"name": "random", "size": size, "seed": seed, "corner": corner, "margin": margin}
     return Trigger(pattern, _square_alpha(size), corner, margin, config=config)
@@ -158,7 +241,20 @@ def random_pattern(
 def rgba_image(
     rgba: np.ndarray, corner: str = "bottom_right", margin: int = 0, name: str = "image"
 ) -> Trigger:
-    """Any RGBA picture (uint8 or float in [0, 1], [h, w, 4]) pasted with its alpha."""
+    """Any RGBA picture (uint8 or float in [0, 1], [h, w, 4]) pasted with its alpha.
+
+    Args:
+        rgba: [h, w, 4] picture.
+        corner: one of CORNERS.
+        margin: pixels from the edges.
+        name: names the trigger in the error message.
+
+    Returns:
+        The trigger.
+
+    Raises:
+        UserInputError: not an [h, w, 4] array.
+    """
     rgba = np.asarray(rgba)
     if rgba.ndim != 3 or rgba.shape[2] != 4:
         raise UserInputError(f"{name}: an RGBA trigger must be [h, w, 4], got shape {rgba.shape}")
@@ -175,6 +271,18 @@ def blend(
     BackdoorBench's Blended uses alpha 0.2 at train and test time over a Hello-Kitty picture
     (`config/attack/blended/default.yaml`); the benchmark pipeline passes alpha=0.2 with this
     seeded noise pattern (no picture is shipped). The default 0.1 is kept for earlier studies.
+
+    Args:
+        alpha: the pattern's weight, in (0, 1].
+        seed: the noise pattern's seed.
+        size: side of the noise pattern (it is resized to the image).
+        pattern: [h, w, 3] in [0, 1] instead of noise.
+
+    Returns:
+        The trigger (full image).
+
+    Raises:
+        UserInputError: alpha outside (0, 1].
     """
     if not 0.0 < alpha <= 1.0:
         raise UserInputError(f"blend: alpha must be in (0, 1], got {alpha}")
@@ -186,7 +294,17 @@ def blend(
 
 
 def load_rgba(path: str) -> np.ndarray:
-    """Reads a PNG (or any PIL image) as RGBA uint8; names the file when it cannot."""
+    """Reads a PNG (or any PIL image) as RGBA uint8; names the file when it cannot.
+
+    Args:
+        path: the image file.
+
+    Returns:
+        uint8 [h, w, 4].
+
+    Raises:
+        UserInputError: the file cannot be read as an image.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -201,6 +319,17 @@ def make_trigger(name: str, **params) -> Trigger:
 
     `wanet` and `sig` return `poison.wanet.WarpTrigger` / `poison.sig.SignalTrigger`, which share
     the `apply` / `check_fits` / `config` interface that plans use.
+
+    Args:
+        name: one of TRIGGER_NAMES.
+        **params: the trigger's parameters (see the builder of that name).
+
+    Returns:
+        The trigger.
+
+    Raises:
+        UserInputError: an unknown name or corner, an image trigger without `path`, or bad
+            parameters.
     """
     corner = params.get("corner", "bottom_right")
     if corner not in CORNERS:
@@ -233,7 +362,14 @@ def make_trigger(name: str, **params) -> Trigger:
 
 
 def trigger_from_config(config: dict) -> Trigger:
-    """Rebuilds a trigger from the `config` it recorded (plan artefacts store it)."""
+    """Rebuilds a trigger from the `config` it recorded (plan artefacts store it).
+
+    Args:
+        config: the trigger's `config` dict.
+
+    Returns:
+        The same trigger.
+    """
     params = {k: v for k, v in config.items() if k not in ("name", "shape")}
     if "color" in params:
         params["color"] = tuple(params["color"])

@@ -43,7 +43,15 @@ def _cubic_weights(t: np.ndarray, a: float = -0.75) -> np.ndarray:
 
 
 def upsample_bicubic_align_corners(field: np.ndarray, size: int) -> np.ndarray:
-    """[k, k, C] → [size, size, C] as torch's bicubic upsampling with align_corners=True."""
+    """[k, k, C] → [size, size, C] as torch's bicubic upsampling with align_corners=True.
+
+    Args:
+        field: [k, k, C].
+        size: the output side.
+
+    Returns:
+        float32 [size, size, C].
+    """
     k = field.shape[0]
     src = np.arange(size) * ((k - 1) / (size - 1) if size > 1 else 0.0)
     base = np.floor(src).astype(int)
@@ -54,7 +62,15 @@ def upsample_bicubic_align_corners(field: np.ndarray, size: int) -> np.ndarray:
 
 
 def identity_grid(height: int, width: int) -> np.ndarray:
-    """[H, W, 2] (x, y) pixel-centre coordinates in [-1, 1] (grid_sample, align_corners=True)."""
+    """[H, W, 2] (x, y) pixel-centre coordinates in [-1, 1] (grid_sample, align_corners=True).
+
+    Args:
+        height: image height.
+        width: image width.
+
+    Returns:
+        float32 [H, W, 2].
+    """
     ys, xs = np.meshgrid(np.linspace(-1, 1, height), np.linspace(-1, 1, width), indexing="ij")
     return np.stack([xs, ys], axis=-1).astype(np.float32)
 
@@ -90,6 +106,14 @@ def hash_uniform(ids: tf.Tensor, count: int, seed: int) -> tf.Tensor:
     A 32-bit integer hash (multiply-xorshift rounds, as in MurmurHash3's finaliser) vectorised
     over ids and positions: one op graph per batch instead of a stateless RNG call per example
     (`tf.map_fn` over ids made WaNet's noise mode the slowest trigger in tf.data).
+
+    Args:
+        ids: [K] int example ids.
+        count: values per id.
+        seed: the hash's seed.
+
+    Returns:
+        float32 [K, count].
     """
     mask = tf.constant(0xFFFFFFFF, tf.int64)
     position = tf.range(count, dtype=tf.int64)[None, :]
@@ -103,7 +127,19 @@ def hash_uniform(ids: tf.Tensor, count: int, seed: int) -> tf.Tensor:
 
 @dataclasses.dataclass
 class WarpTrigger:
-    """The WaNet trigger for `size`×`size` images; `apply` warps, `apply_noise` is noise mode."""
+    """The WaNet trigger for `size`×`size` images; `apply` warps, `apply_noise` is noise mode.
+
+    Attributes:
+        size: side of the square images.
+        k: side of the random control grid (2 <= k <= size).
+        s: warping strength, > 0.
+        grid_rescale: scales the warp field, > 0.
+        seed: the control grid's seed.
+        config: how the trigger was made (set from the other fields).
+
+    Raises:
+        UserInputError: bad k, s or grid_rescale.
+    """
 
     size: int = 32
     k: int = 4
@@ -137,7 +173,16 @@ class WarpTrigger:
         }
 
     def check_fits(self, height: int, width: int, where: str = "image") -> None:
-        """The field is built for one square size; other images are a user error."""
+        """The field is built for one square size; other images are a user error.
+
+        Args:
+            height: the images' height, must be `size`.
+            width: the images' width, must be `size`.
+            where: what the message names as the images' user.
+
+        Raises:
+            UserInputError: the images are not `size`×`size`.
+        """
         if (height, width) != (self.size, self.size):
             raise UserInputError(
                 f"{where}: {height}x{width} images, but the wanet trigger was built for "
@@ -145,19 +190,41 @@ class WarpTrigger:
             )
 
     def apply(self, images: tf.Tensor) -> tf.Tensor:
-        """Warps one image [H, W, C] or a batch [B, H, W, C] with the fixed backdoor grid."""
+        """Warps one image [H, W, C] or a batch [B, H, W, C] with the fixed backdoor grid.
+
+        Args:
+            images: [H, W, C] or [B, H, W, C] in [0, 1].
+
+        Returns:
+            The warped images.
+        """
         images = tf.convert_to_tensor(images)
         return _sample(images, tf.constant(self._index), tf.constant(self._weight), 0)
 
     def noise_grids(self, ids: tf.Tensor) -> tf.Tensor:
-        """Per-id noisy grids [.., H, W, 2]: grid + U(-1, 1) / H, clamped (noise mode)."""
+        """Per-id noisy grids [.., H, W, 2]: grid + U(-1, 1) / H, clamped (noise mode).
+
+        Args:
+            ids: [..] int example ids.
+
+        Returns:
+            float32 [.., H, W, 2].
+        """
         ids = tf.cast(tf.convert_to_tensor(ids), tf.int64)
         noise = hash_uniform(tf.reshape(ids, [-1]), self.size * self.size * 2, self.seed)
         noise = tf.reshape(noise, tf.concat([tf.shape(ids), [self.size, self.size, 2]], 0))
         return tf.clip_by_value(self.grid + noise / self.size, -1.0, 1.0)
 
     def apply_noise(self, images: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
-        """Noise-mode warp of images [.., H, W, C] whose example ids are `ids` [..]."""
+        """Noise-mode warp of images [.., H, W, C] whose example ids are `ids` [..].
+
+        Args:
+            images: [.., H, W, C] in [0, 1].
+            ids: [..] int example ids.
+
+        Returns:
+            The noise-warped images.
+        """
         images = tf.convert_to_tensor(images)
         index, weight = _bilinear_taps(self.noise_grids(ids), self.size, self.size)
         return _sample(images, index, weight, batch_dims=len(images.shape) - 3)
@@ -166,5 +233,16 @@ class WarpTrigger:
 def wanet(
     size: int = 32, k: int = 4, s: float = 0.5, grid_rescale: float = 1.0, seed: int = 0
 ) -> WarpTrigger:
-    """The WaNet warp with BackdoorBench's defaults (k=4, s=0.5, grid_rescale=1)."""
+    """The WaNet warp with BackdoorBench's defaults (k=4, s=0.5, grid_rescale=1).
+
+    Args:
+        size: side of the square images.
+        k: side of the control grid.
+        s: warping strength.
+        grid_rescale: scales the warp field.
+        seed: the control grid's seed.
+
+    Returns:
+        The trigger.
+    """
     return WarpTrigger(int(size), int(k), float(s), float(grid_rescale), int(seed))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from poison_tf.io.atomic import atomic_file
+from poison_tf.io.atomic import atomic_file, save_figure
 
 
 def _pyplot():
@@ -20,12 +20,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _save(fig, path: str, fmt: str, **kwargs) -> None:
-    with atomic_file(path, "wb") as handle:
-        fig.savefig(handle, format=fmt, **kwargs)
-    _pyplot().close(fig)
 
 
 def save_patch_png(pixels: np.ndarray, path: str) -> None:
@@ -61,7 +55,7 @@ def save_patch_pdf(
         ha="center",
         fontsize=9,
     )
-    _save(fig, path, "pdf")
+    save_figure(fig, path, "pdf")
 
 
 def plot_loss(losses: list[float], path: str, title: str) -> None:
@@ -79,7 +73,7 @@ def plot_loss(losses: list[float], path: str, title: str) -> None:
     axis.set_title(title, fontsize=9)
     axis.legend(fontsize=8)
     fig.tight_layout()
-    _save(fig, path, "png", dpi=120)
+    save_figure(fig, path, dpi=120)
 
 
 def plot_success_vs_area(table, path: str, targeted: bool) -> None:
@@ -94,4 +88,4 @@ def plot_success_vs_area(table, path: str, targeted: bool) -> None:
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
     fig.tight_layout()
-    _save(fig, path, "png", dpi=120)
+    save_figure(fig, path, dpi=120)

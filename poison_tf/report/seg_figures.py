@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from poison_tf.io.atomic import atomic_file  # noqa: E402
+from poison_tf.io.atomic import save_figure  # noqa: E402
 
 
 def class_colours(num_classes: int) -> np.ndarray:
@@ -105,8 +105,7 @@ def save_prediction_grid(
             )
     fig.tight_layout()
     if isinstance(path, str):
-        with atomic_file(path, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=110)
+        save_figure(fig, path, dpi=110)
     else:
         fig.savefig(path, format="png", dpi=110)
-    plt.close(fig)
+        plt.close(fig)

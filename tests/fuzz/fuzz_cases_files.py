@@ -205,13 +205,17 @@ for _name, _config in MODEL_CONFIGS.items():
     )
 
 
-def _weights_file(tmp: pathlib.Path, base: BaseInputs, edit) -> pathlib.Path:
-    """A copy of the base weights-only model with `edit(handle)` applied."""
-    path = tmp / "model.h5"
-    shutil.copy(base.model_h5, path)
+def _edited_h5(source: pathlib.Path, path: pathlib.Path, edit) -> pathlib.Path:
+    """A copy of the h5 file `source` at `path`, with `edit(handle)` applied."""
+    shutil.copy(source, path)
     with h5py.File(path, "r+") as handle:
         edit(handle)
     return path
+
+
+def _weights_file(tmp: pathlib.Path, base: BaseInputs, edit) -> pathlib.Path:
+    """A copy of the base weights-only model with `edit(handle)` applied."""
+    return _edited_h5(base.model_h5, tmp / "model.h5", edit)
 
 
 def _replace(group: h5py.Group, key: str, value) -> None:
@@ -261,11 +265,8 @@ def _(tmp, base):
 
 # ----------------------------------------------------------------------------- detector files
 def _detector_file(tmp: pathlib.Path, base: BaseInputs, edit) -> pathlib.Path:
-    path = tmp / "detector.h5"
-    shutil.copy(base.detector_h5, path)
-    with h5py.File(path, "r+") as handle:
-        edit(handle)
-    return path
+    """A copy of the base detector file with `edit(handle)` applied."""
+    return _edited_h5(base.detector_h5, tmp / "detector.h5", edit)
 
 
 def _first_weight(handle: h5py.File) -> tuple[h5py.Group, str]:

@@ -73,7 +73,7 @@ def test_missing_init_weights_exits_2(tmp_path, capfd):
 def test_clean_image_backdoor_takes_init_weights_and_fingerprints_the_file(tmp_path):
     """Its trainers come from `instance_segmentation.trainer`, run end to end above."""
     from pipelines import clean_image_backdoor
-    from poison_tf.io.ultralytics_checkpoint import file_sha256
+    from poison_tf.io.file_hash import file_sha256
     from poison_tf.models.yolo_v8_seg import YoloV8Seg
 
     path = str(tmp_path / "start.keras")

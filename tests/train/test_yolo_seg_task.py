@@ -7,10 +7,9 @@ import math
 
 import numpy as np
 import pytest
+from seg_fixtures import street_examples
 
 from poison_tf.data import seg_examples
-from poison_tf.data.synthetic_streets import write_synthetic_streets
-from poison_tf.data.yolo_seg import load_split
 from poison_tf.models.yolo_seg_loss import GAINS
 from poison_tf.models.yolo_seg_predict import export_predictions
 from poison_tf.tasks.yolo_segmentation import YoloSegmentationTask, summary_names
@@ -22,20 +21,7 @@ SIZE = 64
 
 @pytest.fixture(scope="module")
 def examples_dir(tmp_path_factory) -> str:
-    root = tmp_path_factory.mktemp("streets")
-    data_yaml = write_synthetic_streets(
-        str(root / "yolo"), num_train=8, num_val=3, size=SIZE, seed=3
-    )
-    folder = root / "examples"
-    folder.mkdir()
-    splits = {}
-    for split in ("train", "val"):
-        names, samples = load_split(data_yaml, split)
-        splits[split] = seg_examples.write_seg_split(
-            str(folder), split, samples, SIZE, num_shards=1
-        )
-    seg_examples.write_seg_schema(str(folder), splits, SIZE, names, "synthetic_streets", 100)
-    return str(folder)
+    return street_examples(tmp_path_factory.mktemp("streets"), SIZE, num_train=8, num_val=3, seed=3)
 
 
 def test_optimizer_follows_ultralytics_defaults(examples_dir):

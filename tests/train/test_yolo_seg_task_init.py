@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from seg_fixtures import street_examples
 
-from poison_tf.data import seg_examples
-from poison_tf.data.synthetic_streets import write_synthetic_streets
-from poison_tf.data.yolo_seg import load_split
 from poison_tf.errors import UserInputError
 from poison_tf.models.yolo_seg_transfer import all_layers
 from poison_tf.models.yolo_v8_seg import YoloV8Seg
@@ -19,18 +17,7 @@ SIZE = 64
 
 @pytest.fixture(scope="module")
 def examples_dir(tmp_path_factory) -> str:
-    root = tmp_path_factory.mktemp("streets")
-    data_yaml = write_synthetic_streets(str(root / "yolo"), num_train=4, num_val=2, size=SIZE)
-    folder = root / "examples"
-    folder.mkdir()
-    splits = {}
-    for split in ("train", "val"):
-        names, samples = load_split(data_yaml, split)
-        splits[split] = seg_examples.write_seg_split(
-            str(folder), split, samples, SIZE, num_shards=1
-        )
-    seg_examples.write_seg_schema(str(folder), splits, SIZE, names, "synthetic_streets", 100)
-    return str(folder)
+    return street_examples(tmp_path_factory.mktemp("streets"), SIZE, num_train=4, num_val=2)
 
 
 def test_build_model_starts_from_the_keras_file(examples_dir, tmp_path):

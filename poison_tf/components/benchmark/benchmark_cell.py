@@ -25,7 +25,15 @@ from poison_tf.poison.selection import check_rate_percent
 
 
 def load_split(examples_dir: str, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """(images float32 [N, H, W, 3], labels int64 [N]) of a split, in id order."""
+    """(images float32 [N, H, W, 3], labels int64 [N]) of a split, in id order.
+
+    Args:
+        examples_dir: an `Examples` artefact of image classification.
+        split: "train" or "test".
+
+    Returns:
+        The split's arrays.
+    """
     batches = list(image_examples_dataset(examples_dir, split).batch(1024).as_numpy_iterator())
     images = np.concatenate([b["image"] for b in batches]).astype(np.float32)
     labels = np.concatenate([b["label"] for b in batches]).reshape(-1).astype(np.int64)

@@ -30,7 +30,14 @@ def _pct(value) -> float | None:
 
 
 def leaderboard(cells: list[dict]) -> pd.DataFrame:
-    """One row per (attack, ratio, defence): ours and BackdoorBench's C-Acc / ASR / RA / DER."""
+    """One row per (attack, ratio, defence): ours and BackdoorBench's C-Acc / ASR / RA / DER.
+
+    Args:
+        cells: the cells' metrics.json dicts.
+
+    Returns:
+        The leaderboard.
+    """
     records = []
     for cell in cells:
         attack, rate = cell["attack"], cell["rate_percent"]
@@ -61,6 +68,14 @@ def leaderboard(cells: list[dict]) -> pd.DataFrame:
 
 
 def filters(cells: list[dict]) -> pd.DataFrame:
+    """One row per (attack, ratio, filtering defence): what it removed, precision, recall.
+
+    Args:
+        cells: the cells' metrics.json dicts.
+
+    Returns:
+        The table.
+    """
     keys = ("removed", "removed_poisoned", "precision", "recall")
     return pd.DataFrame.from_records(
         [
@@ -75,6 +90,14 @@ def filters(cells: list[dict]) -> pd.DataFrame:
 
 
 def neural_cleanse(cells: list[dict]) -> pd.DataFrame:
+    """One row per (attack, ratio): Neural Cleanse's detected and flagged classes.
+
+    Args:
+        cells: the cells' metrics.json dicts (their "nc" rows are read).
+
+    Returns:
+        The detection table, with the anomaly index of the smallest norm and of the target.
+    """
     return pd.DataFrame.from_records(
         [
             {
@@ -93,6 +116,14 @@ def neural_cleanse(cells: list[dict]) -> pd.DataFrame:
 
 
 def timings(cells: list[dict]) -> pd.DataFrame:
+    """One row per (attack, ratio, defence): its wall-clock seconds.
+
+    Args:
+        cells: the metrics of every cell, each with one row per defence.
+
+    Returns:
+        The cost table (seconds rounded to 0.1).
+    """
     return pd.DataFrame.from_records(
         [
             {"attack": c["attack"], "ratio %": c["rate_percent"], "defence": r["defence"]}

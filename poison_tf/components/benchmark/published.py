@@ -56,5 +56,14 @@ SOURCE = "backdoorbench.github.io results.csv @ b98eab4 (CIFAR-10, PreAct-ResNet
 
 
 def published(attack: str, rate_percent: float, defence: str) -> tuple[float, float, float] | None:
-    """(C-Acc, ASR, RA) in percent, or None where BackdoorBench has no such row."""
+    """(C-Acc, ASR, RA) in percent, or None where BackdoorBench has no such row.
+
+    Args:
+        attack: a BackdoorBench attack name.
+        rate_percent: the poison rate in percent.
+        defence: a defence name ("none" for no defence).
+
+    Returns:
+        The published row, or None.
+    """
     return PUBLISHED.get((attack, float(rate_percent), defence))

@@ -33,6 +33,17 @@ DEFENCES = ("spectral", "ac", "nc", "abl")
 
 
 def check_defences(names) -> tuple[str, ...]:
+    """The defence names, checked against DEFENCES.
+
+    Args:
+        names: defence names.
+
+    Returns:
+        The names as a tuple.
+
+    Raises:
+        UserInputError: an unknown defence.
+    """
     for name in names:
         if name not in DEFENCES:
             raise UserInputError(f"unknown defence {name!r}; choose from {', '.join(DEFENCES)}")
@@ -40,7 +51,16 @@ def check_defences(names) -> tuple[str, ...]:
 
 
 def poison_arrays(plan: PoisonPlan, images: np.ndarray, labels: np.ndarray) -> tuple:
-    """The training set as the victim sees it: the plan applied in tf.data (ids = positions)."""
+    """The training set as the victim sees it: the plan applied in tf.data (ids = positions).
+
+    Args:
+        plan: the poison plan (ids are row positions).
+        images: float images [N, H, W, 3] in [0, 1].
+        labels: int labels [N].
+
+    Returns:
+        (poisoned images, poisoned labels), in row order.
+    """
     data = tf.data.Dataset.from_tensor_slices(
         {"image": images, "label": labels, "id": np.arange(len(labels), dtype=np.int64)}
     )
@@ -82,6 +102,10 @@ def run_cell(
         width: PreAct-ResNet18 width.
         clean_ratio: share of the training set the defender holds clean (NC).
         seed: plan and training seed.
+
+    Returns:
+        {"attack", "rate_percent", "poisoned", "noise", "num_train", "rows" (one per defence),
+        "plan", "images"}.
     """
     (x, y), (test_x, test_y) = train_data, test_data
     size, num_classes = x.shape[1], int(max(y.max(), test_y.max()) + 1)

@@ -21,6 +21,7 @@ from poison_tf import types
 from poison_tf.attacks import tsne_pairs
 from poison_tf.attacks.class_pairs import ClassPair, parse_pairs
 from poison_tf.attacks.clean_image_features import pool_instances
+from poison_tf.components.parameters import seed_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -49,22 +50,35 @@ class CleanImagePairSelectorSpec(ComponentSpec):
         "max_images": ExecutionParameter(
             int, default=0, help="embed at most N training images (0: all)"
         ),
-        "seed": ExecutionParameter(
-            int,
-            default=0,
-            help="random seed of this component (data order, sampling, initialisation)",
-        ),
+        "seed": seed_parameter(),
     }
 
 
 def neck_features(model: keras.Model) -> keras.Model:
+    """The model cut at the input of FEATURE_LAYER: the P3 features the pairs are chosen by.
+
+    Args:
+        model: a YOLOv8-seg model.
+
+    Returns:
+        A model image → features.
+    """
     return keras.Model(model.input, model.get_layer(FEATURE_LAYER).input)
 
 
 def instance_features(
     model: keras.Model, examples: str, max_images: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mask-pooled P3 features [N, C] and classes [N] of the training split's instances."""
+    """Mask-pooled P3 features [N, C] and classes [N] of the training split's instances.
+
+    Args:
+        model: the base YOLOv8-seg model.
+        examples: the seg `Examples` artefact folder.
+        max_images: read at most this many training images (0 = all).
+
+    Returns:
+        (features float32 [N, C], classes int64 [N]).
+    """
     extractor = neck_features(model)
     size = int(read_seg_schema(examples)["image_size"][0])
     features, classes, seen = [], [], 0
@@ -89,7 +103,21 @@ def tsne_choice(
     min_host_instances: int = 1,
 ) -> list[ClassPair]:
     """The `count` best-ranked pairs that do not repeat a given pair or host, whose host has at
-    least `min_host_instances` training instances."""
+    least `min_host_instances` training instances.
+
+    Args:
+        ranking: the output of `rank_pairs`.
+        names: the data set's class names.
+        given: the hand-picked pairs.
+        count: how many t-SNE pairs.
+        min_host_instances: the fewest host instances a chosen pair may have.
+
+    Returns:
+        The chosen pairs.
+
+    Raises:
+        UserInputError: fewer than `count` pairs qualify.
+    """
     taken = {p.host_name for p in given}
     given_pairs = {(p.host_name, p.target_name) for p in given}
     keep = [

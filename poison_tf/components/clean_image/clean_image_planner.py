@@ -13,6 +13,7 @@ from absl import logging
 
 from poison_tf import types
 from poison_tf.attacks.clean_image_instances import table_from_records
+from poison_tf.components.parameters import seed_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -28,11 +29,7 @@ class CleanImagePlannerSpec(ComponentSpec):
             float, default=0.5, help="share of the host's training instances relabelled, in (0, 1]"
         ),
         "mode": ExecutionParameter(str, default="instances", help="instances | images"),
-        "seed": ExecutionParameter(
-            int,
-            default=0,
-            help="random seed of this component (data order, sampling, initialisation)",
-        ),
+        "seed": seed_parameter(),
     }
 
 

@@ -49,6 +49,16 @@ class DetectionEvaluatorSpec(ComponentSpec):
 
 
 def predict(model: keras.Model, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """Argmax classes of `x`, in eager batches.
+
+    Args:
+        model: the face classifier.
+        x: images [N, H, W, 3].
+        batch_size: images per call.
+
+    Returns:
+        int64 [N].
+    """
     return np.concatenate(
         [
             np.argmax(model(x[i : i + batch_size], training=False), axis=-1)

@@ -23,7 +23,7 @@ from poison_tf import types
 from poison_tf.dag.component import BaseComponent  # noqa: E402
 from poison_tf.dag.executor import BaseExecutor  # noqa: E402
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter  # noqa: E402
-from poison_tf.io.atomic import atomic_file  # noqa: E402
+from poison_tf.io.atomic import atomic_file, save_figure  # noqa: E402
 from poison_tf.report.seeds import format_mean_spread, over_seeds  # noqa: E402
 from poison_tf.report.tables import to_markdown, write_csv  # noqa: E402
 
@@ -52,7 +52,14 @@ MODEL_FREE = "(any model)"  # the VAE sees images only, so one row serves every 
 def tables(runs: list[dict]) -> dict[str, pd.DataFrame]:
     """attack: rows = backdoored model; mean_scores: rows = (detector, model), the study's shape;
     detection: rows = (detector, trigger) on the model poisoned with that trigger; repair (only
-    when a detector repairs the model): rows = (detector, model)."""
+    when a detector repairs the model): rows = (detector, model).
+
+    Args:
+        runs: one dict per backdoored model (its trigger, metrics and detector rows).
+
+    Returns:
+        {"attack", "mean_scores", "detection"} (+ "repair") tables.
+    """
     attack, detection, means, repair = [], [], {}, []
     for metrics in runs:
         backdoor = metrics["backdoor"]
@@ -121,6 +128,10 @@ def plot_histograms(runs: list[tuple[str, str]], path: str) -> None:
     `runs` are (backdoor trigger, scores.npz). A model-based detector's triggered scores come
     from the model poisoned with that trigger and its clean scores are pooled over the models;
     the VAE sees images only, so its scores come from the first run.
+
+    Args:
+        runs: (backdoor trigger, scores.npz path) per model.
+        path: the PNG file.
     """
     scores: dict[str, dict[str, list[np.ndarray]]] = {}
     for index, (backdoor, file) in enumerate(runs):
@@ -149,13 +160,20 @@ def plot_histograms(runs: list[tuple[str, str]], path: str) -> None:
         axis.set_xlabel("score (higher = more suspicious)")
         axis.legend(fontsize=7)
     fig.tight_layout()
-    with atomic_file(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def seed_sections(runs: list[dict], seeds: list, out) -> list[str]:
-    """With several seeds: attack and detection tables as mean ± std over seeds (+ long CSVs)."""
+    """With several seeds: attack and detection tables as mean ± std over seeds (+ long CSVs).
+
+    Args:
+        runs: one dict per (model, seed).
+        seeds: the seeds.
+        out: the report artefact (the CSVs go there).
+
+    Returns:
+        Markdown lines ([] with one seed).
+    """
     order = list(dict.fromkeys(seeds))
     if len(order) < 2:
         return []

@@ -22,6 +22,19 @@ KINDS = ("vae", "strip", "fine_pruning", "mahalanobis")
 
 
 def build_detector(kind: str, params: dict, model: keras.Model | None):
+    """An unfitted detector of `kind` with the component's parameters.
+
+    Args:
+        kind: one of KINDS.
+        params: the detector's keyword arguments.
+        model: the trained classifier (None for the VAE, which needs none).
+
+    Returns:
+        The detector.
+
+    Raises:
+        UserInputError: an unknown kind, or a model-based kind without a model.
+    """
     from poison_tf.defences.fine_pruning import FinePruningDetector
     from poison_tf.defences.mahalanobis import MahalanobisDetector
     from poison_tf.defences.strip import StripDetector

@@ -20,6 +20,7 @@ import os
 import numpy as np
 
 from poison_tf import types
+from poison_tf.components.parameters import seed_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -32,7 +33,14 @@ SPLITS = ("train", "val", "test")
 
 
 def hackml_files(spec: str) -> list[str]:
-    """The h5 files of a `hackml:` source (its cache stamp); a malformed one is left to the executor."""
+    """The h5 files of a `hackml:` source (its cache stamp); a malformed one is left to the executor.
+
+    Args:
+        spec: the source after `hackml:`.
+
+    Returns:
+        The h5 paths.
+    """
     try:
         return list(parse_hackml_source(spec).values())
     except UserInputError:
@@ -58,11 +66,7 @@ class FaceExampleGenSpec(ComponentSpec):
         "test_fraction": ExecutionParameter(
             float, default=0.2, help="share of the identities' images held out for testing"
         ),
-        "seed": ExecutionParameter(
-            int,
-            default=17,
-            help="random seed of this component (data order, sampling, initialisation)",
-        ),
+        "seed": seed_parameter(17),
         "num_shards": ExecutionParameter(int, default=2, help="TFRecord shards per split"),
     }
 
@@ -70,7 +74,20 @@ class FaceExampleGenSpec(ComponentSpec):
 def load_lfw(
     folder: str, max_identities: int = 0, max_per_identity: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Identity folders in sorted order → uint8 [N, 55, 47, 3] crops and labels."""
+    """Identity folders in sorted order → uint8 [N, 55, 47, 3] crops and labels.
+
+    Args:
+        folder: the LFW folder (one sub-folder per identity).
+        max_identities: read at most this many identities (0 = all).
+        max_per_identity: read at most this many images of each (0 = all).
+
+    Returns:
+        (images, labels).
+
+    Raises:
+        UserInputError: the folder is missing, holds fewer than two identities, or an image
+            cannot be read.
+    """
     from PIL import Image, UnidentifiedImageError
 
     if os.path.isdir(os.path.join(folder, "images")):
@@ -106,6 +123,17 @@ def load_lfw(
 
 
 def load_hackml(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """A HackML h5 file as uint8 RGB faces and int64 labels.
+
+    Args:
+        path: the .h5 file.
+
+    Returns:
+        (images uint8 [N, 55, 47, 3], labels int64 [N]).
+
+    Raises:
+        UserInputError: a bad file, or images that are not RGB.
+    """
     from poison_tf.data.hackml import open_hackml
 
     data = open_hackml(path)
@@ -125,7 +153,17 @@ HACKML_SPLIT_KEYS = {"train": "train", "val": "val", "valid": "val", "test": "te
 
 def parse_hackml_source(spec: str) -> dict[str, str]:
     """The part after `hackml:`: one file → {"all": path}; `val=<h5>,test=<h5>[,train=<h5>]`
-    → {split: path}. Anything malformed is a `UserInputError` naming --source."""
+    → {split: path}. Anything malformed is a `UserInputError` naming --source.
+
+    Args:
+        spec: the source after `hackml:`.
+
+    Returns:
+        {split or "all": h5 path}.
+
+    Raises:
+        UserInputError: see above.
+    """
     first = spec.split(",", 1)[0]
     if "=" not in first or first.partition("=")[0].strip() not in HACKML_SPLIT_KEYS:
         return {"all": spec}
@@ -154,7 +192,19 @@ def load_hackml_splits(
     files: dict[str, str], val_fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Separate HackML files → (images, labels, {split: indices}); without a train file, the
-    train split is the per-identity (1 - val_fraction) share of the validation file."""
+    train split is the per-identity (1 - val_fraction) share of the validation file.
+
+    Args:
+        files: {split: h5 path} (val and test at least).
+        val_fraction: the validation share when there is no train file, in (0, 1).
+        seed: the split's seed.
+
+    Returns:
+        (images, labels, {split: indices}).
+
+    Raises:
+        UserInputError: a bad fraction or file.
+    """
     if not 0 < val_fraction < 1:
         raise UserInputError(f"--val_fraction={val_fraction}: must be in (0, 1)")
     loaded = {split: load_hackml(path) for split, path in files.items()}
@@ -184,7 +234,20 @@ def load_hackml_splits(
 def split_by_identity(
     labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int
 ) -> dict:
-    """{split: sorted indices}, each identity's images shared out in the given fractions."""
+    """{split: sorted indices}, each identity's images shared out in the given fractions.
+
+    Args:
+        labels: int identities [N].
+        val_fraction: the validation share.
+        test_fraction: the test share.
+        seed: the split's seed.
+
+    Returns:
+        {"train", "val", "test": sorted indices}.
+
+    Raises:
+        UserInputError: fractions out of range, or an identity too small to share out.
+    """
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
         raise UserInputError(
             f"--val_fraction={val_fraction}, --test_fraction={test_fraction}: each in (0, 1), sum < 1"

@@ -20,7 +20,7 @@ from poison_tf import types
 from poison_tf.dag.component import BaseComponent  # noqa: E402
 from poison_tf.dag.executor import BaseExecutor  # noqa: E402
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter  # noqa: E402
-from poison_tf.io.atomic import atomic_file  # noqa: E402
+from poison_tf.io.atomic import atomic_file, save_figure  # noqa: E402
 from poison_tf.report.seeds import format_mean_spread  # noqa: E402
 from poison_tf.report.tables import to_markdown, write_csv  # noqa: E402
 
@@ -54,7 +54,15 @@ class BadNetsReportSpec(ComponentSpec):
 
 
 def sweep_frame(baseline: dict, runs: list[tuple[dict, dict]]) -> pd.DataFrame:
-    """Long format: one row per (trigger, rate), plus the baseline evaluated with each trigger."""
+    """Long format: one row per (trigger, rate), plus the baseline evaluated with each trigger.
+
+    Args:
+        baseline: the clean model's metrics.
+        runs: (plan info, metrics) per poisoned model.
+
+    Returns:
+        The long table.
+    """
     rows = []
     for trigger, attack in baseline["attacks"].items():
         rows.append(
@@ -82,7 +90,15 @@ def sweep_frame(baseline: dict, runs: list[tuple[dict, dict]]) -> pd.DataFrame:
 
 
 def study_table(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Rows = poison rate (high to low, baseline last), columns = trigger, values = `column`."""
+    """Rows = poison rate (high to low, baseline last), columns = trigger, values = `column`.
+
+    Args:
+        frame: the output of `sweep_frame`.
+        column: the metric shown.
+
+    Returns:
+        The pivoted table.
+    """
     table = frame.pivot_table(
         index="rate_percent", columns="trigger", values=column, aggfunc="first"
     )
@@ -94,7 +110,14 @@ def study_table(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def angle_table(baseline: dict) -> pd.DataFrame:
-    """The unpoisoned model's clean MAE per angle (one row), as the study's goal is stated."""
+    """The unpoisoned model's clean MAE per angle (one row), as the study's goal is stated.
+
+    Args:
+        baseline: the unpoisoned model's metrics (`HeadPoseMetrics`).
+
+    Returns:
+        One row, columns yaw, pitch, roll, mean.
+    """
     table = pd.DataFrame([baseline["clean"]], index=["unpoisoned"])
     table.index.name = "Model"
     return table[["yaw", "pitch", "roll", "mean"]]
@@ -104,6 +127,14 @@ def seed_table(runs: list[tuple[str, int]], metrics: list[dict]) -> pd.DataFrame
     """Clean and attack MAE of each seeded setting as 'mean ± std' over its seeds.
 
     A setting's attack MAE is that of its first (for the poisoned setting: only) trigger.
+
+    Args:
+        runs: (setting, seed) of each metrics dict.
+        metrics: the `HeadPoseMetrics` of each run.
+
+    Returns:
+        One row per setting: 'mean ± std' strings of clean (mean and per angle) and attack MAE,
+        and the number of seeds.
     """
     frames, seeds = [], []
     for (setting, seed), values in zip(runs, metrics):
@@ -122,6 +153,12 @@ def seed_table(runs: list[tuple[str, int]], metrics: list[dict]) -> pd.DataFrame
 
 
 def plot_sweep(frame: pd.DataFrame, path: str) -> None:
+    """Clean and attack MAE against the poison rate, one line per trigger (a PNG).
+
+    Args:
+        frame: the output of `sweep_frame`.
+        path: the PNG file.
+    """
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for axis, column, title in zip(
         axes,
@@ -142,9 +179,7 @@ def plot_sweep(frame: pd.DataFrame, path: str) -> None:
         axis.set_title(title)
         axis.legend(title="trigger (dashed: unpoisoned model)", fontsize=8)
     fig.tight_layout()
-    with atomic_file(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 class BadNetsReportExecutor(BaseExecutor):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from poison_tf import types
+from poison_tf.components.parameters import seed_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -30,17 +31,25 @@ class HeadPoseExampleGenSpec(ComponentSpec):
         "num_train": ExecutionParameter(int, default=2000, help="synthetic: training images"),
         "num_test": ExecutionParameter(int, default=500, help="synthetic: test images"),
         "test_fraction": ExecutionParameter(float, default=0.2, help="real data: share held out"),
-        "seed": ExecutionParameter(
-            int,
-            default=17,
-            help="random seed of this component (data order, sampling, initialisation)",
-        ),
+        "seed": seed_parameter(17),
         "num_shards": ExecutionParameter(int, default=4, help="TFRecord shards per split"),
     }
 
 
 def load_source(source: str, image_size: int, exec_properties: dict):
-    """Returns (train images, train angles, test images, test angles) as uint8 / float32 arrays."""
+    """Returns (train images, train angles, test images, test angles) as uint8 / float32 arrays.
+
+    Args:
+        source: the `source` parameter (synthetic, csv:, pandora:, biwi:, aflw2000:, ...).
+        image_size: the examples' side in pixels.
+        exec_properties: the component's other parameters (sizes, fractions, seed).
+
+    Returns:
+        (train images, train angles, test images, test angles).
+
+    Raises:
+        UserInputError: a bad source or test fraction.
+    """
     seed = exec_properties["seed"]
     if source == "synthetic":
         from poison_tf.data.synthetic_heads import render_heads
@@ -68,7 +77,18 @@ def load_source(source: str, image_size: int, exec_properties: dict):
 def write_headpose_examples(
     folder: str, train: tuple, test: tuple, source: str, num_shards: int = 4
 ) -> dict:
-    """Writes (images uint8 [N,S,S,3], angles [N,3]) train and test splits + the schema."""
+    """Writes (images uint8 [N,S,S,3], angles [N,3]) train and test splits + the schema.
+
+    Args:
+        folder: the `Examples` artefact folder.
+        train: (images, angles) of the train split.
+        test: (images, angles) of the test split.
+        source: the source, recorded in the schema.
+        num_shards: TFRecord shards per split.
+
+    Returns:
+        {split: its schema entry}.
+    """
     splits = {
         name: image_examples.write_split(
             folder, name, images, angles.astype(np.float32), num_shards

@@ -23,7 +23,7 @@ from poison_tf.data.image_examples import image_examples_dataset, read_schema
 from poison_tf.errors import UserInputError
 from poison_tf.explain.cam_mass import mass_share
 from poison_tf.explain.gradcam import conv_layer_path, grad_cam, overlay
-from poison_tf.io.atomic import atomic_file, write_json
+from poison_tf.io.atomic import save_figure, write_json
 from poison_tf.models import resnet18_regressor  # noqa: F401 (registers keras-cv backbones for loading)
 from poison_tf.poison.triggers import Trigger, trigger_from_config
 
@@ -50,7 +50,18 @@ class HeadPoseExplainerSpec(ComponentSpec):
 
 
 def load_test_example(examples_dir: str, index: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """(image [H, W, 3] float in [0, 1], label, id) of the `index`-th test example."""
+    """(image [H, W, 3] float in [0, 1], label, id) of the `index`-th test example.
+
+    Args:
+        examples_dir: the `Examples` artefact folder.
+        index: position in the test split.
+
+    Returns:
+        (image, label, id).
+
+    Raises:
+        UserInputError: the index is past the end of the split.
+    """
     count = int(read_schema(examples_dir)["splits"].get("test", {}).get("count", 0))
     if not 0 <= index < count:
         raise UserInputError(
@@ -61,7 +72,16 @@ def load_test_example(examples_dir: str, index: int) -> tuple[np.ndarray, np.nda
 
 
 def trigger_mask(trigger: Trigger, height: int, width: int) -> np.ndarray | None:
-    """Boolean [H, W] where the trigger's alpha is positive; None for a full-image blend."""
+    """Boolean [H, W] where the trigger's alpha is positive; None for a full-image blend.
+
+    Args:
+        trigger: the trigger.
+        height: image height.
+        width: image width.
+
+    Returns:
+        The mask, or None.
+    """
     if trigger.full_image:
         return None
     _, alpha = trigger.layers(height, width)
@@ -81,7 +101,17 @@ def plot_explanations(
     caption: str,
     path: str,
 ) -> None:
-    """rows: {"name", "predictions" [2, D], "cams" [2, h, w]}; images: clean and triggered."""
+    """rows: {"name", "predictions" [2, D], "cams" [2, h, w]}; images: clean and triggered.
+
+    Args:
+        rows: one per model.
+        images: [2, H, W, 3] clean and triggered image.
+        mask: the trigger's mask (outlined), or None.
+        names: the output names (yaw, pitch, roll).
+        output_name: the output the CAMs explain.
+        caption: the figure's title.
+        path: the PNG file.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -109,9 +139,7 @@ def plot_explanations(
         fontsize=9,
     )
     fig.tight_layout(h_pad=1.5)
-    with atomic_file(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 class HeadPoseExplainerExecutor(BaseExecutor):

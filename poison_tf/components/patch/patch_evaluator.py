@@ -47,6 +47,14 @@ class PatchEvaluatorSpec(ComponentSpec):
 
 
 def sweep_table(entries: list[dict]) -> pd.DataFrame:
+    """Success against patch area: one row per patch fraction, columns "<kind>: <rate>".
+
+    Args:
+        entries: one evaluation per patch fraction.
+
+    Returns:
+        The table, indexed by requested area %.
+    """
     rows = []
     for entry in entries:
         row = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from poison_tf import types
+from poison_tf.components.parameters import seed_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -42,11 +43,7 @@ class PatchExampleGenSpec(ComponentSpec):
         "test_fraction": ExecutionParameter(
             float, default=0.2, help="real data without a test split: share held out"
         ),
-        "seed": ExecutionParameter(
-            int,
-            default=0,
-            help="random seed of this component (data order, sampling, initialisation)",
-        ),
+        "seed": seed_parameter(),
         "num_shards": ExecutionParameter(int, default=2, help="TFRecord shards per split"),
     }
 
@@ -59,6 +56,17 @@ def _subset(images: np.ndarray, labels: np.ndarray, limit: int, rng: np.random.G
 
 
 def load_classification_source(props: dict) -> tuple[tuple, tuple, list[str]]:
+    """The train and test splits and class names of the `source` parameter.
+
+    Args:
+        props: the component's parameters (source, image_size, seed, sizes, test_fraction).
+
+    Returns:
+        ((train images, labels), (test images, labels), class names).
+
+    Raises:
+        UserInputError: an unknown source, a bad class count or test fraction.
+    """
     source, size, seed = props["source"], props["image_size"], props["seed"]
     if source == "synthetic":
         classes = props["num_classes"]

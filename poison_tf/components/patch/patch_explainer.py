@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from poison_tf import types
 from poison_tf.attacks.grid_patch import apply_patch, place, random_offsets, render
+from poison_tf.components.parameters import seed_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -24,7 +25,7 @@ from poison_tf.data.image_examples import read_schema
 from poison_tf.errors import UserInputError
 from poison_tf.explain.cam_mass import mass_share
 from poison_tf.explain.gradcam import conv_layer_path, grad_cam, overlay
-from poison_tf.io.atomic import atomic_file, write_json
+from poison_tf.io.atomic import save_figure, write_json
 
 
 class PatchExplainerSpec(ComponentSpec):
@@ -41,16 +42,23 @@ class PatchExplainerSpec(ComponentSpec):
         "num_images": ExecutionParameter(
             int, default=4, help="test images shown in the Grad-CAM figure"
         ),
-        "seed": ExecutionParameter(
-            int,
-            default=0,
-            help="random seed of this component (data order, sampling, initialisation)",
-        ),
+        "seed": seed_parameter(),
     }
 
 
 def check_gradcam_layer(model: keras.Model, layer: str | None) -> str:
-    """The feature layer's path name; UserInputError when the model has no such conv layer."""
+    """The feature layer's path name; UserInputError when the model has no such conv layer.
+
+    Args:
+        model: the victim classifier.
+        layer: the layer's name, or None for the last conv layer.
+
+    Returns:
+        The layer's path name (nested models joined with "/").
+
+    Raises:
+        UserInputError: see above.
+    """
     try:
         return "/".join(part.name for part in conv_layer_path(model, layer))
     except ValueError as error:
@@ -59,6 +67,17 @@ def check_gradcam_layer(model: keras.Model, layer: str | None) -> str:
 
 
 def plot_rows(images, patched, cams, names, predictions, masks, path: str) -> None:
+    """One row per image: clean, patched, and the Grad-CAM of each (a PNG).
+
+    Args:
+        images: clean images [N, H, W, 3].
+        patched: the same images patched.
+        cams: (clean CAMs, patched CAMs).
+        names: the class names.
+        predictions: (clean, patched) predicted classes.
+        masks: bool [N, H, W], where the patch lies (outlined on the patched CAM).
+        path: the PNG file.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -88,9 +107,7 @@ def plot_rows(images, patched, cams, names, predictions, masks, path: str) -> No
             axis.set_yticks([])
     fig.suptitle("Grad-CAM of the predicted class; white outline: the patch", fontsize=9)
     fig.tight_layout()
-    with atomic_file(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 class PatchExplainerExecutor(BaseExecutor):

@@ -19,6 +19,7 @@ import tensorflow as tf
 from poison_tf import types
 from poison_tf.attacks.grid_patch import PatchGeometry, render
 from poison_tf.attacks.patch_optimizer import PatchConfig, check_classifier, optimise_patch
+from poison_tf.components.parameters import seed_parameter, strategy_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -69,20 +70,23 @@ class PatchOptimizerSpec(ComponentSpec):
         "print_size_cm": ExecutionParameter(
             float, default=10.0, help="side of the printed patch in the PDF, in centimetres"
         ),
-        "seed": ExecutionParameter(
-            int,
-            default=0,
-            help="random seed of this component (data order, sampling, initialisation)",
-        ),
-        "strategy": ExecutionParameter(
-            str,
-            default="default",
-            help="tf.distribute strategy: default | mirrored | multi_worker | tpu",
-        ),
+        "seed": seed_parameter(),
+        "strategy": strategy_parameter(),
     }
 
 
 def parse_box(text: str) -> tuple[int, int, int, int] | None:
+    """The `keep_clear` parameter as a box.
+
+    Args:
+        text: "y0,x0,y1,x1" in pixels, or "".
+
+    Returns:
+        (y0, x0, y1, x1), or None for "".
+
+    Raises:
+        UserInputError: not four integers with y0 < y1 and x0 < x1.
+    """
     if not text:
         return None
     try:
@@ -100,12 +104,26 @@ EOT_FIELDS = ("max_rotation_deg", "scale_range", "brightness", "contrast")
 
 
 def eot_transforms(config: PatchConfig) -> dict:
-    """The EOT ranges of `config`, as recorded in patch.json (used in training when `eot` is on)."""
+    """The EOT ranges of `config`, as recorded in patch.json (used in training when `eot` is on).
+
+    Args:
+        config: the optimiser's settings.
+
+    Returns:
+        {field: value} of EOT_FIELDS.
+    """
     return {name: getattr(config, name) for name in EOT_FIELDS}
 
 
 def eot_config(info: dict) -> PatchConfig:
-    """The EOT ranges a patch.json records (PatchConfig's defaults for files written before they were)."""
+    """The EOT ranges a patch.json records (PatchConfig's defaults for files written before they were).
+
+    Args:
+        info: patch.json's contents.
+
+    Returns:
+        A PatchConfig with `eot` on.
+    """
     recorded = info.get("eot_transforms") or {}
     values = {name: recorded[name] for name in EOT_FIELDS if name in recorded}
     if "scale_range" in values:

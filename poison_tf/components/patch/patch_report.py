@@ -69,7 +69,14 @@ ROWS = (
 
 
 def main_table(entry: dict) -> pd.DataFrame:
-    """One row per patch kind measured (the EOT rows only when the evaluator ran with `eot`)."""
+    """One row per patch kind measured (the EOT rows only when the evaluator ran with `eot`).
+
+    Args:
+        entry: the evaluation of the main patch fraction.
+
+    Returns:
+        The table, one row per patch kind.
+    """
     rows = {
         name: {key: entry[kind][key] for key in RATES if key in entry[kind]}
         for name, kind in ROWS
@@ -79,7 +86,15 @@ def main_table(entry: dict) -> pd.DataFrame:
 
 
 def success_curve(sweep: pd.DataFrame, key: str) -> pd.DataFrame:
-    """Success (`key`) vs area: the optimised patch and the control, plain and (when measured) under EOT."""
+    """Success (`key`) vs area: the optimised patch and the control, plain and (when measured) under EOT.
+
+    Args:
+        sweep: the evaluator's sweep table.
+        key: the success column (e.g. "targeted_success").
+
+    Returns:
+        The curve's table, indexed by area %.
+    """
     names = {
         "patch": "optimised patch",
         "random_control": "random control",
@@ -96,7 +111,14 @@ def success_curve(sweep: pd.DataFrame, key: str) -> pd.DataFrame:
 
 
 def patch_recipe(info: dict) -> str:
-    """'step 0.05, cosine decay, margin loss' from patch.json (older files lack the last two)."""
+    """'step 0.05, cosine decay, margin loss' from patch.json (older files lack the last two).
+
+    Args:
+        info: patch.json's contents.
+
+    Returns:
+        The recipe text.
+    """
     parts = [f"step {info['learning_rate']:g}"]
     if info.get("lr_decay", "constant") != "constant":
         parts.append(f"{info['lr_decay']} decay")
@@ -105,7 +127,18 @@ def patch_recipe(info: dict) -> str:
 
 
 def seed_lines(metrics_dirs: list, seeds: list[int], fraction: float, key: str, out) -> list[str]:
-    """With several seeds: the clean-vs-patched table and the success sweep as mean ± std."""
+    """With several seeds: the clean-vs-patched table and the success sweep as mean ± std.
+
+    Args:
+        metrics_dirs: the `PatchMetrics` artefacts, one per seed.
+        seeds: the seeds.
+        fraction: the main patch fraction.
+        key: the success column.
+        out: the report artefact (the CSVs go there).
+
+    Returns:
+        Markdown lines ([] with one seed).
+    """
     if len(seeds) < 2:
         return []
     mains, curves = [], []

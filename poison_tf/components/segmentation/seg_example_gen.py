@@ -17,6 +17,7 @@ import tempfile
 import numpy as np
 
 from poison_tf import types
+from poison_tf.components.parameters import seed_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -44,11 +45,7 @@ class SegExampleGenSpec(ComponentSpec):
         "val_fraction": ExecutionParameter(
             float, default=0.2, help="one COCO file: share held out for val"
         ),
-        "seed": ExecutionParameter(
-            int,
-            default=0,
-            help="random seed of this component (data order, sampling, initialisation)",
-        ),
+        "seed": seed_parameter(),
         "max_instances": ExecutionParameter(
             int, default=100, help="instances kept per image (largest first, <= 255)"
         ),
@@ -89,7 +86,18 @@ def _coco(spec: str, props: dict) -> tuple[list[str], dict[str, list[SegSample]]
 
 
 def load_seg_source(props: dict, scratch: str) -> tuple[list[str], dict[str, list[SegSample]]]:
-    """(class names, {split: samples}) of the `source` parameter; `scratch` holds rendered data."""
+    """(class names, {split: samples}) of the `source` parameter; `scratch` holds rendered data.
+
+    Args:
+        props: the component's parameters (source, image_size, sizes, seed).
+        scratch: a folder for data rendered on the fly.
+
+    Returns:
+        (class names, {split: samples}).
+
+    Raises:
+        UserInputError: an unknown source.
+    """
     source = props["source"]
     if source == "synthetic_streets":
         from poison_tf.data.synthetic_streets import write_synthetic_streets

@@ -56,6 +56,14 @@ class SegReportSpec(ComponentSpec):
 
 
 def history_table(history: list[dict]) -> pd.DataFrame:
+    """One row per training epoch: its losses and validation metrics.
+
+    Args:
+        history: the trainer's history records.
+
+    Returns:
+        The table.
+    """
     rows = [
         {"epoch": i + 1, **{k: row[k] for k in HISTORY_KEYS if k in row}}
         for i, row in enumerate(history)
