@@ -157,6 +157,12 @@ PRESETS = {
 def validate(config: BadNetsConfig) -> BadNetsConfig:
     """Checks the BadNets head-pose config before anything runs; returns it with typed values.
 
+    Args:
+        config: the preset with the command line's overrides.
+
+    Returns:
+        The config with float rates, target and seeded rate, and an absolute backbone path.
+
     Raises:
         UserInputError: a bad value, named by its flag.
     """
@@ -359,5 +365,13 @@ def build(config: BadNetsConfig, root: str) -> tuple[Pipeline, str]:
 
 
 def run(preset: str, output_dir: str) -> str:
-    """Runs `preset` with the given flags; returns the path of report.md."""
+    """Runs `preset` with the given flags.
+
+    Args:
+        preset: a name in `PRESETS`.
+        output_dir: receives report.md, its figures and tables, and config.json.
+
+    Returns:
+        The path of report.md.
+    """
     return common.run_study(sys.modules[__name__], preset, output_dir)

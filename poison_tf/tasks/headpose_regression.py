@@ -21,7 +21,15 @@ from poison_tf.train.task import Task
 
 
 def l1_per_example(labels: tf.Tensor, outputs: tf.Tensor) -> tf.Tensor:
-    """The study's loss: the average of the three absolute angle errors, per example."""
+    """The study's loss: the average of the three absolute angle errors, per example.
+
+    Args:
+        labels: [B, 3] true angles in degrees.
+        outputs: [B, 3] predicted angles in degrees.
+
+    Returns:
+        [B] float32 mean absolute error of each example.
+    """
     return tf.reduce_mean(
         tf.abs(tf.cast(labels, tf.float32) - tf.cast(outputs, tf.float32)), axis=-1
     )
@@ -29,6 +37,10 @@ def l1_per_example(labels: tf.Tensor, outputs: tf.Tensor) -> tf.Tensor:
 
 def copy_weights(source: keras.Model, model: keras.Model) -> None:
     """Copies `source`'s weights into `model`, which must have the same architecture.
+
+    Args:
+        source: the trained model to start from.
+        model: the freshly built model that receives the weights.
 
     Raises:
         UserInputError: the two models' weights differ in number or shape (e.g. another width).
@@ -44,6 +56,20 @@ def copy_weights(source: keras.Model, model: keras.Model) -> None:
 
 
 class HeadPoseRegressionTask(Task):
+    """Training and evaluation of the ResNet18 head-pose regressor on an `Examples` folder.
+
+    Args:
+        examples_dir: the examples (image, 3 angles) written by the example generator.
+        plan: the BadNets poison plan applied to the training split (None: clean training).
+        width: ResNet18 width multiplier of stages 2-4.
+        global_batch_size: batch size over all replicas.
+        learning_rate: Adam's peak rate (cosine decay over `epochs` when known).
+        seed: seed of the data order (per epoch: seed + epoch).
+        epochs: the run's length, for the learning-rate schedule (0: constant rate).
+        backbone_weights: a pretrained torchvision-layout ResNet18 (.pth or .keras), or ''.
+        init_model: a trained head-pose `.keras` to start from (the finetune protocol), or ''.
+    """
+
     def __init__(
         self,
         examples_dir: str,
@@ -101,6 +127,7 @@ class HeadPoseRegressionTask(Task):
         return dataset.map(pairs(plan)).prefetch(tf.data.AUTOTUNE)
 
     def build_losses(self, labels, outputs) -> tf.Tensor:
+        """The per-example L1 loss (`l1_per_example`)."""
         return l1_per_example(labels, outputs)
 
     def build_optimizer(self) -> keras.optimizers.Optimizer:
@@ -114,7 +141,15 @@ class HeadPoseRegressionTask(Task):
         return adam_over_run(self.learning_rate, self.epochs, steps_per_epoch)
 
     def triggered_test_inputs(self, trigger: Trigger, rule: LabelRule) -> tf.data.Dataset:
-        """The whole test set with the trigger stamped and the attack target as label."""
+        """The whole test set with the trigger stamped and the attack target as label.
+
+        Args:
+            trigger: the trigger stamped on every test image.
+            rule: gives the attack's target label.
+
+        Returns:
+            Batches of (triggered images, target labels).
+        """
         dataset = image_examples_dataset(self.examples_dir, "test").batch(self.global_batch_size)
         dataset = dataset.map(stamp_all(trigger, rule))
         return dataset.map(lambda e: (e["image"], e["label"])).prefetch(tf.data.AUTOTUNE)
