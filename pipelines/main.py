@@ -13,7 +13,7 @@ from absl import flags, logging
 
 from pipelines import common
 from poison_tf import cli
-from poison_tf.dag.ray_runner import PipelineFailed, report_failure
+from poison_tf.dag.runner import PipelineFailed, report_failure
 from poison_tf.errors import UserInputError
 from poison_tf.io.safe_read import check_output_dir
 from poison_tf.train.strategy import resolve_strategy

@@ -29,19 +29,7 @@ from poison_tf.dag.execution import execution_fingerprint, execution_folder, loa
 from poison_tf.dag.lineage import has_execution_record
 from poison_tf.dag.pipeline import Pipeline
 from poison_tf.dag.ray_task import run_component, thread_env
-from poison_tf.dag.runner import resolve_inputs
-
-
-class PipelineFailed(RuntimeError):
-    """Some components failed; `failures` maps each failed component id to its error."""
-
-    def __init__(self, pipeline: str, failures: dict[str, str], skipped: list[str]):
-        self.failures, self.skipped = failures, skipped
-        lines = [f"{cid}: {error}" for cid, error in failures.items()]
-        super().__init__(
-            f"pipeline {pipeline}: {len(failures)} component(s) failed, {len(skipped)} "
-            "downstream not run; " + "; ".join(lines)
-        )
+from poison_tf.dag.runner import PipelineFailed, report_failure, resolve_inputs  # noqa: F401 (re-exported)
 
 
 def is_heavy(component: BaseComponent) -> bool:
@@ -200,17 +188,3 @@ class RayDagRunner:
                 outputs=result["outputs"], error=result.get("error"), **extra,
             ),
         )  # fmt: skip
-
-
-def report_failure(failed: PipelineFailed) -> None:
-    """Prints one `error:` line per failed component (and what was not run), then exits 1."""
-    import sys
-
-    for component, error in failed.failures.items():
-        sys.stderr.write(f"error: {component} failed: {error}\n")
-    if failed.skipped:
-        sys.stderr.write(
-            f"error: not run because of it: {', '.join(failed.skipped)}; the other branches "
-            "finished, and running the same command again resumes from there\n"
-        )
-    sys.exit(1)

@@ -24,6 +24,7 @@ def test_the_local_runner_records_every_component_with_its_outcome(tmp_path):
     assert [(r["component"], r["status"]) for r in first] == [
         ("Number.a", "ok"),
         ("Number.b", "failed"),
+        ("Sum.ab", "upstream_failed"),
     ]
     assert first[1]["error"] == "RuntimeError: boom 3"
     LocalDagRunner().run(Pipeline("t", _dag(), root))
@@ -34,6 +35,7 @@ def test_the_local_runner_records_every_component_with_its_outcome(tmp_path):
         ("Sum.ab", "ok"),
     ]
     assert second[0]["run"] != first[0]["run"]
+    assert [r["component"] for r in second] == ["Number.a", "Number.b", "Sum.ab"]
     node, worker = executions.local_identity()
     for record in second:
         assert record["node"] == node and record["worker"] == worker == f"pid {os.getpid()}"
@@ -69,7 +71,7 @@ def test_the_report_gets_a_timeline_section(tmp_path):
 
 
 def test_a_failed_run_exits_1_naming_the_component_and_what_was_not_run(capsys):
-    from poison_tf.dag.ray_runner import PipelineFailed, report_failure
+    from poison_tf.dag.runner import PipelineFailed, report_failure
 
     failed = PipelineFailed("p", {"Number.b": "RuntimeError: boom 3"}, ["Sum.ab"])
     with pytest.raises(SystemExit) as exit_:
@@ -78,3 +80,25 @@ def test_a_failed_run_exits_1_naming_the_component_and_what_was_not_run(capsys):
     errors = capsys.readouterr().err.splitlines()
     assert errors[0] == "error: Number.b failed: RuntimeError: boom 3"
     assert errors[1].startswith("error: not run because of it: Sum.ab;")
+
+
+def test_the_local_runner_fails_only_the_failed_branch_and_names_it(tmp_path):
+    """As under Ray: the failed component's downstream is not run, the other branch finishes,
+    and the run ends in PipelineFailed naming the failure; bad input still stops at once."""
+    from poison_tf.dag.runner import PipelineFailed
+
+    root = str(tmp_path / "root")
+    c = rc.Number("c", value=4)
+    alone = rc.Sum("c", numbers=[c.outputs["number"]])
+    with pytest.raises(PipelineFailed, match="Number.b: RuntimeError: boom 3") as failed:
+        LocalDagRunner().run(Pipeline("t", [*_dag(crash=True), c, alone], root))
+    assert failed.value.skipped == ["Sum.ab"] and list(failed.value.failures) == ["Number.b"]
+    statuses = {r["component"]: r["status"] for r in executions.last_run(root)}
+    assert statuses == {
+        "Number.a": "ok",
+        "Number.b": "failed",
+        "Sum.ab": "upstream_failed",
+        "Number.c": "ok",
+        "Sum.c": "ok",
+    }
+    assert not os.path.exists(os.path.join(root, "Sum.ab"))
