@@ -129,6 +129,7 @@ PRESETS = {
         protocol="finetune",
         finetune_epochs=1,
         finetune_learning_rate=1e-3,
+        gradcam_layer="v2_stack_1_block2_out",  # 6×6 at 48 px; the last map is 2×2
     ),
     # The original study's design on 2 CPU cores (RESULTS.md): all nine rates × 3 triggers at a
     # baseline clean MAE under 3 degrees (64 px, 24k rendered heads, width 0.25, 12 epochs), the
