@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 import keras
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from poison_tf.defences import features
 from poison_tf.defences.activation_clustering import activation_clustering
@@ -61,9 +62,13 @@ def filter_training_set(
     """
     check_names([name], FILTERS, "filter")
     feats = features.extract(victim, images)
-    if name == "spectral":
-        return spectral_filter(feats, labels, **params)
-    return activation_clustering(feats, labels, seed=seed, **params)
+    # One BLAS / OpenMP thread: the per-class SVDs, PCAs and 2-means are tiny, and threads that
+    # spin beside TensorFlow's on a shared CPU made activation clustering 20x slower (3 s → 0.1 s
+    # for 16 classes of 48 examples, 2 cores).
+    with threadpool_limits(limits=1):
+        if name == "spectral":
+            return spectral_filter(feats, labels, **params)
+        return activation_clustering(feats, labels, seed=seed, **params)
 
 
 def neural_cleanse(

@@ -101,3 +101,22 @@ def test_bad_input(artefacts):
         "expected 'FaceModel'",
         kind="nc",
     )
+
+
+def test_defence_table_cells():
+    from poison_tf.components.faces.defence_table import defence_frame, defence_sections
+
+    runs = [
+        {"defence": "spectral", "backdoor": "a", "ground_truth": True, "num_train": 10,
+         "removed": 2, "precision": 0.5, "recall": 1.0, "before": {}},
+        {"defence": "nc", "backdoor": "a", "ground_truth": True, "detected": None,
+         "target_anomaly_index": 1.5,
+         "after": {"clean_acc": 0.9, "asr": 0.1, "ra": 0.8, "der": 0.9, "rir": 0.8}},
+    ]  # fmt: skip
+    frame = defence_frame(runs)
+    assert frame.loc[("spectral", "a"), "removed"] == "2 (20%)"
+    assert frame.loc[("nc", "a"), "detected"] == "none"
+    assert frame.loc[("nc", "a"), "der"] == 0.9 and "rir" not in frame.columns
+    text = "\n".join(defence_sections(runs))
+    assert "| spectral | a | 2 (20%) | 0.5000 | 1.0000 | — |" in text and "not retrained" in text
+    assert defence_sections([]) == []
