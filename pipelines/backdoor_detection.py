@@ -256,22 +256,24 @@ def build(config: DetectionConfig, root: str) -> tuple[Pipeline, str]:
                 backdoor=trigger,
                 target=config.target_class,
             )
-            defended = [
-                ModelDefence(
-                    f"{trigger}_{kind}{suffix}",
-                    examples=examples,
-                    model=model,
-                    plan=plan.outputs["plan"],
-                    kind=kind,
-                    params=json.dumps(config.defence_params.get(kind, {}), sort_keys=True),
-                    retrain=retrain,
-                    backdoor=trigger + suffix,
-                    target=config.target_class,
-                    clean_images=config.defence_clean_images,
-                    seed=seed,
+            defended = []
+            if config.defences:  # one ModelDefence per model runs every chosen defence
+                chosen = {k: config.defence_params.get(k, {}) for k in config.defences}
+                defended.append(
+                    ModelDefence(
+                        trigger + suffix,
+                        examples=examples,
+                        model=model,
+                        plan=plan.outputs["plan"],
+                        kinds=",".join(config.defences),
+                        params=json.dumps(chosen, sort_keys=True),
+                        retrain=retrain,
+                        backdoor=trigger + suffix,
+                        target=config.target_class,
+                        clean_images=config.defence_clean_images,
+                        seed=seed,
+                    )
                 )
-                for kind in config.defences
-            ]
             components += [plan, trainer, *fitted, evaluator, *defended]
             defences += [d.outputs["metrics"] for d in defended]
             metrics.append(evaluator.outputs["metrics"])

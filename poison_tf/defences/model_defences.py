@@ -45,7 +45,13 @@ def check_names(names: Iterable[str], allowed: tuple[str, ...], flag: str) -> tu
 
 
 def filter_training_set(
-    name: str, victim: keras.Model, images: np.ndarray, labels: np.ndarray, params: dict, seed: int
+    name: str,
+    victim: keras.Model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    params: dict,
+    seed: int,
+    feats: np.ndarray | None = None,
 ) -> dict:
     """Runs a training-set filter on the victim's penultimate features.
 
@@ -56,12 +62,13 @@ def filter_training_set(
         labels: their (possibly rewritten) labels.
         params: keyword arguments of `spectral_filter` / `activation_clustering`.
         seed: activation clustering's KMeans seed.
+        feats: the victim's penultimate features of `images`, when already extracted.
 
     Returns:
         The filter's result; "removed" holds the removed positions (sorted).
     """
     check_names([name], FILTERS, "filter")
-    feats = features.extract(victim, images)
+    feats = features.extract(victim, images) if feats is None else feats
     # One BLAS / OpenMP thread: the per-class SVDs, PCAs and 2-means are tiny, and threads that
     # spin beside TensorFlow's on a shared CPU made activation clustering 20x slower (3 s → 0.1 s
     # for 16 classes of 48 examples, 2 cores).

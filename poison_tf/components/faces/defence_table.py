@@ -35,9 +35,13 @@ COLUMNS = (
 
 
 def defence_frame(runs: list[dict]) -> pd.DataFrame:
-    """Rows = (defence, model) in input order; COLUMNS, NaN / '' where a cell does not apply."""
+    """Rows = (defence, model) in input order; COLUMNS, NaN where a cell does not apply.
+
+    Args:
+        runs: `ModelDefence` metrics, one per model (its "defences" rows).
+    """
     rows = []
-    for r in runs:
+    for r in [m | d for m in runs for d in m["defences"]]:  # a model's fields + one defence's
         row = {"defence": r["defence"], "model": r["backdoor"]}
         if "removed" in r:
             share = r["removed"] / max(1, r["num_train"])
@@ -55,12 +59,12 @@ def defence_frame(runs: list[dict]) -> pd.DataFrame:
 
 def defence_sections(runs: list[dict]) -> list[str]:
     """The report's Markdown section (empty when no model defence ran)."""
-    if not runs:
+    if not any(m["defences"] for m in runs):
         return []
     frame = defence_frame(runs)
     shown = frame.astype(object).where(frame.notna(), "—")
     notes = []
-    if any("removed" in r and "after" not in r for r in runs):
+    if any("removed" in d and "after" not in d for m in runs for d in m["defences"]):
         notes.append(
             "filters without clean_acc / asr: not retrained (`--retrain_epochs=0`), scored only"
         )

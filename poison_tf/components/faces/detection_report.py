@@ -199,7 +199,7 @@ class DetectionReportExecutor(BaseExecutor):
         files = [(m["backdoor"], a.path("scores.npz")) for m, a in zip(runs, metrics_dirs)]
         plot_histograms(files, out.path("score_histograms.png"))
         defences = [types.Metrics.read(a) for a in input_dict.get("defences") or []]
-        if defences:
+        if any(m["defences"] for m in defences):
             write_csv(defence_frame(defences), out.path("defences.csv"))
         defended = defence_sections(defences) + copy_triggers(input_dict.get("defences") or [], out)
         repair = []

@@ -1,4 +1,4 @@
-"""ModelDefence: one of BackdoorBench's model defences on a trained face classifier.
+"""ModelDefence: BackdoorBench's model defences on one trained face classifier.
 
 Kinds (`poison_tf.defences.model_defences`, the code the `backdoor_benchmark` cells run):
 `spectral` (spectral signatures) and `ac` (activation clustering) filter the training split as
@@ -25,7 +25,7 @@ from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data.image_examples import image_examples_dataset
-from poison_tf.defences import classifiers, model_defences, training
+from poison_tf.defences import classifiers, features, model_defences, training
 from poison_tf.errors import UserInputError
 from poison_tf.metrics import backdoorbench as bb
 from poison_tf.models.deepid_badnet import build_deepid_badnet
@@ -59,8 +59,8 @@ class ModelDefenceSpec(ComponentSpec):
     }
     OUTPUTS = {"metrics": types.Metrics.channel()}
     PARAMETERS = {
-        "kind": ExecutionParameter(str, help="spectral | ac | nc"),
-        "params": ExecutionParameter(str, default="{}", help="JSON keyword arguments"),
+        "kinds": ExecutionParameter(str, default="spectral,ac,nc", help="comma list"),
+        "params": ExecutionParameter(str, default="{}", help="JSON {kind: {keyword: value}}"),
         "retrain": ExecutionParameter(
             str, default="{}", help="JSON defences.training.train kw for the filters ({} = none)"
         ),
@@ -76,9 +76,12 @@ class ModelDefenceSpec(ComponentSpec):
 class ModelDefenceExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         p = exec_properties
-        kind = model_defences.check_names([p["kind"]], model_defences.MODEL_DEFENCES, "--kind")[0]
+        kinds = [k for k in p["kinds"].split(",") if k]
+        model_defences.check_names(kinds, model_defences.MODEL_DEFENCES, "--kinds")
         params = _json(p["params"], "--params")
         retrain = _json(p["retrain"], "--retrain")
+        if p["clean_images"] < 0:
+            raise UserInputError(f"--clean_images={p['clean_images']}: must be >= 0 (0 = all)")
         examples = input_dict["examples"][0].uri
         model = types.FaceModel.load(input_dict["model"][0])
         plan = types.PoisonPlan.load_optional(input_dict.get("plan"))
@@ -88,52 +91,68 @@ class ModelDefenceExecutor(BaseExecutor):
 
         def measure(classifier) -> dict:
             if attack is None:
-                return {
-                    "clean_acc": bb.clean_accuracy(
-                        training.predict_classes(classifier, test_x), test_y
-                    )
-                }
+                predicted = training.predict_classes(classifier, test_x)
+                return {"clean_acc": bb.clean_accuracy(predicted, test_y)}
             return bb.evaluate(classifier, test_x, test_y, *attack, target)
 
         before = measure(model)
         out = output_dict["metrics"][0]
-        metrics = {"backdoor": p["backdoor"], "defence": kind, "ground_truth": plan is not None}
-        defended = None
-        if kind in model_defences.FILTERS:
-            images, labels, ids = training_split(examples, plan)
-            labels = labels.reshape(-1)
-            result = model_defences.filter_training_set(kind, model, images, labels, params, seed)
-            removed = result["removed"]
-            metrics |= {"num_train": len(labels), "removed": int(len(removed))}
-            if plan is not None:
-                poisoned = np.flatnonzero(np.isin(ids, plan.poisoned_ids))
-                metrics |= bb.filter_scores(removed, poisoned, len(labels))
-            if retrain.get("epochs", 0) > 0:
-                keep = np.setdiff1d(np.arange(len(labels)), removed)
-                fresh = build_deepid_badnet(
-                    int(model.outputs[0].shape[-1]), classifiers.input_shape_of(model)
+        train_set = feats = None
+        rows = []
+        for kind in kinds:
+            row, defended = {"defence": kind}, None
+            if kind in model_defences.FILTERS:
+                if train_set is None:  # read and featurised once for both filters
+                    images, labels, ids = training_split(examples, plan)
+                    train_set = (images, labels.reshape(-1), ids)
+                    feats = features.extract(model, images)
+                images, labels, ids = train_set
+                result = model_defences.filter_training_set(
+                    kind, model, images, labels, params.get(kind, {}), seed, feats
                 )
-                defended = training.train(fresh, images[keep], labels[keep], seed=seed, **retrain)
-        else:
-            limit = p["clean_images"]
-            if limit < 0:
-                raise UserInputError(f"--clean_images={limit}: must be >= 0 (0 = all)")
-            val_x, val_y = types.Examples.read_split(examples, "val", limit=limit, seed=seed)
-            defended, summary, image = model_defences.neural_cleanse(
-                model, val_x, val_y, params, seed, target if target >= 0 else None
-            )
-            metrics |= summary
-            Image.fromarray(image).resize((94, 110), Image.NEAREST).save(out.path("nc_trigger.png"))
-        metrics["before"] = before
-        if defended is not None:
-            after = measure(defended)
-            metrics["after"] = bb.defence_row(before, after) if attack is not None else after
+                removed = result["removed"]
+                row |= {"num_train": len(labels), "removed": int(len(removed))}
+                if plan is not None:
+                    poisoned = np.flatnonzero(np.isin(ids, plan.poisoned_ids))
+                    row |= bb.filter_scores(removed, poisoned, len(labels))
+                if retrain.get("epochs", 0) > 0:
+                    keep = np.setdiff1d(np.arange(len(labels)), removed)
+                    fresh = build_deepid_badnet(
+                        int(model.outputs[0].shape[-1]), classifiers.input_shape_of(model)
+                    )
+                    defended = training.train(
+                        fresh, images[keep], labels[keep], seed=seed, **retrain
+                    )
+            else:
+                val_x, val_y = types.Examples.read_split(
+                    examples, "val", limit=p["clean_images"], seed=seed
+                )
+                defended, summary, image = model_defences.neural_cleanse(
+                    model, val_x, val_y, params.get(kind, {}), seed, target if target >= 0 else None
+                )
+                row |= summary
+                image = Image.fromarray(image).resize((94, 110), Image.NEAREST)
+                image.save(out.path("nc_trigger.png"))
+            if defended is not None:
+                after = measure(defended)
+                row["after"] = bb.defence_row(before, after) if attack is not None else after
+            rows.append(row)
+        metrics = {
+            "backdoor": p["backdoor"],
+            "ground_truth": plan is not None,
+            "before": before,
+            "defences": rows,
+        }
         types.Metrics.write(out, metrics)
-        out.properties.update({"kind": kind, "backdoor": p["backdoor"]})
+        out.properties.update({"kinds": ",".join(kinds), "backdoor": p["backdoor"]})
 
 
 class ModelDefence(BaseComponent):
-    """One of BackdoorBench's model defences (spectral, ac, nc) on a trained face classifier.
+    """BackdoorBench's model defences (spectral, ac, nc) on one trained face classifier.
+
+    One component per model rather than per defence: the model, the splits and the backdoored
+    model's own scores are loaded once, and both filters read one feature extraction (in the
+    demo, six small components cost more in loading and tracing than the filters themselves).
 
     Args:
         instance_name: tells two uses of the component in one pipeline apart.
@@ -141,8 +160,8 @@ class ModelDefence(BaseComponent):
         model: input channel of `FaceModel` artefacts.
         plan: optional input channel of the `PoisonPlan` the model was trained with (the
             filters' ground truth and the attack's trigger).
-        kind: spectral | ac | nc.
-        params: JSON keyword arguments of the defence (default '{}').
+        kinds: comma list of spectral | ac | nc (default all three).
+        params: JSON {kind: {keyword: value}} of the defences (default '{}').
         retrain: JSON keyword arguments of `defences.training.train` for retraining after a
             filter (default '{}': score the filter only).
         backdoor: the trigger the model was poisoned with (the report's row name).
@@ -151,7 +170,8 @@ class ModelDefence(BaseComponent):
             reverse engineering and unlearning data (default 0: all).
         seed: seed of the defence and the retraining (default 0).
 
-    Outputs: `metrics` (Metrics: metrics.json, and nc_trigger.png for Neural Cleanse).
+    Outputs: `metrics` (Metrics: metrics.json with one row per defence under "defences", and
+        nc_trigger.png for Neural Cleanse).
     """
 
     SPEC_CLASS = ModelDefenceSpec

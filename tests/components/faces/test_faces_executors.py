@@ -85,7 +85,7 @@ def test_report_with_model_defences(artefacts, metrics):
     from poison_tf.components.faces.model_defence import ModelDefence
 
     inputs = {"examples": artefacts.face_examples, "model": artefacts.face_model}
-    defence = artefacts.run(ModelDefence, inputs, kind="ac", backdoor="sunglasses")["metrics"]
+    defence = artefacts.run(ModelDefence, inputs, kinds="ac", backdoor="sunglasses")["metrics"]
     inputs = {"metrics": [metrics], "models": [artefacts.face_model], "defences": [defence]}
     report = artefacts.run(DetectionReport, inputs)["report"]
     text = open(report.path(types.Report.FILE)).read()

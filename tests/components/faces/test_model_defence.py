@@ -15,7 +15,7 @@ from poison_tf.components.poison_planner import PoisonPlanner
 from poison_tf.data.synthetic_faces import HEIGHT, WIDTH
 from poison_tf.poison.face_triggers import write_face_trigger
 
-NC = json.dumps({"epochs": 2, "batch_size": 16, "unlearning_epochs": 1})
+NC = {"epochs": 2, "batch_size": 16, "unlearning_epochs": 1}
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +38,13 @@ def poisoned_model(artefacts, plan):
     return artefacts.run(FaceClassifierTrainer, inputs, epochs=2, global_batch_size=8)["model"]
 
 
-def run(artefacts, model, plan, **params) -> dict:
+def run(artefacts, model, plan, **params) -> tuple:
     inputs = {"examples": artefacts.face_examples, "model": model}
     if plan is not None:
         inputs["plan"] = plan
     out = artefacts.run(ModelDefence, inputs, backdoor="sunglasses", **params)["metrics"]
-    return out, types.Metrics.read(out)
+    result = types.Metrics.read(out)
+    return out, result, {row["defence"]: row for row in result["defences"]}
 
 
 def test_training_split_is_what_the_trainer_saw(artefacts, plan):
@@ -56,62 +57,68 @@ def test_training_split_is_what_the_trainer_saw(artefacts, plan):
     assert not np.allclose(images[hit], clean[hit]) and np.array_equal(images[~hit], clean[~hit])
 
 
-@pytest.mark.parametrize("kind", ["spectral", "ac"])
-def test_filters_are_scored_against_the_plan(artefacts, plan, poisoned_model, kind):
+@pytest.fixture(scope="module")
+def defended(artefacts, plan, poisoned_model):
     retrain = json.dumps({"epochs": 1, "batch_size": 8, "optimizer": "adam", "learning_rate": 1e-3})
-    _, result = run(artefacts, poisoned_model, plan, kind=kind, retrain=retrain)
+    params = json.dumps({"nc": NC, "spectral": {"percentile": 80.0}})
+    return run(artefacts, poisoned_model, plan, params=params, retrain=retrain)
+
+
+@pytest.mark.parametrize("kind", ["spectral", "ac"])
+def test_filters_are_scored_against_the_plan(plan, defended, kind):
+    _, result, rows = defended
+    row = rows[kind]
     loaded = types.PoisonPlan.load(plan)
-    assert result["ground_truth"] and 0 < result["removed"] < result["num_train"]
-    assert result["removed_poisoned"] <= min(result["removed"], loaded.count)
-    assert result["precision"] == pytest.approx(result["removed_poisoned"] / result["removed"])
-    assert result["recall"] == pytest.approx(result["removed_poisoned"] / loaded.count)
+    assert result["ground_truth"] and 0 < row["removed"] < row["num_train"]
+    assert row["removed_poisoned"] <= min(row["removed"], loaded.count)
+    assert row["precision"] == pytest.approx(row["removed_poisoned"] / row["removed"])
+    assert row["recall"] == pytest.approx(row["removed_poisoned"] / loaded.count)
     for key in ("clean_acc", "asr", "ra"):
-        assert 0 <= result["before"][key] <= 1 and 0 <= result["after"][key] <= 1
-    assert 0 <= result["after"]["der"] <= 1
+        assert 0 <= result["before"][key] <= 1 and 0 <= row["after"][key] <= 1
+    assert 0 <= row["after"]["der"] <= 1
+    if kind == "spectral":  # percentile 80 of every class: about a fifth of the split
+        assert row["removed"] == pytest.approx(0.2 * row["num_train"], abs=3)
 
 
-def test_filter_without_retraining_has_no_after(artefacts, plan, poisoned_model):
-    _, result = run(artefacts, poisoned_model, plan, kind="spectral")
-    assert "after" not in result and result["precision"] is not None
-
-
-def test_neural_cleanse(artefacts, plan, poisoned_model):
-    out, result = run(artefacts, poisoned_model, plan, kind="nc", params=NC)
-    assert len(result["mask_l1"]) == 3 and all(n > 0 for n in result["mask_l1"])
-    assert result["target_anomaly_index"] >= 0
-    assert set(result["after"]) >= {"clean_acc", "asr", "ra", "der", "rir"}
+def test_neural_cleanse(defended):
+    out, _, rows = defended
+    row = rows["nc"]
+    assert len(row["mask_l1"]) == 3 and all(n > 0 for n in row["mask_l1"])
+    assert row["target_anomaly_index"] >= 0
+    assert set(row["after"]) >= {"clean_acc", "asr", "ra", "der", "rir"}
     assert os.path.getsize(out.path("nc_trigger.png")) > 100
 
 
+def test_filter_without_retraining_has_no_after(artefacts, plan, poisoned_model):
+    _, _, rows = run(artefacts, poisoned_model, plan, kinds="spectral")
+    assert list(rows) == ["spectral"] and "after" not in rows["spectral"]
+
+
 def test_without_a_plan_nothing_is_scored(artefacts):
-    _, result = run(artefacts, artefacts.face_model, None, kind="ac")
-    assert not result["ground_truth"] and "precision" not in result
+    params = json.dumps({"nc": NC})
+    _, result, rows = run(artefacts, artefacts.face_model, None, kinds="ac,nc", params=params)
+    assert not result["ground_truth"] and "precision" not in rows["ac"]
     assert set(result["before"]) == {"clean_acc"}
-    _, result = run(artefacts, artefacts.face_model, None, kind="nc", params=NC)
-    assert set(result["after"]) == {"clean_acc"} and "target_anomaly_index" in result
+    assert set(rows["nc"]["after"]) == {"clean_acc"} and "target_anomaly_index" in rows["nc"]
 
 
 def test_bad_input(artefacts):
     inputs = {"examples": artefacts.face_examples, "model": artefacts.face_model}
-    artefacts.user_error(ModelDefence, inputs, "--kind: unknown defence 'strip'", kind="strip")
-    artefacts.user_error(ModelDefence, inputs, "--params: not valid JSON", kind="nc", params="{")
-    artefacts.user_error(
-        ModelDefence,
-        {**inputs, "model": artefacts.face_examples},
-        "expected 'FaceModel'",
-        kind="nc",
-    )
+    artefacts.user_error(ModelDefence, inputs, "--kinds: unknown defence 'strip'", kinds="strip")
+    artefacts.user_error(ModelDefence, inputs, "--params: not valid JSON", params="{")
+    artefacts.user_error(ModelDefence, inputs, "--clean_images=-1", clean_images=-1)
+    artefacts.user_error(ModelDefence, {**inputs, "model": artefacts.face_examples}, "'FaceModel'")
 
 
 def test_defence_table_cells():
     from poison_tf.components.faces.defence_table import defence_frame, defence_sections
 
     runs = [
-        {"defence": "spectral", "backdoor": "a", "ground_truth": True, "num_train": 10,
-         "removed": 2, "precision": 0.5, "recall": 1.0, "before": {}},
-        {"defence": "nc", "backdoor": "a", "ground_truth": True, "detected": None,
-         "target_anomaly_index": 1.5,
-         "after": {"clean_acc": 0.9, "asr": 0.1, "ra": 0.8, "der": 0.9, "rir": 0.8}},
+        {"backdoor": "a", "ground_truth": True, "defences": [
+            {"defence": "spectral", "num_train": 10, "removed": 2, "precision": 0.5, "recall": 1.0},
+            {"defence": "nc", "detected": None, "target_anomaly_index": 1.5,
+             "after": {"clean_acc": 0.9, "asr": 0.1, "ra": 0.8, "der": 0.9, "rir": 0.8}},
+        ]},
     ]  # fmt: skip
     frame = defence_frame(runs)
     assert frame.loc[("spectral", "a"), "removed"] == "2 (20%)"
@@ -119,4 +126,4 @@ def test_defence_table_cells():
     assert frame.loc[("nc", "a"), "der"] == 0.9 and "rir" not in frame.columns
     text = "\n".join(defence_sections(runs))
     assert "| spectral | a | 2 (20%) | 0.5000 | 1.0000 | — |" in text and "not retrained" in text
-    assert defence_sections([]) == []
+    assert defence_sections([]) == [] and defence_sections([runs[0] | {"defences": []}]) == []
