@@ -1,10 +1,13 @@
 """Costs of the BackdoorBench attacks in tf.data, and the fit time of each benchmark defence.
 
 Part 1, triggers: writes `--num_examples` procedural 32-px images (poison_tf.data.synthetic_classes)
-as a TFRecord examples artefact, and drains the project's training input pipeline
-(`image_examples_dataset` → batch → plan map, as the trainers do) once clean and once per attack
-plan (BadNets, Blended, WaNet with its 2× noise-mode examples, SIG clean-label; 10 %, BackdoorBench
-defaults). After a warm-up the pipelines take turns, order alternating, `--repeats` times; the
+as a TFRecord examples artefact, and drains an input pipeline once clean and once per attack plan
+(BadNets, Blended, WaNet with its 2× noise-mode examples, SIG clean-label; 10 %, BackdoorBench
+defaults). `--stage=trainer` (default) is the trainers' own pipeline (`image_examples_dataset` →
+batch → `map(pairs(plan))`, the plan's `batch_fn` fused into the map that makes the (image, label)
+pairs, so the poisoned pipeline has no stage the clean one lacks); `--stage=separate` adds the
+plan as its own parallel `map(plan.map_fn())` stage (how this benchmark measured until December;
+that stage costs BadNets and Blended about a quarter of the clean throughput by itself). After a warm-up the pipelines take turns, order alternating, `--repeats` times; the
 medians of images per wall second and per CPU second give the ratio poisoned / clean (goal ≥ 0.9
 for WaNet and SIG) and the seconds per 10k images. Also the cost of stamping every image (the
 attack test set, `trigger.apply` on batches).
@@ -15,7 +18,7 @@ activation clustering (feature extraction + filter, without the retraining that 
 Cleanse (`--nc_epochs` per class, all classes, then unlearning) and ABL (isolation, fine-tuning,
 unlearning at the demo sizes).
 
-    .venv/bin/python benchmarks/backdoorbench_costs.py
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/backdoorbench_costs.py --nodefences
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ flags.DEFINE_integer("defence_examples", 1200, "Training images of the defence-t
 flags.DEFINE_integer("width", 8, "PreAct-ResNet18 width of the defence-timing victim.")
 flags.DEFINE_integer("nc_epochs", 5, "Neural Cleanse epochs per class.")
 flags.DEFINE_bool("defences", True, "Also time the defences (part 2).")
+flags.DEFINE_enum(
+    "stage", "trainer", ["trainer", "separate"], "Where the plan runs (see the docstring)."
+)
 FLAGS = flags.FLAGS
 ATTACKS = ("badnet", "blended", "wanet", "sig")
 
@@ -59,12 +65,15 @@ def trigger_costs(folder: str, labels) -> None:
 
     from poison_tf.data.image_examples import image_examples_dataset
     from poison_tf.poison.benchmark_attacks import attack_plan
+    from poison_tf.poison.plan import pairs
 
     plans = {a: attack_plan(a, labels, 0.1, target=0, image_size=32) for a in ATTACKS}
 
     def pipeline(plan):
         def build():
             ds = image_examples_dataset(folder, "train", shuffle_seed=0).batch(FLAGS.batch_size)
+            if FLAGS.stage == "trainer":  # as FaceClassificationTask / the Tasks build inputs
+                return ds.map(pairs(plan)).prefetch(tf.data.AUTOTUNE)
             if plan is not None:
                 ds = ds.map(plan.map_fn(), num_parallel_calls=tf.data.AUTOTUNE)
             return ds.map(lambda e: (e["image"], e["label"])).prefetch(tf.data.AUTOTUNE)
