@@ -115,11 +115,9 @@ def defence_costs() -> None:
 
     from poison_tf.components.benchmark.run import poison_arrays
     from poison_tf.data.synthetic_classes import synthetic_classes
-    from poison_tf.defences import features, training
+    from poison_tf.defences import features, model_defences, training
     from poison_tf.defences.abl import AntiBackdoorLearning
-    from poison_tf.defences.activation_clustering import activation_clustering
     from poison_tf.defences.neural_cleanse import NeuralCleanse
-    from poison_tf.defences.spectral import spectral_filter
     from poison_tf.models.preact_resnet18 import build_preact_resnet18
     from poison_tf.poison.benchmark_attacks import attack_plan
 
@@ -139,10 +137,11 @@ def defence_costs() -> None:
     feats = features.extract(victim, px)
     rows.append(("penultimate features", time.perf_counter() - start))
     start = time.perf_counter()
-    spectral_filter(feats, py)
+    # as the pipelines run them (model_defences: one BLAS / OpenMP thread for the small fits)
+    model_defences.filter_training_set("spectral", victim, px, py, {}, 0, feats)
     rows.append(("spectral signatures filter (SVD per class)", time.perf_counter() - start))
     start = time.perf_counter()
-    activation_clustering(feats, py)
+    model_defences.filter_training_set("ac", victim, px, py, {}, 0, feats)
     rows.append(("activation clustering (PCA 10 + 2-means per class)", time.perf_counter() - start))
     clean = x[np.setdiff1d(np.arange(len(y)), plan.poisoned_ids)[:300]]
     clean_y = y[np.setdiff1d(np.arange(len(y)), plan.poisoned_ids)[:300]]
