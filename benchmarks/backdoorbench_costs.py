@@ -32,6 +32,7 @@ from absl import app, flags
 flags.DEFINE_integer("num_examples", 4096, "Images in the trigger-cost artefact.")
 flags.DEFINE_integer("batch_size", 128, "Batch size of the input pipeline.")
 flags.DEFINE_integer("repeats", 5, "Timed passes per pipeline (medians reported).")
+flags.DEFINE_list("attacks", ["badnet", "blended", "wanet", "sig"], "Attacks to time.")
 flags.DEFINE_integer("defence_examples", 1200, "Training images of the defence-timing victim.")
 flags.DEFINE_integer("width", 8, "PreAct-ResNet18 width of the defence-timing victim.")
 flags.DEFINE_integer("nc_epochs", 5, "Neural Cleanse epochs per class.")
@@ -40,7 +41,6 @@ flags.DEFINE_enum(
     "stage", "trainer", ["trainer", "separate"], "Where the plan runs (see the docstring)."
 )
 FLAGS = flags.FLAGS
-ATTACKS = ("badnet", "blended", "wanet", "sig")
 
 
 def write_examples(folder: str, num: int, classes: int = 6):
@@ -67,7 +67,7 @@ def trigger_costs(folder: str, labels) -> None:
     from poison_tf.poison.benchmark_attacks import attack_plan
     from poison_tf.poison.plan import pairs
 
-    plans = {a: attack_plan(a, labels, 0.1, target=0, image_size=32) for a in ATTACKS}
+    plans = {a: attack_plan(a, labels, 0.1, target=0, image_size=32) for a in FLAGS.attacks}
 
     def pipeline(plan):
         def build():

@@ -4,7 +4,7 @@ The WaNet rows of a training batch cost three things (`poison_tf.poison.wanet`):
 of the poisoned rows (`apply`: sparse product vs `apply_reference`: four gathers per image), the
 per-id noise of the noise-mode rows (`hash_uniform_fast`: uint32, constant id-free part vs
 `hash_uniform`: int64 with masks) and their noisy warp (`apply_noise` vs `apply_noise(...,
-reference=True)`, which differ only in the hash). Each pair runs as a `tf.function` on the same
+reference=True)`: uncompiled, int64 hash; the fast one is XLA-compiled and row-padded). Each pair runs as a `tf.function` on the same
 tensors, alternating, `--repeats` rounds of `--calls` calls; the medians of wall and CPU
 milliseconds per call are printed with the ratio fast / reference. Row counts default to a
 128-image batch at BackdoorBench's rates (10 % poisoned = 13 rows, cross ratio 2 = 26 rows).

@@ -28,6 +28,7 @@ same bits as the int64 reference, `hash_uniform`). Images are float32 in [0, 1],
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import scipy.sparse
@@ -224,14 +225,34 @@ class WarpTrigger:
     def apply_noise(self, images: tf.Tensor, ids: tf.Tensor, reference: bool = False) -> tf.Tensor:
         """Noise-mode warp of images [.., H, W, C] whose example ids are `ids` [..].
 
+        A batch [K, H, W, C] runs as one XLA-compiled function: the hash, the noisy grid, its
+        bilinear taps and the gathers are ~40 elementwise ops that XLA fuses into a few loops
+        (3.3 → 1.0 ms CPU for 26 rows of 32 px, benchmarks/wanet_paths.py). XLA compiles once
+        per row count, so K is padded to the next power of two (at most 8 compilations for
+        batches up to 128 rows) and the padding cut off.
+
         Args:
             images: one image or a batch.
             ids: their example ids (the noise is a function of id, position and seed).
-            reference: use the int64 hash (the tested reference; same values).
+            reference: the uncompiled ops with the int64 hash (the tested reference).
         """
         images = tf.convert_to_tensor(images)
+        if reference or images.shape.rank != 4 or images.dtype != tf.float32:
+            return self._noise_warp(images, ids, reference)
+        ids = tf.cast(tf.convert_to_tensor(ids), tf.int64)
+        count = tf.shape(images)[0]
+        exponent = tf.math.ceil(tf.math.log(tf.cast(tf.maximum(count, 1), tf.float32)) / np.log(2))
+        pad = tf.bitwise.left_shift(1, tf.cast(exponent, tf.int32)) - count
+        padded = tf.pad(images, [[0, pad], [0, 0], [0, 0], [0, 0]])
+        return self._compiled_noise(padded, tf.pad(ids, [[0, pad]]))[:count]
+
+    def _noise_warp(self, images: tf.Tensor, ids: tf.Tensor, reference: bool = False):
         index, weight = _bilinear_taps(self.noise_grids(ids, reference), self.size, self.size)
         return _sample(images, index, weight, batch_dims=len(images.shape) - 3)
+
+    @functools.cached_property
+    def _compiled_noise(self):
+        return tf.function(self._noise_warp, jit_compile=True, reduce_retracing=True)
 
 
 def wanet(
