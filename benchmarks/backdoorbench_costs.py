@@ -6,8 +6,8 @@ as a TFRecord examples artefact, and drains an input pipeline once clean and onc
 defaults). `--stage=trainer` (default) is the trainers' own pipeline (`image_examples_dataset` →
 batch → `map(pairs(plan))`, the plan's `batch_fn` fused into the map that makes the (image, label)
 pairs, so the poisoned pipeline has no stage the clean one lacks); `--stage=separate` adds the
-plan as its own parallel `map(plan.map_fn())` stage (how this benchmark measured until December;
-that stage costs BadNets and Blended about a quarter of the clean throughput by itself). After a warm-up the pipelines take turns, order alternating, `--repeats` times; the
+plan as its own parallel `map(plan.map_fn())` stage (how this benchmark measured until December).
+`--attacks` limits the plans timed (e.g. `--attacks=wanet`, for more repeats in the same time). After a warm-up the pipelines take turns, order alternating, `--repeats` times; the
 medians of images per wall second and per CPU second give the ratio poisoned / clean (goal ≥ 0.9
 for WaNet and SIG) and the seconds per 10k images. Also the cost of stamping every image (the
 attack test set, `trigger.apply` on batches).
