@@ -19,6 +19,7 @@ import sys
 from pipelines import common
 from pipelines.config_flags import (
     BATCH_HELP,
+    DEFENCES_HELP,
     EPOCHS_HELP,
     LR_HELP,
     SEED_HELP,
@@ -65,7 +66,7 @@ class DetectionConfig:
     )
     defences: tuple = setting(
         MODEL_DEFENCES,
-        help="backdoor_detection: model defences, from spectral,ac,nc (BackdoorBench's).",
+        help=DEFENCES_HELP,
     )
     defence_params: dict = setting(
         default_factory=dict, flag=False, help="{defence: {keyword: value}} (preset only)."
