@@ -10,6 +10,7 @@ INSTALL_REQUIRES = [
     "tensorboard>=2.21,<2.22",
     "h5py>=3.10,<4",
     "scikit-learn>=1.4,<2",
+    "threadpoolctl>=3.1",  # (scikit-learn's own dependency) one thread for the tiny filters
     "pandas>=2.1,<4",
     "absl-py>=2.1,<3",
     "matplotlib>=3.8,<4",

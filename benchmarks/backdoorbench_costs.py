@@ -1,10 +1,13 @@
 """Costs of the BackdoorBench attacks in tf.data, and the fit time of each benchmark defence.
 
 Part 1, triggers: writes `--num_examples` procedural 32-px images (poison_tf.data.synthetic_classes)
-as a TFRecord examples artefact, and drains the project's training input pipeline
-(`image_examples_dataset` → batch → plan map, as the trainers do) once clean and once per attack
-plan (BadNets, Blended, WaNet with its 2× noise-mode examples, SIG clean-label; 10 %, BackdoorBench
-defaults). After a warm-up the pipelines take turns, order alternating, `--repeats` times; the
+as a TFRecord examples artefact, and drains an input pipeline once clean and once per attack plan
+(BadNets, Blended, WaNet with its 2× noise-mode examples, SIG clean-label; 10 %, BackdoorBench
+defaults). `--stage=trainer` (default) is the trainers' own pipeline (`image_examples_dataset` →
+batch → `map(pairs(plan))`, the plan's `batch_fn` fused into the map that makes the (image, label)
+pairs, so the poisoned pipeline has no stage the clean one lacks); `--stage=separate` adds the
+plan as its own parallel `map(plan.map_fn())` stage (how this benchmark measured until December).
+`--attacks` limits the plans timed (e.g. `--attacks=wanet`, for more repeats in the same time). After a warm-up the pipelines take turns, order alternating, `--repeats` times; the
 medians of images per wall second and per CPU second give the ratio poisoned / clean (goal ≥ 0.9
 for WaNet and SIG) and the seconds per 10k images. Also the cost of stamping every image (the
 attack test set, `trigger.apply` on batches).
@@ -15,7 +18,7 @@ activation clustering (feature extraction + filter, without the retraining that 
 Cleanse (`--nc_epochs` per class, all classes, then unlearning) and ABL (isolation, fine-tuning,
 unlearning at the demo sizes).
 
-    .venv/bin/python benchmarks/backdoorbench_costs.py
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/backdoorbench_costs.py --nodefences
 """
 
 from __future__ import annotations
@@ -29,12 +32,15 @@ from absl import app, flags
 flags.DEFINE_integer("num_examples", 4096, "Images in the trigger-cost artefact.")
 flags.DEFINE_integer("batch_size", 128, "Batch size of the input pipeline.")
 flags.DEFINE_integer("repeats", 5, "Timed passes per pipeline (medians reported).")
+flags.DEFINE_list("attacks", ["badnet", "blended", "wanet", "sig"], "Attacks to time.")
 flags.DEFINE_integer("defence_examples", 1200, "Training images of the defence-timing victim.")
 flags.DEFINE_integer("width", 8, "PreAct-ResNet18 width of the defence-timing victim.")
 flags.DEFINE_integer("nc_epochs", 5, "Neural Cleanse epochs per class.")
 flags.DEFINE_bool("defences", True, "Also time the defences (part 2).")
+flags.DEFINE_enum(
+    "stage", "trainer", ["trainer", "separate"], "Where the plan runs (see the docstring)."
+)
 FLAGS = flags.FLAGS
-ATTACKS = ("badnet", "blended", "wanet", "sig")
 
 
 def write_examples(folder: str, num: int, classes: int = 6):
@@ -59,12 +65,15 @@ def trigger_costs(folder: str, labels) -> None:
 
     from poison_tf.data.image_examples import image_examples_dataset
     from poison_tf.poison.benchmark_attacks import attack_plan
+    from poison_tf.poison.plan import pairs
 
-    plans = {a: attack_plan(a, labels, 0.1, target=0, image_size=32) for a in ATTACKS}
+    plans = {a: attack_plan(a, labels, 0.1, target=0, image_size=32) for a in FLAGS.attacks}
 
     def pipeline(plan):
         def build():
             ds = image_examples_dataset(folder, "train", shuffle_seed=0).batch(FLAGS.batch_size)
+            if FLAGS.stage == "trainer":  # as FaceClassificationTask / the Tasks build inputs
+                return ds.map(pairs(plan)).prefetch(tf.data.AUTOTUNE)
             if plan is not None:
                 ds = ds.map(plan.map_fn(), num_parallel_calls=tf.data.AUTOTUNE)
             return ds.map(lambda e: (e["image"], e["label"])).prefetch(tf.data.AUTOTUNE)
@@ -106,11 +115,9 @@ def defence_costs() -> None:
 
     from poison_tf.components.benchmark.run import poison_arrays
     from poison_tf.data.synthetic_classes import synthetic_classes
-    from poison_tf.defences import features, training
+    from poison_tf.defences import features, model_defences, training
     from poison_tf.defences.abl import AntiBackdoorLearning
-    from poison_tf.defences.activation_clustering import activation_clustering
     from poison_tf.defences.neural_cleanse import NeuralCleanse
-    from poison_tf.defences.spectral import spectral_filter
     from poison_tf.models.preact_resnet18 import build_preact_resnet18
     from poison_tf.poison.benchmark_attacks import attack_plan
 
@@ -130,10 +137,11 @@ def defence_costs() -> None:
     feats = features.extract(victim, px)
     rows.append(("penultimate features", time.perf_counter() - start))
     start = time.perf_counter()
-    spectral_filter(feats, py)
+    # as the pipelines run them (model_defences: one BLAS / OpenMP thread for the small fits)
+    model_defences.filter_training_set("spectral", victim, px, py, {}, 0, feats)
     rows.append(("spectral signatures filter (SVD per class)", time.perf_counter() - start))
     start = time.perf_counter()
-    activation_clustering(feats, py)
+    model_defences.filter_training_set("ac", victim, px, py, {}, 0, feats)
     rows.append(("activation clustering (PCA 10 + 2-means per class)", time.perf_counter() - start))
     clean = x[np.setdiff1d(np.arange(len(y)), plan.poisoned_ids)[:300]]
     clean_y = y[np.setdiff1d(np.arange(len(y)), plan.poisoned_ids)[:300]]

@@ -17,6 +17,7 @@ import sys
 from pipelines import common
 from pipelines.config_flags import (
     BATCH_HELP,
+    DEFENCES_HELP,
     EPOCHS_HELP,
     IMAGE_SIZE_HELP,
     LR_HELP,
@@ -57,7 +58,7 @@ class BenchmarkConfig:
     )
     defences: tuple = setting(
         ("spectral", "ac", "nc", "abl"),
-        help="backdoor_benchmark: defences, from spectral,ac,nc,abl.",
+        help=DEFENCES_HELP,
     )
     rates: tuple = setting(
         (10.0, 1.0), help="Poison rates in percent of the training set, e.g. 50,20,10."

@@ -25,6 +25,10 @@ FLAGS = flags.FLAGS
 CONFIG_FILE = "config.json"
 
 # Help texts of the settings several studies share (a shared flag is defined once).
+DEFENCES_HELP = (
+    "Defences to run: backdoor_benchmark from spectral,ac,nc,abl; backdoor_detection (on each "
+    "model) from spectral,ac,nc."
+)
 SOURCE_HELP = (
     "Data source: synthetic (each study's generator) or <kind>:<path>; head pose: pandora:, "
     "biwi:, aflw2000:, csv:, opal23:; faces: hackml:, lfw:; patch: npz:, folder:; "

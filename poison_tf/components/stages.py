@@ -25,6 +25,7 @@ from poison_tf.components.faces.detection_report import DetectionReport
 from poison_tf.components.faces.detector_fitter import DetectorFitter
 from poison_tf.components.faces.face_classifier_trainer import FaceClassifierTrainer
 from poison_tf.components.faces.face_example_gen import FaceExampleGen
+from poison_tf.components.faces.model_defence import ModelDefence
 from poison_tf.components.headpose.bad_nets_report import BadNetsReport
 from poison_tf.components.headpose.head_pose_evaluator import HeadPoseEvaluator
 from poison_tf.components.headpose.head_pose_example_gen import HeadPoseExampleGen
@@ -68,6 +69,7 @@ STAGES: dict[str, dict[str, type[BaseComponent]]] = {
         "headpose": HeadPoseEvaluator,
         "patch": PatchEvaluator,
         "detection": DetectionEvaluator,
+        "model_defence": ModelDefence,
         "seg": SegEvaluator,
     },
     "explain": {

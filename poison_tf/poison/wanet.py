@@ -15,16 +15,23 @@ Follows BackdoorBench's `attack/wanet.py` (SCLBD/BackdoorBench @ f02e353) and it
 Differences, on purpose: the field comes from numpy's seeded generator rather than torch's (the
 trigger is reproducible from `seed`); the bicubic upsampling reimplements PyTorch's (cubic
 convolution, A = -0.75, align_corners=True) so the field is the same function of `ins`. Since
-the attack grid is fixed, its four bilinear neighbours and weights are computed once in numpy and
-applying the trigger is four gathers, as cheap as a blend. Cross noise is a hash of (example id, position,
-seed), so an example gets the same noisy warp every epoch (BackdoorBench redraws per batch). Images are float32 in [0, 1], [H, W, C] or [B, H, W, C].
+the attack grid is fixed, its four bilinear neighbours and weights are computed once in numpy, as
+a sparse [H·W, H·W] warp matrix with four entries per row, and applying the trigger to a batch is
+one sparse × dense product on the batch laid out as [H·W, B·C] (`apply`; `apply_reference` is the
+per-image four-gather form it replaces, kept as the tested reference). Cross noise is a hash of
+(example id, position, seed), so an example gets the same noisy warp every epoch (BackdoorBench
+redraws per batch); the id-free part of the hash is a constant and the hash runs in uint32 (the
+same bits as the int64 reference, `hash_uniform`). Images are float32 in [0, 1], [H, W, C] or
+[B, H, W, C].
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
+import scipy.sparse
 import tensorflow as tf
 
 from poison_tf.errors import UserInputError
@@ -125,6 +132,47 @@ def hash_uniform(ids: tf.Tensor, count: int, seed: int) -> tf.Tensor:
     return tf.cast(x, tf.float32) / 2.0**31 - 1.0
 
 
+def _warp_matrix(index: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(indices [N, 2] int64, values [N] float32) of the [HW, HW] matrix with `weight` at
+    (output pixel, `index`); taps that coincide at the border are summed, rows kept in order."""
+    size = index.shape[0]
+    rows = np.repeat(np.arange(size), index.shape[1])
+    matrix = scipy.sparse.coo_matrix(
+        (weight.reshape(-1), (rows, index.reshape(-1))), shape=(size, size)
+    ).tocsr()
+    matrix.sum_duplicates()  # canonical: sorted by (row, column), no duplicates
+    coo = matrix.tocoo()
+    return np.stack([coo.row, coo.col], 1).astype(np.int64), coo.data.astype(np.float32)
+
+
+def _hash_offsets(count: int, seed: int) -> np.ndarray:
+    """The id-free part of `hash_uniform`'s first step, [count] uint32 (mod 2^32)."""
+    position = np.arange(count, dtype=np.int64)
+    return ((position * 0x85EBCA77 + (seed * 0xC2B2AE3D + 1)) & 0xFFFFFFFF).astype(np.uint32)
+
+
+def hash_uniform_fast(ids: tf.Tensor, offsets: np.ndarray) -> tf.Tensor:
+    """`hash_uniform(ids, len(offsets), seed)` bit for bit, with `offsets = _hash_offsets(..)`.
+
+    uint32 arithmetic wraps mod 2^32, which is what the int64 form's `& 0xFFFFFFFF` after each
+    product computes, so the masks go; the per-position term is a constant.
+
+    Args:
+        ids: [N] int example ids.
+        offsets: `_hash_offsets(count, seed)`.
+
+    Returns:
+        float32 [N, count] in [-1, 1).
+    """
+    x = tf.cast(ids, tf.uint32)[:, None] * tf.constant(0x9E3779B1, tf.uint32)
+    x = x + tf.constant(offsets)
+    for shift, multiplier in ((16, 0x85EBCA6B), (13, 0xC2B2AE35)):
+        x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(shift, tf.uint32)))
+        x = x * tf.constant(multiplier, tf.uint32)
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+    return tf.cast(x, tf.float32) / 2.0**31 - 1.0
+
+
 @dataclasses.dataclass
 class WarpTrigger:
     """The WaNet trigger for `size`×`size` images; `apply` warps, `apply_noise` is noise mode.
@@ -163,6 +211,8 @@ class WarpTrigger:
         self.grid = np.clip(grid, -1, 1).astype(np.float32)
         index, weight = _bilinear_taps(tf.constant(self.grid), self.size, self.size)
         self._index, self._weight = index.numpy(), weight.numpy()
+        self._matrix = _warp_matrix(self._index, self._weight)
+        self._offsets = _hash_offsets(self.size * self.size * 2, self.seed)
         self.config = {
             "name": "wanet",
             "size": self.size,
@@ -192,6 +242,31 @@ class WarpTrigger:
     def apply(self, images: tf.Tensor) -> tf.Tensor:
         """Warps one image [H, W, C] or a batch [B, H, W, C] with the fixed backdoor grid.
 
+        The whole batch in one sparse product: images as [H·W, B·C] (pixels × every image's
+        channels), times the constant warp matrix. Per image and four gathers of C-float
+        slices (`apply_reference`) it cost 2× the CPU time (benchmarks/backdoorbench_costs.py).
+
+        Args:
+            images: [H, W, C] or [B, H, W, C] in [0, 1].
+
+        Returns:
+            The warped images, same shape.
+        """
+        images = tf.convert_to_tensor(images)
+        if images.dtype != tf.float32:
+            return self.apply_reference(images)
+        shape, pixels = tf.shape(images), self.size * self.size
+        rows = tf.reshape(images, [-1, pixels, shape[-1]])  # [B, HW, C]
+        count = tf.shape(rows)[0]
+        columns = tf.reshape(tf.transpose(rows, [1, 0, 2]), [pixels, -1])  # [HW, B·C]
+        matrix = tf.SparseTensor(*self._matrix, dense_shape=[pixels, pixels])
+        warped = tf.sparse.sparse_dense_matmul(matrix, columns)
+        warped = tf.transpose(tf.reshape(warped, [pixels, count, shape[-1]]), [1, 0, 2])
+        return tf.reshape(warped, shape)
+
+    def apply_reference(self, images: tf.Tensor) -> tf.Tensor:
+        """`apply` as four gathers per image (the reference the fast path is tested against).
+
         Args:
             images: [H, W, C] or [B, H, W, C] in [0, 1].
 
@@ -201,21 +276,26 @@ class WarpTrigger:
         images = tf.convert_to_tensor(images)
         return _sample(images, tf.constant(self._index), tf.constant(self._weight), 0)
 
-    def noise_grids(self, ids: tf.Tensor) -> tf.Tensor:
+    def noise_grids(self, ids: tf.Tensor, reference: bool = False) -> tf.Tensor:
         """Per-id noisy grids [.., H, W, 2]: grid + U(-1, 1) / H, clamped (noise mode).
 
         Args:
             ids: [..] int example ids.
+            reference: use `hash_uniform` (the reference) instead of `hash_uniform_fast`.
 
         Returns:
             float32 [.., H, W, 2].
         """
         ids = tf.cast(tf.convert_to_tensor(ids), tf.int64)
-        noise = hash_uniform(tf.reshape(ids, [-1]), self.size * self.size * 2, self.seed)
+        flat = tf.reshape(ids, [-1])
+        if reference:
+            noise = hash_uniform(flat, self.size * self.size * 2, self.seed)
+        else:
+            noise = hash_uniform_fast(flat, self._offsets)
         noise = tf.reshape(noise, tf.concat([tf.shape(ids), [self.size, self.size, 2]], 0))
         return tf.clip_by_value(self.grid + noise / self.size, -1.0, 1.0)
 
-    def apply_noise(self, images: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
+    def apply_noise(self, images: tf.Tensor, ids: tf.Tensor, reference: bool = False) -> tf.Tensor:
         """Noise-mode warp of images [.., H, W, C] whose example ids are `ids` [..].
 
         Args:
@@ -226,8 +306,22 @@ class WarpTrigger:
             The noise-warped images.
         """
         images = tf.convert_to_tensor(images)
-        index, weight = _bilinear_taps(self.noise_grids(ids), self.size, self.size)
+        if reference or images.shape.rank != 4 or images.dtype != tf.float32:
+            return self._noise_warp(images, ids, reference)
+        ids = tf.cast(tf.convert_to_tensor(ids), tf.int64)
+        count = tf.shape(images)[0]
+        exponent = tf.math.ceil(tf.math.log(tf.cast(tf.maximum(count, 1), tf.float32)) / np.log(2))
+        pad = tf.bitwise.left_shift(1, tf.cast(exponent, tf.int32)) - count
+        padded = tf.pad(images, [[0, pad], [0, 0], [0, 0], [0, 0]])
+        return self._compiled_noise(padded, tf.pad(ids, [[0, pad]]))[:count]
+
+    def _noise_warp(self, images: tf.Tensor, ids: tf.Tensor, reference: bool = False):
+        index, weight = _bilinear_taps(self.noise_grids(ids, reference), self.size, self.size)
         return _sample(images, index, weight, batch_dims=len(images.shape) - 3)
+
+    @functools.cached_property
+    def _compiled_noise(self):
+        return tf.function(self._noise_warp, jit_compile=True, reduce_retracing=True)
 
 
 def wanet(

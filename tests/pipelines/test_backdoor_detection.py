@@ -62,6 +62,24 @@ def test_tiny_run_writes_the_tables_and_reuses_the_cache(tmp_path):
     assert sorted(p.name for p in (out / "tensorboard").iterdir()) == ["lipstick", "sunglasses"]
     assert len(list((out / ".pipeline").rglob("VAE.h5"))) == 1
 
+    defences = pd.read_csv(out / "defences.csv", index_col=[0, 1])
+    triggers = ["sunglasses", "lipstick"]
+    assert sorted(defences.index) == sorted(
+        (d, t) for d in ("spectral", "ac", "nc") for t in triggers
+    )
+    filters = defences.loc[["spectral", "ac"]]
+    assert filters[["precision", "recall"]].stack().between(0, 1).all()
+    removed = filters["removed"].str.extract(r"^(\d+) \(")[0].astype(int)
+    assert ((removed > 0) & (removed < 4 * 20)).all()  # a share of the 48-image train split
+    assert filters[["clean_acc", "asr"]].isna().all().all()  # the demo does not retrain
+    nc = defences.loc["nc"]
+    assert nc[["clean_acc", "asr", "ra", "der"]].stack().between(0, 1).all()
+    assert set(nc["detected"].astype(str)) <= {"none", "0", "1", "2", "3"}
+    assert (nc["target_anomaly_index"] >= 0).all()
+    assert "## Model defences" in report and "not retrained" in report
+    assert "![nc_trigger_sunglasses.png](nc_trigger_sunglasses.png)" in report
+    assert (out / "nc_trigger_lipstick.png").stat().st_size > 100
+
     assert rerun_is_fully_cached([*TINY, f"--output_dir={out}"], out)
 
 
@@ -70,6 +88,8 @@ def test_tiny_run_writes_the_tables_and_reuses_the_cache(tmp_path):
     [
         ("--triggers=hat", "hat"),
         ("--detectors=spectral", "spectral"),
+        ("--defences=strip", "--defences: unknown defence 'strip'"),
+        ("--defence_clean_images=-1", "--defence_clean_images=-1"),
         ("--rate_percent=0", "(0, 100]"),
     ],
 )

@@ -81,6 +81,32 @@ def test_noise_mode_is_per_id_and_repeatable():
     assert np.abs(a[0] - trigger.apply(image).numpy()).max() > 1e-3
 
 
+def test_fast_warp_equals_the_reference_path():
+    """The sparse-product warp, the uint32 noise hash and the XLA-compiled noise warp give the
+    reference's numbers (XLA may reorder a sum: float32 round-off, 1e-7)."""
+    trigger = wanet.wanet(SIZE, seed=7)
+    rng = np.random.default_rng(3)
+    for images in (rng.random((5, SIZE, SIZE, 3)), rng.random((SIZE, SIZE, 3))):
+        images = images.astype(np.float32)
+        np.testing.assert_allclose(
+            trigger.apply(images).numpy(), trigger.apply_reference(images).numpy(), atol=1e-6
+        )
+    ids = tf.constant([0, 1, 41, 2**31 - 1, 123456789], tf.int64)
+    fast = wanet.hash_uniform_fast(ids, trigger._offsets).numpy()
+    np.testing.assert_array_equal(fast, wanet.hash_uniform(ids, SIZE * SIZE * 2, 7).numpy())
+    images = rng.random((5, SIZE, SIZE, 3)).astype(np.float32)  # padded to 8 rows for XLA
+    np.testing.assert_allclose(
+        trigger.apply_noise(images, ids).numpy(),
+        trigger.apply_noise(images, ids, reference=True).numpy(),
+        atol=1e-6,
+    )
+    assert trigger.apply_noise(images[:0], ids[:0]).shape == (0, SIZE, SIZE, 3)
+    graph = tf.function(trigger.apply)  # inside tf.data the batch size is unknown
+    spec = tf.TensorSpec([None, SIZE, SIZE, 3], tf.float32)
+    warped = graph.get_concrete_function(spec)(tf.constant(images)).numpy()
+    np.testing.assert_allclose(warped, trigger.apply_reference(images).numpy(), atol=1e-6)
+
+
 def test_sinusoid_has_the_set_frequency_and_amplitude():
     trigger = sig.sig(delta=20, frequency=6)
     grey = np.full((SIZE, SIZE, 3), 0.5, np.float32)

@@ -18,18 +18,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from poison_tf.defences import features, training
+from poison_tf.defences import model_defences, training
 from poison_tf.defences.abl import AntiBackdoorLearning
-from poison_tf.defences.activation_clustering import activation_clustering
-from poison_tf.defences.neural_cleanse import NeuralCleanse, trigger_image
-from poison_tf.defences.spectral import spectral_filter
-from poison_tf.errors import UserInputError
 from poison_tf.metrics import backdoorbench as bb
 from poison_tf.models.preact_resnet18 import build_preact_resnet18
 from poison_tf.poison.benchmark_attacks import attack_plan
 from poison_tf.poison.plan import PoisonPlan
 
-DEFENCES = ("spectral", "ac", "nc", "abl")
+DEFENCES = (*model_defences.MODEL_DEFENCES, "abl")
 
 
 def check_defences(names) -> tuple[str, ...]:
@@ -44,10 +40,7 @@ def check_defences(names) -> tuple[str, ...]:
     Raises:
         UserInputError: an unknown defence.
     """
-    for name in names:
-        if name not in DEFENCES:
-            raise UserInputError(f"unknown defence {name!r}; choose from {', '.join(DEFENCES)}")
-    return tuple(names)
+    return model_defences.check_names(names, DEFENCES, "--defences")
 
 
 def poison_arrays(plan: PoisonPlan, images: np.ndarray, labels: np.ndarray) -> tuple:
@@ -129,28 +122,15 @@ def run_cell(
         params = dict(defence_params.get(name, {}))
         start = time.perf_counter()
         extra: dict = {}
-        if name in ("spectral", "ac"):
-            feats = features.extract(victim, px)
-            if name == "spectral":
-                result = spectral_filter(feats, py, **params)
-            else:
-                result = activation_clustering(feats, py, seed=seed, **params)
+        if name in model_defences.FILTERS:
+            result = model_defences.filter_training_set(name, victim, px, py, params, seed)
             keep = np.setdiff1d(np.arange(len(py)), result["removed"])
             extra = bb.filter_scores(result["removed"], plan.poisoned_ids, len(py))
             defended = _train_fresh(build, px[keep], py[keep], train)
         elif name == "nc":
-            nc = NeuralCleanse(victim, seed=seed, **params)
-            detection = nc.detect(x[clean_ids])
-            defended = nc.unlearn(x[clean_ids], y[clean_ids], detection)
-            extra = {
-                "detected": detection["detected"],
-                "flagged": detection["flagged"],
-                "min_anomaly_index": detection["min_anomaly_index"],
-                "target_anomaly_index": detection["anomaly_index"][target],
-                "mask_l1": detection["l1"],
-            }
-            shown = detection["detected"] if detection["detected"] is not None else target
-            images["nc_trigger.png"] = trigger_image(detection["triggers"][shown])
+            defended, extra, images["nc_trigger.png"] = model_defences.neural_cleanse(
+                victim, x[clean_ids], y[clean_ids], params, seed, target
+            )
         else:  # abl
             abl = AntiBackdoorLearning(
                 build,

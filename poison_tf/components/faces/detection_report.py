@@ -20,6 +20,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from poison_tf import types
+from poison_tf.components.faces.defence_table import (  # noqa: E402
+    copy_triggers,
+    defence_frame,
+    defence_sections,
+)  # noqa: E402
 from poison_tf.dag.component import BaseComponent  # noqa: E402
 from poison_tf.dag.executor import BaseExecutor  # noqa: E402
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter  # noqa: E402
@@ -29,7 +34,11 @@ from poison_tf.report.tables import to_markdown, write_csv  # noqa: E402
 
 
 class DetectionReportSpec(ComponentSpec):
-    INPUTS = {"metrics": types.DetectionMetrics.channel(), "models": types.FaceModel.channel()}
+    INPUTS = {
+        "metrics": types.DetectionMetrics.channel(),
+        "models": types.FaceModel.channel(),
+        "defences": types.Metrics.channel(optional=True),
+    }
     OUTPUTS = {"report": types.Report.channel()}
     PARAMETERS = {
         "title": ExecutionParameter(
@@ -207,6 +216,10 @@ class DetectionReportExecutor(BaseExecutor):
         metrics_dirs = [input_dict["metrics"][i] for i in first]
         files = [(m["backdoor"], a.path("scores.npz")) for m, a in zip(runs, metrics_dirs)]
         plot_histograms(files, out.path("score_histograms.png"))
+        defences = [types.Metrics.read(a) for a in input_dict.get("defences") or []]
+        if any(m["defences"] for m in defences):
+            write_csv(defence_frame(defences), out.path("defences.csv"))
+        defended = defence_sections(defences) + copy_triggers(input_dict.get("defences") or [], out)
         repair = []
         if "repair" in frames:
             repair = [
@@ -229,6 +242,7 @@ class DetectionReportExecutor(BaseExecutor):
             to_markdown(frames["detection"]),
             *spread,
             *repair,
+            *defended,
             "## Score distributions (clean test vs each trigger; model-based detectors on the model "
             "poisoned with that trigger)",
             "![scores](score_histograms.png)",
@@ -251,6 +265,7 @@ class DetectionReport(BaseComponent):
         models: input channel of `FaceModel` artefacts.
         title: the report's title (default 'Backdoor input detection on a DeepID face classifier').
         settings: Markdown describing data and training (default '').
+        defences: optional input channel of `ModelDefence` metrics (the model-defence table).
 
     Outputs: `report` (Report).
     """

@@ -79,3 +79,16 @@ def test_report(artefacts, metrics):
         {"metrics": [artefacts.face_examples], "models": [artefacts.face_model]},
         "expected 'DetectionMetrics'",
     )
+
+
+def test_report_with_model_defences(artefacts, metrics):
+    from poison_tf.components.faces.model_defence import ModelDefence
+
+    inputs = {"examples": artefacts.face_examples, "model": artefacts.face_model}
+    defence = artefacts.run(ModelDefence, inputs, kinds="ac", backdoor="sunglasses")["metrics"]
+    inputs = {"metrics": [metrics], "models": [artefacts.face_model], "defences": [defence]}
+    report = artefacts.run(DetectionReport, inputs)["report"]
+    text = open(report.path(types.Report.FILE)).read()
+    assert "## Model defences" in text and "cannot be scored" in text
+    row = open(report.path("defences.csv")).read().splitlines()[1].split(",")
+    assert row[:2] == ["ac", "sunglasses"] and row[3:5] == ["not scored", "not scored"]
