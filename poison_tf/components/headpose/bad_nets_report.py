@@ -25,6 +25,9 @@ from poison_tf.report.seeds import format_mean_spread  # noqa: E402
 from poison_tf.report.tables import to_markdown, write_csv  # noqa: E402
 
 BASELINE = "baseline (0)"
+# The original study calls a trigger "working" while its attack MAE stays under 10 degrees: a
+# prediction within 10 degrees of (90, 0, 0) on average is the target pose to a reader.
+WORKING_ATTACK_MAE = 10.0
 
 
 class BadNetsReportSpec(ComponentSpec):
@@ -123,6 +126,40 @@ def angle_table(baseline: dict) -> pd.DataFrame:
     return table[["yaw", "pitch", "roll", "mean"]]
 
 
+def stop_rates(frame: pd.DataFrame, threshold: float = WORKING_ATTACK_MAE) -> pd.DataFrame:
+    """Where each trigger stops working: walking the rates down, the last one that still works.
+
+    A rate "works" when its attack MAE is at most `threshold`. The walk stops at the first rate
+    that does not, so a trigger that fails at 1 % and works again at 0.5 % (noise) is reported
+    as stopping at 1 %, which is what a researcher choosing a rate needs to know.
+
+    Args:
+        frame: the output of `sweep_frame`.
+        threshold: the attack MAE (degrees) up to which a rate counts as working.
+
+    Returns:
+        One row per trigger: the lowest working rate and the first failing rate (percent; None
+        where every rate tried works, or none does).
+    """
+    rows = {}
+    for trigger, group in frame[frame.rate_percent > 0].groupby("trigger"):
+        working, failing = None, None
+        for rate, attack in group.sort_values("rate_percent", ascending=False)[
+            ["rate_percent", "attack_mean"]
+        ].itertuples(index=False):
+            if attack > threshold:
+                failing = rate
+                break
+            working = rate
+        rows[str(trigger).capitalize()] = {
+            "lowest working rate (%)": working,
+            "first failing rate (%)": failing,
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "Trigger"
+    return table
+
+
 def seed_table(runs: list[tuple[str, int]], metrics: list[dict]) -> pd.DataFrame:
     """Clean and attack MAE of each seeded setting as 'mean ± std' over its seeds.
 
@@ -201,6 +238,8 @@ class BadNetsReportExecutor(BaseExecutor):
         write_csv(clean, out.path("clean_mae.csv"))
         write_csv(attack, out.path("attack_mae.csv"))
         write_csv(counts, out.path("poison_counts.csv"))
+        stops = stop_rates(frame)
+        write_csv(stops, out.path("stop_rates.csv"))
         plot_sweep(frame, out.path("mae_vs_rate.png"))
         sections = [
             f"# {exec_properties['title']}",
@@ -211,6 +250,9 @@ class BadNetsReportExecutor(BaseExecutor):
             to_markdown(clean),
             "## Attack MAE (degrees, |prediction − (90, 0, 0)| on the whole test set with the trigger)",
             to_markdown(attack),
+            f"## Where each trigger stops working (attack MAE > {WORKING_ATTACK_MAE:g}°, rates "
+            "walked from the highest down; empty: every rate tried works, or none does)",
+            to_markdown(stops.map(lambda rate: "—" if pd.isna(rate) else f"{rate:g}")),
             "## Poisoned training examples (exact counts)",
             to_markdown(counts, float_format="{:.0f}"),
             "## MAE against poison rate",
@@ -269,5 +311,6 @@ class BadNetsReport(BaseComponent):
     Outputs: `report` (Report).
     """
 
+    VERSION = "2"  # the table of where each trigger stops working
     SPEC_CLASS = BadNetsReportSpec
     EXECUTOR_CLASS = BadNetsReportExecutor

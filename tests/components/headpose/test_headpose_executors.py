@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 
+import pandas as pd
+
 from poison_tf import types
-from poison_tf.components.headpose.bad_nets_report import BadNetsReport
+from poison_tf.components.headpose.bad_nets_report import BadNetsReport, stop_rates
 from poison_tf.components.headpose.head_pose_evaluator import HeadPoseEvaluator
 from poison_tf.components.headpose.head_pose_example_gen import HeadPoseExampleGen
 from poison_tf.components.headpose.head_pose_trainer import HeadPoseTrainer
@@ -90,6 +92,8 @@ def test_report(artefacts):
     )
     json.dumps(report.properties)  # properties stay JSON
     assert "## Unpoisoned model: clean MAE per angle" in text and "## Seeds" not in text
+    assert "## Where each trigger stops working" in text
+    assert os.path.isfile(report.path("stop_rates.csv"))
 
 
 def test_report_gives_mean_and_spread_over_seeds(artefacts):
@@ -109,3 +113,22 @@ def test_report_gives_mean_and_spread_over_seeds(artefacts):
     assert "## Seeds: mean ± sample std over 2 seeds" in text
     assert f"| baseline | {clean:.2f} ± 0.00 |" in text  # two equal seeds: no spread
     assert f"| checkerboard_25 | {clean:.2f} |" in text  # one seed: no ± at all
+
+
+def test_stop_rates_walk_the_rates_down_to_the_first_failure():
+    frame = pd.DataFrame(
+        [
+            {"trigger": trigger, "rate_percent": rate, "attack_mean": attack}
+            for trigger, attacks in {
+                "checkerboard": [0.4, 0.9, 3.0, 12.0, 2.0],  # fails at 1 %, the 0.5 % is noise
+                "point": [0.5, 0.6, 0.7, 0.8, 0.9],  # works at every rate tried
+                "random": [11.0, 20.0, 30.0, 40.0, 50.0],  # works at none
+            }.items()
+            for rate, attack in zip([50.0, 10.0, 2.0, 1.0, 0.5], attacks)
+        ]
+        + [{"trigger": "point", "rate_percent": 0.0, "attack_mean": 45.0}]  # baseline row
+    )
+    stops = stop_rates(frame)
+    assert stops.loc["Checkerboard"].tolist() == [2.0, 1.0]
+    assert stops.loc["Point"].iloc[0] == 0.5 and pd.isna(stops.loc["Point"].iloc[1])
+    assert pd.isna(stops.loc["Random"].iloc[0]) and stops.loc["Random"].iloc[1] == 50.0
