@@ -25,8 +25,9 @@ from poison_tf.report.seeds import format_mean_spread  # noqa: E402
 from poison_tf.report.tables import to_markdown, write_csv  # noqa: E402
 
 BASELINE = "baseline (0)"
-# The original study calls a trigger "working" while its attack MAE stays under 10 degrees: a
-# prediction within 10 degrees of (90, 0, 0) on average is the target pose to a reader.
+# A trigger "works" at a rate while its attack MAE is at most 10 degrees: on average the
+# prediction is then within 10 degrees of the target pose. The original write-up gives no number
+# ("below 1 % not very effective"); 10 is the threshold the reproduction's plan set.
 WORKING_ATTACK_MAE = 10.0
 
 
