@@ -116,6 +116,7 @@ def grad_cam(
     target_fn: Callable[[tf.Tensor], tf.Tensor],
     layer: str | None = None,
     batch_size: int = 32,
+    spatial_mean: bool = True,
 ) -> np.ndarray:
     """Grad-CAM maps [N, h, w] in [0, 1] (h, w: the feature map's size) for images [N, H, W, C].
 
@@ -123,6 +124,12 @@ def grad_cam(
     the predicted yaw of a pose regressor, `lambda y: y[:, k]` for class k's logit. The gradient
     of the batch sum equals each image's own gradient because the model runs in inference mode
     (no batch statistics couple the images). A map with no positive evidence stays all zero.
+
+    `spatial_mean=False` gives the gradient × activation map (HiResCAM, Draelos & Carin 2020):
+    each cell keeps its own gradient instead of the channel's spatial mean. A BadNets trigger
+    lights a few cells of channels that are quiet elsewhere; the spatial mean dilutes their
+    gradient by the map's size, and on the `cpu` head-pose model Grad-CAM then misses the trigger
+    that the element-wise map finds (RESULTS.md, `experiments/gradcam_trigger_share.py`).
     """
     splitter = feature_model(model, layer)
     images = tf.convert_to_tensor(images)
@@ -138,7 +145,7 @@ def grad_cam(
                 f"got shape {target.shape}"
             )
         grads = tf.cast(tape.gradient(target, features), tf.float32)
-        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # [B, 1, 1, C]
+        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True) if spatial_mean else grads
         cam = tf.nn.relu(tf.reduce_sum(weights * tf.cast(features, tf.float32), axis=-1))
         peak = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
         maps.append(tf.math.divide_no_nan(cam, peak).numpy())

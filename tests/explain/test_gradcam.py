@@ -64,6 +64,35 @@ def test_cam_peaks_inside_the_region_that_drives_the_explained_output():
             assert cam[~inside].max() == 0.0  # the other region raises output k not at all
 
 
+def _threshold_model(size: int = 4) -> keras.Model:
+    """feature = the image's one channel → relu(feature - 1.5) → GAP → output.
+
+    On an image that is 1 everywhere and 2 in one cell (a trigger), only that cell raises the
+    output, but the feature is high everywhere: the trigger is a few cells of a busy channel.
+    """
+    images = keras.Input((size, size, 1))
+    feature = keras.layers.Conv2D(1, 1, name="feature")
+    gate = keras.layers.Conv2D(1, 1, activation="relu", name="gate")
+    model = keras.Model(images, keras.layers.GlobalAveragePooling2D()(gate(feature(images))))
+    feature.set_weights([np.ones((1, 1, 1, 1), np.float32), np.zeros(1, np.float32)])
+    gate.set_weights([np.ones((1, 1, 1, 1), np.float32), np.full(1, -1.5, np.float32)])
+    return model
+
+
+def test_grad_x_activation_finds_a_trigger_that_channel_means_dilute():
+    image = np.ones((1, 4, 4, 1), np.float32)
+    image[0, 3, 3] = 2.0
+    mask = np.zeros((4, 4), bool)
+    mask[3, 3] = True
+    model = _threshold_model()
+    gradcam = grad_cam(model, image, lambda y: y[:, 0], layer="feature")[0]
+    grad_x_act = grad_cam(model, image, lambda y: y[:, 0], layer="feature", spatial_mean=False)[0]
+    # Grad-CAM: one channel weight (the mean gradient) times a feature that is 1 everywhere, 2 on
+    # the trigger, so 2 / 17 of the mass; the element-wise map has the trigger's cell alone.
+    assert gradcam[3, 3] == pytest.approx(1.0) and gradcam[0, 0] == pytest.approx(0.5)
+    assert np.count_nonzero(grad_x_act) == 1 and grad_x_act[3, 3] == pytest.approx(1.0)
+
+
 def test_nested_backbone_shapes_and_range():
     model = build_resnet18_regressor(input_size=32, width=0.25)
     backbone = [layer for layer in model.layers if isinstance(layer, keras.Model)]
@@ -139,5 +168,6 @@ def test_component_writes_png_and_json(tmp_path):
     poisoned = report["models"]["poisoned"]
     assert poisoned["layer"].endswith("/v2_stack_1_block2_out")
     assert set(poisoned["triggered"]["prediction"]) == {"yaw", "pitch", "roll"}
-    share = poisoned["triggered"]["cam_share_in_trigger"]
-    assert share is None or 0.0 <= share <= 1.0
+    for key in ("cam_share_in_trigger", "grad_x_act_share_in_trigger"):
+        share = poisoned["triggered"][key]
+        assert share is None or 0.0 <= share <= 1.0

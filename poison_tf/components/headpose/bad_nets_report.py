@@ -190,6 +190,37 @@ def seed_table(runs: list[tuple[str, int]], metrics: list[dict]) -> pd.DataFrame
     return table
 
 
+def cam_share_table(explanation_json: str) -> str:
+    """The explainer's map shares inside the trigger as a markdown paragraph and table.
+
+    Args:
+        explanation_json: the `HeadPoseExplainer`'s `gradcam.json`.
+
+    Returns:
+        Markdown: the trigger box's area share (what a map blind to the trigger puts there) and,
+        per model, the share of each map's mass inside the box; '' for a full-image trigger.
+    """
+    with open(explanation_json) as handle:
+        explained = json.load(handle)
+    if explained.get("trigger_area_share") is None:
+        return ""
+    rows = {
+        name: {
+            "Grad-CAM, clean": model["clean"]["cam_share_in_trigger"],
+            "Grad-CAM, triggered": model["triggered"]["cam_share_in_trigger"],
+            "grad × act, triggered": model["triggered"].get("grad_x_act_share_in_trigger"),
+        }
+        for name, model in explained["models"].items()
+    }
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("Model")
+    table = table.astype(object).where(table.notna(), "empty map")  # no positive evidence
+    return (
+        "Share of each map's mass inside the trigger's box (the box covers "
+        f"{explained['trigger_area_share']:.3f} of the image: a map blind to the trigger puts "
+        "about that much there):\n\n" + to_markdown(table, float_format="{:.3f}")
+    )
+
+
 def plot_sweep(frame: pd.DataFrame, path: str) -> None:
     """Clean and attack MAE against the poison rate, one line per trigger (a PNG).
 
@@ -278,6 +309,7 @@ class BadNetsReportExecutor(BaseExecutor):
             sections += [
                 "## Regression Grad-CAM (gradient of the predicted yaw)",
                 "![Grad-CAM](gradcam.png)",
+                cam_share_table(explanation.path(types.Explanation.JSON_FILE)),
             ]
         sections += [
             "Per-angle values: `sweep.csv`. TensorBoard: `tensorboard --logdir tensorboard`."
@@ -312,6 +344,6 @@ class BadNetsReport(BaseComponent):
     Outputs: `report` (Report).
     """
 
-    VERSION = "2"  # the table of where each trigger stops working
+    VERSION = "3"  # the share of each Grad-CAM map inside the trigger
     SPEC_CLASS = BadNetsReportSpec
     EXECUTOR_CLASS = BadNetsReportExecutor

@@ -4,9 +4,11 @@ A BadNets backdoor shows in Grad-CAM as attention moving to the trigger: on the 
 the poisoned model's map concentrates on the trigger's box, the unpoisoned (baseline) model's
 does not. So the component explains both models on the same clean test image and on that image
 with the trigger stamped, draws `gradcam.png` (rows = models, columns = clean image, its map,
-triggered image, its map) and records in `gradcam.json` the predictions and the share of the
-(upsampled) map's mass inside the trigger's box, next to the box's share of the image area,
-which is what a map that ignores the trigger would put there on average.
+triggered image, its map, and the triggered image's gradient × activation map) and records in
+`gradcam.json` the predictions and the share of each (upsampled) map's mass inside the
+trigger's box, next to the box's share of the image area, which is what a map that ignores the
+trigger would put there on average. The gradient × activation map is there because Grad-CAM's
+channel means can dilute a trigger that covers a few cells of the map (`grad_cam`).
 """
 
 from __future__ import annotations
@@ -101,10 +103,10 @@ def plot_explanations(
     caption: str,
     path: str,
 ) -> None:
-    """rows: {"name", "predictions" [2, D], "cams" [2, h, w]}; images: clean and triggered.
+    """rows: {"name", "predictions" [2, D], "cams" [2, h, w], "grad_x_act" [h, w]}.
 
     Args:
-        rows: one per model.
+        rows: one per model; `grad_x_act` is the triggered image's gradient × activation map.
         images: [2, H, W, 3] clean and triggered image.
         mask: the trigger's mask (outlined), or None.
         names: the output names (yaw, pitch, roll).
@@ -117,18 +119,24 @@ def plot_explanations(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(rows), 4, figsize=(11, 3.3 * len(rows) + 0.5), squeeze=False)
+    fig, axes = plt.subplots(len(rows), 5, figsize=(13.5, 3.3 * len(rows) + 0.5), squeeze=False)
+    panels = [  # (which image, map key or None, title)
+        (0, None, "clean image"),
+        (0, "cams", f"Grad-CAM ({output_name}), clean"),
+        (1, None, "triggered image"),
+        (1, "cams", f"Grad-CAM ({output_name}), triggered"),
+        (1, "grad_x_act", f"grad × act ({output_name}), triggered"),
+    ]
     for axis_row, row in zip(axes, rows):
-        for column, (axis, kind) in enumerate(
-            zip(axis_row, ["clean", "clean", "triggered", "triggered"])
-        ):
-            which = 0 if kind == "clean" else 1
-            is_cam = column % 2 == 1
-            shown = overlay(images[which], row["cams"][which]) if is_cam else images[which]
+        for axis, (which, key, label) in zip(axis_row, panels):
+            if key is None:
+                shown = images[which]
+            else:
+                cam = row[key][which] if key == "cams" else row[key]
+                shown = overlay(images[which], cam)
             axis.imshow(shown, interpolation="nearest")
-            if is_cam and kind == "triggered" and mask is not None:
+            if key and which == 1 and mask is not None:
                 axis.contour(mask, levels=[0.5], colors="white", linewidths=0.8)
-            label = f"Grad-CAM ({output_name}), {kind}" if is_cam else f"{kind} image"
             axis.set_title(f"{label}\npred {_pose(row['predictions'][which])}", fontsize=8)
             axis.set_xticks([])
             axis.set_yticks([])
@@ -167,8 +175,15 @@ class HeadPoseExplainerExecutor(BaseExecutor):
         for name, artifact in models:
             model = types.HeadPoseModel.load(artifact)
             predictions = np.asarray(model(images, training=False), np.float32)
-            cams = grad_cam(model, images, lambda y: y[:, output_index], layer=layer)
-            rows.append({"name": name, "predictions": predictions, "cams": cams})
+
+            def explained(outputs):
+                return outputs[:, output_index]
+
+            cams = grad_cam(model, images, explained, layer=layer)
+            grad_x_act = grad_cam(model, images[1:], explained, layer=layer, spatial_mean=False)[0]
+            rows.append(
+                {"name": name, "predictions": predictions, "cams": cams, "grad_x_act": grad_x_act}
+            )
             report[name] = {
                 "layer": "/".join(part.name for part in conv_layer_path(model, layer)),
                 "feature_map_size": list(cams.shape[1:]),
@@ -180,6 +195,7 @@ class HeadPoseExplainerExecutor(BaseExecutor):
                     for i, kind in enumerate(["clean", "triggered"])
                 },
             }
+            report[name]["triggered"]["grad_x_act_share_in_trigger"] = mass_share(grad_x_act, mask)
         out = output_dict["explanation"][0]
         caption = (
             f"test image {exec_properties['index']} (id {example_id}), label {_pose(np.asarray(label))}, "
@@ -224,5 +240,6 @@ class HeadPoseExplainer(BaseComponent):
     Outputs: `explanation` (Explanation).
     """
 
+    VERSION = "2"  # the gradient × activation map beside Grad-CAM
     SPEC_CLASS = HeadPoseExplainerSpec
     EXECUTOR_CLASS = HeadPoseExplainerExecutor

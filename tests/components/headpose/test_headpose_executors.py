@@ -8,7 +8,11 @@ import os
 import pandas as pd
 
 from poison_tf import types
-from poison_tf.components.headpose.bad_nets_report import BadNetsReport, stop_rates
+from poison_tf.components.headpose.bad_nets_report import (
+    BadNetsReport,
+    cam_share_table,
+    stop_rates,
+)
 from poison_tf.components.headpose.head_pose_evaluator import HeadPoseEvaluator
 from poison_tf.components.headpose.head_pose_example_gen import HeadPoseExampleGen
 from poison_tf.components.headpose.head_pose_trainer import HeadPoseTrainer
@@ -132,3 +136,15 @@ def test_stop_rates_walk_the_rates_down_to_the_first_failure():
     assert stops.loc["Checkerboard"].tolist() == [2.0, 1.0]
     assert stops.loc["Point"].iloc[0] == 0.5 and pd.isna(stops.loc["Point"].iloc[1])
     assert pd.isna(stops.loc["Random"].iloc[0]) and stops.loc["Random"].iloc[1] == 50.0
+
+
+def test_cam_share_table_lists_each_map_per_model(tmp_path):
+    path = tmp_path / "gradcam.json"
+    triggered = {"cam_share_in_trigger": None, "grad_x_act_share_in_trigger": 0.25}
+    models = {"baseline": {"clean": {"cam_share_in_trigger": 0.01}, "triggered": triggered}}
+    path.write_text(json.dumps({"trigger_area_share": 0.0156, "models": models}))
+    text = cam_share_table(str(path))
+    assert "covers 0.016 of the image" in text
+    assert "| baseline | 0.010 | empty map | 0.250 |" in text
+    path.write_text(json.dumps({"trigger_area_share": None, "models": models}))  # a blend
+    assert cam_share_table(str(path)) == ""
