@@ -62,7 +62,8 @@ def main(argv: list[str]) -> None:
     profiler.disable()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(f"\n{FLAGS.profiled_epochs} epochs of 16 steps: {cpu:.1f} CPU s, {wall:.1f} wall s")
-    print(f"train step traced {traces[0][1].experimental_get_tracing_count()} time(s) in this fit")
+    traced = traces[0][0].train_fn.experimental_get_tracing_count()  # compiled at the first epoch
+    print(f"train step traced {traced} time(s) in this fit")
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(SHOWN)
 
     import tensorflow as tf

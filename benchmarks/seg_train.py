@@ -84,7 +84,9 @@ def main(argv: list[str]) -> None:
         plain = tf.function(
             lambda b: task.train_step(b, loop.model, loop.optimizer), reduce_retracing=True
         )
-        variants = {"loop": loop.train_fn, "plain": plain}
+        # The loop compiles its step at the first epoch; the YOLO batches all have one shape.
+        compiled = loop._compiled(loop.train_fn, task.build_inputs("train", 0), False)
+        variants = {"loop": compiled, "plain": plain}
         traced = {}
         for name, fn in variants.items():  # tracing, not timed
             traced[name] = timed(fn, batches[:1])[0]

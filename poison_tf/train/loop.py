@@ -114,6 +114,41 @@ class _Loop:
         self.train_fn = self._make_train_fn()
         self.val_fn = self._make_val_fn()
 
+    @staticmethod
+    def _compiled(step, dataset, short_last_batch: bool):
+        """`step` as the tf.function that runs it on `dataset`'s batches, made once per loop.
+
+        A function traced from the first batch is traced again for a short last batch (a second
+        trace of the whole model, seconds on a CPU; the BadNets demo's 9 fine-tunes paid it 18
+        times). When only the batch size varies and a short batch comes, the function gets one
+        trace for the dataset's element spec (batch dimension None). Otherwise it keeps the
+        trace of its first batch's shapes, because the graph optimiser specialises on static
+        shapes and rounds differently (weights differ in the last bits): trainings with even
+        batches, or with other varying dimensions, stay bit-identical to those before.
+        """
+        if isinstance(step, tf.types.experimental.GenericFunction):
+            return step
+        specs = tf.nest.flatten(dataset.element_spec, expand_composites=True)
+        only_batch_varies = all(
+            isinstance(spec, tf.TensorSpec)
+            and spec.shape.rank
+            and spec.shape[0] is None
+            and spec.shape[1:].is_fully_defined()
+            for spec in specs
+        )
+        if short_last_batch and only_batch_varies:
+            return tf.function(step, input_signature=[dataset.element_spec])
+        return tf.function(step, reduce_retracing=True)
+
+    def _short_last_batch(self, split: str) -> bool:
+        """Whether `split`'s last batch is short (True when its size is unknown)."""
+        try:
+            count = self.task.num_examples(split)
+        except KeyError:  # "val" is another split's name in most Tasks
+            count = None
+        batch = getattr(self.task, "global_batch_size", 0)
+        return not (count and batch and count % batch == 0)
+
     def _make_train_fn(self):
         task, model, optimizer, strategy, ema = (
             self.task,
@@ -129,7 +164,6 @@ class _Loop:
         if self.config.jit_compile:
             replica_step = tf.function(replica_step, jit_compile=True, reduce_retracing=True)
 
-        @tf.function(reduce_retracing=True)
         def train_fn(batch):
             logs = strategy.run(replica_step, args=(batch,))
             if ema is not None:
@@ -150,7 +184,6 @@ class _Loop:
             sums["_count"] = tf.cast(tf.size(next(iter(values.values()))), tf.float32)
             return sums
 
-        @tf.function(reduce_retracing=True)
         def val_fn(batch):
             sums = strategy.run(replica_step, args=(batch,))
             return {
@@ -186,7 +219,9 @@ class _Loop:
         sums: dict[str, float] = {}
         steps, started = 0, time.perf_counter()
         global_step = int(self.optimizer.iterations.numpy())
-        for batch in _distribute(self.strategy, dataset):
+        distributed = _distribute(self.strategy, dataset)
+        self.train_fn = self._compiled(self.train_fn, distributed, self._short_last_batch("train"))
+        for batch in distributed:
             logs = self.train_fn(batch)
             steps += 1
             global_step += 1
@@ -242,7 +277,9 @@ class _Loop:
 
     def _mean_validation_values(self) -> dict:
         totals: dict[str, float] = {}
-        for batch in _distribute(self.strategy, self.task.build_inputs("val", 0)):
+        distributed = _distribute(self.strategy, self.task.build_inputs("val", 0))
+        self.val_fn = self._compiled(self.val_fn, distributed, self._short_last_batch("val"))
+        for batch in distributed:
             for k, v in self.val_fn(batch).items():
                 totals[k] = totals.get(k, 0.0) + float(v)
         count = totals.pop("_count", 0.0)

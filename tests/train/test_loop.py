@@ -11,6 +11,7 @@ from parallel_checks import check_shards, check_weights
 from tiny_task import TinyRegressionTask, record_steps
 
 from poison_tf.errors import UserInputError
+from poison_tf.train import loop as loop_module
 from poison_tf.train.loop import TrainerConfig, fit
 from poison_tf.train.strategy import resolve_strategy
 
@@ -32,6 +33,23 @@ def test_loop_learns_and_writes_history_and_tensorboard(tmp_path):
     assert any(
         name.startswith("events.out") for name in os.listdir(tmp_path / "tensorboard" / "train")
     )
+
+
+@pytest.mark.parametrize("num_examples", [250, 256])
+def test_each_step_function_is_traced_once_even_with_a_short_last_batch(
+    tmp_path, monkeypatch, num_examples
+):
+    loops = []
+    train = loop_module._train
+    monkeypatch.setattr(
+        loop_module, "_train", lambda loop, config: loops.append(loop) or train(loop, config)
+    )
+    fit(
+        TinyRegressionTask(num_examples=num_examples),  # batch 16: 250 leaves a batch of 10
+        TrainerConfig(model_dir=str(tmp_path), epochs=2, progress=False),
+    )
+    assert loops[0].train_fn.experimental_get_tracing_count() == 1
+    assert loops[0].val_fn.experimental_get_tracing_count() == 1
 
 
 def test_resume_continues_from_checkpoint(tmp_path):
