@@ -18,7 +18,7 @@ import numpy as np
 
 from poison_tf.dag.artifact import Artifact
 from poison_tf.dag.spec import ChannelParameter
-from poison_tf.io.atomic import read_json, write_json
+from poison_tf.io.atomic import atomic_file, read_json, write_json
 
 if TYPE_CHECKING:
     import keras
@@ -342,3 +342,14 @@ class Report(ArtifactType):
 
     TYPE_NAME = "Report"
     FILE = "report.md"
+
+    @classmethod
+    def write(cls, artifact: Artifact, text: str) -> None:
+        """Writes `report.md` atomically: a crash never leaves half a report."""
+        with atomic_file(artifact.path(cls.FILE)) as handle:
+            handle.write(text)
+
+    @classmethod
+    def write_sections(cls, artifact: Artifact, sections: list[str]) -> None:
+        """Writes `report.md` from Markdown sections: a blank line between, empty ones left out."""
+        cls.write(artifact, "\n\n".join(s for s in sections if s) + "\n")
