@@ -120,6 +120,11 @@ class Model(ArtifactType):
         return (read_json(path) or []) if os.path.isfile(path) else []
 
     @classmethod
+    def last_epoch(cls, artifact: Artifact) -> dict[str, Any]:
+        """The history's last epoch (its metrics by name; empty when none was logged)."""
+        return (cls.history(artifact) or [{}])[-1]
+
+    @classmethod
     def copy_tensorboard(cls, artifact: Artifact, out_dir: str, label: str) -> None:
         """Copies the training's TensorBoard logs (if any) to `<out_dir>/tensorboard/<label>`.
 
