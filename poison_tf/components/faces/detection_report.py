@@ -30,7 +30,7 @@ from poison_tf.dag.component import BaseComponent  # noqa: E402
 from poison_tf.dag.executor import BaseExecutor  # noqa: E402
 from poison_tf.dag.spec import ComponentSpec  # noqa: E402
 from poison_tf.io.atomic import save_figure  # noqa: E402
-from poison_tf.report.seeds import format_mean_spread, over_seeds  # noqa: E402
+from poison_tf.report.seeds import seeds_heading, spread_table  # noqa: E402
 from poison_tf.report.tables import to_markdown, write_csv  # noqa: E402
 
 
@@ -186,12 +186,11 @@ def seed_sections(runs: list[dict], seeds: list, out) -> list[str]:
         ("detection", "detection of each model's own trigger (FRR, detection rate, ROC-AUC)"),
         ("attack", "the attack (clean accuracy, attack success rates)"),
     ):
-        long = over_seeds([frames[name] for frames in per_seed], order)
-        write_csv(long, out.path(f"{name}_seeds.csv"))
+        table = spread_table([f[name] for f in per_seed], order, out.path(f"{name}_seeds.csv"))
         sections += [
-            f"## Over {len(order)} seeds ({', '.join(map(str, order))}): {title}, mean ± sample "
-            "std; the tables above are the first seed's",
-            to_markdown(format_mean_spread(long)),
+            f"## {seeds_heading(order)}: {title}, mean ± sample std; the tables above are the "
+            "first seed's",
+            table,
         ]
     return sections
 

@@ -22,7 +22,7 @@ from poison_tf.dag.component import BaseComponent  # noqa: E402
 from poison_tf.dag.executor import BaseExecutor  # noqa: E402
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter  # noqa: E402
 from poison_tf.io.atomic import save_figure  # noqa: E402
-from poison_tf.report.seeds import format_mean_spread  # noqa: E402
+from poison_tf.report.seeds import format_mean_spread, over_seeds  # noqa: E402
 from poison_tf.report.tables import to_markdown, write_csv  # noqa: E402
 
 BASELINE = "baseline (0)"
@@ -180,7 +180,7 @@ def seed_table(runs: list[tuple[str, int]], metrics: list[dict]) -> pd.DataFrame
         }
         frames.append(pd.DataFrame([row], index=pd.Index([setting], name="Setting")))
         seeds.append(seed)
-    long = pd.concat(frames, keys=seeds, names=["seed"])
+    long = over_seeds(frames, seeds)
     table = format_mean_spread(long, float_format="{:.2f}")
     table["seeds"] = long.groupby(level="Setting", sort=False).size()
     return table
