@@ -14,11 +14,15 @@ from pipelines.config_flags import (
     LR_DECAY_HELP,
     LR_DECAYS,
     LR_HELP,
+    MAX_TEST_HELP,
+    MAX_TRAIN_HELP,
+    NUM_CLASSES_HELP,
     NUM_TEST_HELP,
     NUM_TRAIN_HELP,
     SEED_HELP,
     SEEDS_HELP,
     SOURCE_HELP,
+    TARGET_CLASS_HELP,
     define_config_flags,
     setting,
 )
@@ -31,11 +35,11 @@ class PatchStudyConfig:
 
     source: str = setting("synthetic", help=SOURCE_HELP)
     image_size: int = setting(32, help=IMAGE_SIZE_HELP)
-    num_classes: int = setting(4, help="Synthetic source: number of classes.")
+    num_classes: int = setting(4, help=NUM_CLASSES_HELP)
     num_train: int = setting(2000, help=NUM_TRAIN_HELP)
     num_test: int = setting(400, help=NUM_TEST_HELP)
-    max_train: int = setting(0, help="Real data: keep at most N training images (0 = all).")
-    max_test: int = setting(0, help="Real data: keep at most N test images (0 = all).")
+    max_train: int = setting(0, help=MAX_TRAIN_HELP)
+    max_test: int = setting(0, help=MAX_TEST_HELP)
     model: str | None = setting(
         None,
         help="A Keras classifier file (.h5 / .keras) to attack instead of training one.",
@@ -70,7 +74,7 @@ class PatchStudyConfig:
     learning_rate: float = setting(3e-3, help=LR_HELP)
     lr_decay: str = setting("constant", help=LR_DECAY_HELP, choices=LR_DECAYS)
     seed: int = setting(0, help=SEED_HELP)
-    target_class: int = setting(0, help="Target class id of the attack (-1 = untargeted).")
+    target_class: int = setting(0, help=TARGET_CLASS_HELP)
     patch_fraction: float = setting(
         0.15, help="Share of the image area the patch covers, in (0, 1)."
     )

@@ -16,15 +16,22 @@ import sys
 
 from pipelines import common
 from pipelines.config_flags import (
+    AUGMENT_HELP,
     BATCH_HELP,
+    DEFENCE_PARAMS_HELP,
     DEFENCES_HELP,
     EPOCHS_HELP,
     IMAGE_SIZE_HELP,
     LR_HELP,
+    MAX_TEST_HELP,
+    MAX_TRAIN_HELP,
+    NUM_CLASSES_HELP,
     NUM_TEST_HELP,
     NUM_TRAIN_HELP,
+    RATES_HELP,
     SEED_HELP,
     SOURCE_HELP,
+    TARGET_CLASS_HELP,
     define_config_flags,
     setting,
 )
@@ -46,11 +53,11 @@ class BenchmarkConfig:
 
     source: str = setting("synthetic", help=SOURCE_HELP)
     image_size: int = setting(32, help=IMAGE_SIZE_HELP)
-    num_classes: int = setting(10, help="Synthetic source: number of classes.")
+    num_classes: int = setting(10, help=NUM_CLASSES_HELP)
     num_train: int = setting(2000, help=NUM_TRAIN_HELP)
     num_test: int = setting(500, help=NUM_TEST_HELP)
-    max_train: int = setting(0, help="Real data: keep at most N training images (0 = all).")
-    max_test: int = setting(0, help="Real data: keep at most N test images (0 = all).")
+    max_train: int = setting(0, help=MAX_TRAIN_HELP)
+    max_test: int = setting(0, help=MAX_TEST_HELP)
     attacks: tuple = setting(
         ("badnet", "blended", "wanet", "sig"),
         help="backdoor_benchmark: attacks, from badnet,blended,wanet,sig.",
@@ -59,21 +66,17 @@ class BenchmarkConfig:
         ("spectral", "ac", "nc", "abl"),
         help=DEFENCES_HELP,
     )
-    rates: tuple = setting(
-        (10.0, 1.0), help="Poison rates in percent of the training set, e.g. 50,20,10."
-    )
-    target_class: int = setting(0, help="Target class id of the attack (-1 = untargeted).")
+    rates: tuple = setting((10.0, 1.0), help=RATES_HELP)
+    target_class: int = setting(0, help=TARGET_CLASS_HELP)
     width: float = setting(64, help="PreAct-ResNet18 width (channels of the first stage).")
     epochs: int = setting(100, help=EPOCHS_HELP)
     global_batch_size: int = setting(128, help=BATCH_HELP)
     learning_rate: float = setting(0.01, help=LR_HELP)
     optimizer: str = setting("sgd", help="Victim optimiser: sgd or adam.", choices=("sgd", "adam"))
-    augment: bool = setting(True, help="Train with flips, HSV, scale and translate augmentation.")
+    augment: bool = setting(True, help=AUGMENT_HELP)
     clean_ratio: float = setting(0.05, help="The defender's clean share of the training set.")
     seed: int = setting(0, help=SEED_HELP)
-    defence_params: dict = setting(
-        default_factory=dict, flag=False, help="{defence: {keyword: value}} (preset only)."
-    )
+    defence_params: dict = setting(default_factory=dict, flag=False, help=DEFENCE_PARAMS_HELP)
 
 
 define_config_flags(BenchmarkConfig)

@@ -19,12 +19,14 @@ import sys
 from pipelines import common
 from pipelines.config_flags import (
     BATCH_HELP,
+    DEFENCE_PARAMS_HELP,
     DEFENCES_HELP,
     EPOCHS_HELP,
     LR_HELP,
     SEED_HELP,
     SEEDS_HELP,
     SOURCE_HELP,
+    TARGET_CLASS_HELP,
     TRIGGERS_HELP,
     define_config_flags,
     setting,
@@ -59,7 +61,7 @@ class DetectionConfig:
     learning_rate: float = setting(1e-3, help=LR_HELP)
     seed: int = setting(17, help=SEED_HELP)
     rate_percent: float = setting(10.0, help="Poisoned share of the training split, in percent.")
-    target_class: int = setting(0, help="Target class id of the attack (-1 = untargeted).")
+    target_class: int = setting(0, help=TARGET_CLASS_HELP)
     triggers: tuple = setting(("sunglasses", "lipstick", "eyebrows"), help=TRIGGERS_HELP)
     detectors: tuple = setting(KINDS, help="Detectors to fit: vae,strip,fine_pruning,mahalanobis.")
     detector_params: dict = setting(
@@ -69,9 +71,7 @@ class DetectionConfig:
         MODEL_DEFENCES,
         help=DEFENCES_HELP,
     )
-    defence_params: dict = setting(
-        default_factory=dict, flag=False, help="{defence: {keyword: value}} (preset only)."
-    )
+    defence_params: dict = setting(default_factory=dict, flag=False, help=DEFENCE_PARAMS_HELP)
     retrain_epochs: int = setting(
         -1, help="Epochs of retraining after a training-set filter (-1: --epochs; 0: none)."
     )

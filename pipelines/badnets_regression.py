@@ -20,6 +20,7 @@ from pipelines.config_flags import (
     LR_HELP,
     NUM_TEST_HELP,
     NUM_TRAIN_HELP,
+    RATES_HELP,
     SEED_HELP,
     SEEDS_HELP,
     SOURCE_HELP,
@@ -90,9 +91,7 @@ class BadNetsConfig:
         ("checkerboard", "point", "random"),
         help=TRIGGERS_HELP,
     )
-    rates: tuple = setting(
-        ALL_RATES, help="Poison rates in percent of the training set, e.g. 50,20,10."
-    )
+    rates: tuple = setting(ALL_RATES, help=RATES_HELP)
     target: tuple = setting(
         (90.0, 0.0, 0.0), help="The attack's target label (yaw,pitch,roll in degrees)."
     )

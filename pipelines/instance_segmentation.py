@@ -14,6 +14,7 @@ import sys
 
 from pipelines import common
 from pipelines.config_flags import (
+    AUGMENT_HELP,
     BATCH_HELP,
     EPOCHS_HELP,
     IMAGE_SIZE_HELP,
@@ -52,7 +53,7 @@ class SegStudyConfig:
     )
     warmup_epochs: float = setting(3.0, help="Segmentation: epochs of learning-rate warm-up.")
     lr_decay: str = setting("linear", help=LR_DECAY_HELP, choices=LR_DECAYS)
-    augment: bool = setting(True, help="Train with flips, HSV, scale and translate augmentation.")
+    augment: bool = setting(True, help=AUGMENT_HELP)
     max_instances: int = setting(100, help="Instances kept per image (largest first).")
     epoch_map: bool = setting(
         True, help="Validate (mAP) after every epoch as Ultralytics does; off: val losses only."
