@@ -10,36 +10,26 @@ import dataclasses
 from pipelines.config_flags import (
     BATCH_HELP,
     EPOCHS_HELP,
-    IMAGE_SIZE_HELP,
     LR_DECAY_HELP,
     LR_DECAYS,
     LR_HELP,
-    MAX_TEST_HELP,
-    MAX_TRAIN_HELP,
-    NUM_CLASSES_HELP,
-    NUM_TEST_HELP,
-    NUM_TRAIN_HELP,
     SEED_HELP,
     SEEDS_HELP,
-    SOURCE_HELP,
     TARGET_CLASS_HELP,
     define_config_flags,
     setting,
 )
+from pipelines.image_source_config import ImageSourceConfig
 from pipelines.preset_files import load_presets
 
 
 @dataclasses.dataclass(frozen=True)
-class PatchStudyConfig:
-    """The adversarial patch study's settings (a preset; every field is also a flag)."""
+class PatchStudyConfig(ImageSourceConfig):
+    """The adversarial patch study's settings (a preset; every field is also a flag).
 
-    source: str = setting("synthetic", help=SOURCE_HELP)
-    image_size: int = setting(32, help=IMAGE_SIZE_HELP)
-    num_classes: int = setting(4, help=NUM_CLASSES_HELP)
-    num_train: int = setting(2000, help=NUM_TRAIN_HELP)
-    num_test: int = setting(400, help=NUM_TEST_HELP)
-    max_train: int = setting(0, help=MAX_TRAIN_HELP)
-    max_test: int = setting(0, help=MAX_TEST_HELP)
+    The image source's fields come from `ImageSourceConfig`; the victim's and the patch's follow.
+    """
+
     model: str | None = setting(
         None,
         help="A Keras classifier file (.h5 / .keras) to attack instead of training one.",

@@ -21,20 +21,16 @@ from pipelines.config_flags import (
     DEFENCE_PARAMS_HELP,
     DEFENCES_HELP,
     EPOCHS_HELP,
-    IMAGE_SIZE_HELP,
     LR_HELP,
-    MAX_TEST_HELP,
-    MAX_TRAIN_HELP,
     NUM_CLASSES_HELP,
     NUM_TEST_HELP,
-    NUM_TRAIN_HELP,
     RATES_HELP,
     SEED_HELP,
-    SOURCE_HELP,
     TARGET_CLASS_HELP,
     define_config_flags,
     setting,
 )
+from pipelines.image_source_config import ImageSourceConfig
 from pipelines.preset_files import load_presets
 from poison_tf.components.benchmark.benchmark_cell import BenchmarkCell
 from poison_tf.components.benchmark.benchmark_report import BenchmarkReport
@@ -48,16 +44,15 @@ NAME = "backdoor_benchmark"
 
 
 @dataclasses.dataclass(frozen=True)
-class BenchmarkConfig:
-    """The backdoor benchmark's settings (a preset; every field is also a flag)."""
+class BenchmarkConfig(ImageSourceConfig):
+    """The backdoor benchmark's settings (a preset; every field is also a flag).
 
-    source: str = setting("synthetic", help=SOURCE_HELP)
-    image_size: int = setting(32, help=IMAGE_SIZE_HELP)
+    The image source's fields come from `ImageSourceConfig` (here 10 classes and 500 test images
+    by default); the attacks', the victim's and the defences' follow.
+    """
+
     num_classes: int = setting(10, help=NUM_CLASSES_HELP)
-    num_train: int = setting(2000, help=NUM_TRAIN_HELP)
     num_test: int = setting(500, help=NUM_TEST_HELP)
-    max_train: int = setting(0, help=MAX_TRAIN_HELP)
-    max_test: int = setting(0, help=MAX_TEST_HELP)
     attacks: tuple = setting(
         ("badnet", "blended", "wanet", "sig"),
         help="backdoor_benchmark: attacks, from badnet,blended,wanet,sig.",
