@@ -54,6 +54,7 @@ setup(
     description="Backdoor and adversarial-patch studies end to end in TensorFlow 2 / Keras 3.",
     python_requires=">=3.11",
     packages=find_packages(include=["poison_tf", "poison_tf.*", "pipelines", "pipelines.*"]),
+    package_data={"pipelines": ["presets/*.toml"]},  # each pipeline's presets (preset_files.py)
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
     entry_points={"console_scripts": CONSOLE_SCRIPTS},

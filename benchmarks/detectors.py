@@ -26,11 +26,11 @@ Detectors and their settings (the library's defaults unless named):
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 
 from absl import app, flags
+from machine import machine
 
 flags.DEFINE_integer("fit_images", 2000, "Clean images each detector is fitted on.")
 flags.DEFINE_integer("score_images", 2000, "Images scored per timed call.")
@@ -130,9 +130,8 @@ def main(argv: list[str]) -> None:
             flush=True,
         )
 
-    load = os.getloadavg()
     print(
-        f"\nmachine: {os.cpu_count()} CPU cores, load average {load[0]:.1f}; BadNet with "
+        f"\nmachine: {machine()}; BadNet with "
         f"{FLAGS.num_classes} classes, random weights; fit on {n_fit}, score {n_score} images; "
         "seconds per 10k images (fit: per 10k fitting images):"
     )

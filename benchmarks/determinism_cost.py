@@ -26,6 +26,7 @@ import tempfile
 import time
 
 from absl import app, flags
+from machine import machine
 
 flags.DEFINE_integer("num_examples", 1024, "Training images per artefact.")
 flags.DEFINE_integer("epochs", 3, "Epochs per worker (the first one is not timed).")
@@ -149,10 +150,9 @@ def main(argv: list[str]) -> None:
                         f"{run['all_images'] / run['cpu']:7.1f} images/CPU-s",
                         flush=True,
                     )
-    load = os.getloadavg()
     print(
-        f"\nmachine: {os.cpu_count()} CPU cores, load average {load[0]:.1f} {load[1]:.1f} "
-        f"{load[2]:.1f}; {FLAGS.repeats} repeats, {FLAGS.num_examples} images, "
+        f"\nmachine: {machine(load_values=3)}; {FLAGS.repeats} repeats, {FLAGS.num_examples} "
+        "images, "
         f"{FLAGS.epochs - 1} timed epochs per worker"
     )
     for model, runs in results.items():

@@ -39,6 +39,7 @@ import tempfile
 import time
 
 from absl import app, flags
+from machine import machine
 
 flags.DEFINE_integer("num_images", 20000, "Images in the synthetic HackML data file.")
 flags.DEFINE_integer("batch_size", 256, "Batch of the streamed eval (the CLI's default).")
@@ -180,9 +181,8 @@ def main(argv: list[str]) -> None:
         if not FLAGS.folder:
             shutil.rmtree(folder, ignore_errors=True)
 
-    load = os.getloadavg()
     print(
-        f"\nmachine: {os.cpu_count()} CPU cores, load average {load[0]:.1f}; "
+        f"\nmachine: {machine()}; "
         f"{FLAGS.repeats} runs per side of {FLAGS.num_images} images, ours batch "
         f"{FLAGS.batch_size}, plain batch 32 (Keras default), plain_b* batch {FLAGS.batch_size}; "
         "medians:"

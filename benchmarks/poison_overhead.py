@@ -36,12 +36,12 @@ process, less sensitive to other programs on the cores). Goal: >= 0.95.
 
 from __future__ import annotations
 
-import os
 import statistics
 import tempfile
 import time
 
 from absl import app, flags
+from machine import machine
 
 flags.DEFINE_integer("num_examples", 2048, "Training images in each synthetic artefact.")
 flags.DEFINE_integer("batch_size", 64, "Global batch size of the Tasks.")
@@ -320,10 +320,8 @@ def main(argv: list[str]) -> None:
         with tempfile.TemporaryDirectory(prefix=f"poison_overhead_{study}_") as folder:
             results[study] = run_study(study, folder)
     gpus = len(tf.config.list_physical_devices("GPU"))
-    load = os.getloadavg()
     print(
-        f"\nmachine: {os.cpu_count()} CPU cores, {gpus} GPU, load average "
-        f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; {FLAGS.repeats} repeats x {FLAGS.epochs} "
+        f"\nmachine: {machine(gpus, load_values=3)}; {FLAGS.repeats} repeats x {FLAGS.epochs} "
         f"epochs x {FLAGS.num_examples} images, batch {FLAGS.batch_size}:"
     )
     for study, totals in results.items():

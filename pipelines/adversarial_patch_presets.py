@@ -1,5 +1,6 @@
 """The adversarial patch study's settings as data: the config dataclass (every field a flag) and
-its presets, kept apart from the DAG in `pipelines/adversarial_patch.py` that reads them.
+its presets (read from `pipelines/presets/adversarial_patch.toml`), kept apart from the DAG in
+`pipelines/adversarial_patch.py` that reads them.
 """
 
 from __future__ import annotations
@@ -9,31 +10,26 @@ import dataclasses
 from pipelines.config_flags import (
     BATCH_HELP,
     EPOCHS_HELP,
-    IMAGE_SIZE_HELP,
     LR_DECAY_HELP,
     LR_DECAYS,
     LR_HELP,
-    NUM_TEST_HELP,
-    NUM_TRAIN_HELP,
     SEED_HELP,
     SEEDS_HELP,
-    SOURCE_HELP,
+    TARGET_CLASS_HELP,
     define_config_flags,
     setting,
 )
+from pipelines.image_source_config import ImageSourceConfig
+from pipelines.preset_files import load_presets
 
 
 @dataclasses.dataclass(frozen=True)
-class PatchStudyConfig:
-    """The adversarial patch study's settings (a preset; every field is also a flag)."""
+class PatchStudyConfig(ImageSourceConfig):
+    """The adversarial patch study's settings (a preset; every field is also a flag).
 
-    source: str = setting("synthetic", help=SOURCE_HELP)
-    image_size: int = setting(32, help=IMAGE_SIZE_HELP)
-    num_classes: int = setting(4, help="Synthetic source: number of classes.")
-    num_train: int = setting(2000, help=NUM_TRAIN_HELP)
-    num_test: int = setting(400, help=NUM_TEST_HELP)
-    max_train: int = setting(0, help="Real data: keep at most N training images (0 = all).")
-    max_test: int = setting(0, help="Real data: keep at most N test images (0 = all).")
+    The image source's fields come from `ImageSourceConfig`; the victim's and the patch's follow.
+    """
+
     model: str | None = setting(
         None,
         help="A Keras classifier file (.h5 / .keras) to attack instead of training one.",
@@ -68,7 +64,7 @@ class PatchStudyConfig:
     learning_rate: float = setting(3e-3, help=LR_HELP)
     lr_decay: str = setting("constant", help=LR_DECAY_HELP, choices=LR_DECAYS)
     seed: int = setting(0, help=SEED_HELP)
-    target_class: int = setting(0, help="Target class id of the attack (-1 = untargeted).")
+    target_class: int = setting(0, help=TARGET_CLASS_HELP)
     patch_fraction: float = setting(
         0.15, help="Share of the image area the patch covers, in (0, 1)."
     )
@@ -118,116 +114,5 @@ class PatchStudyConfig:
 
 define_config_flags(PatchStudyConfig)
 
-PRESETS = {
-    # Under 3.5 minutes on 2 CPU cores: 4 procedural classes at 32 px, a small residual CNN.
-    "demo": PatchStudyConfig(
-        patch_cells=6,
-        patch_steps=200,
-        num_train=1600,
-        num_test=400,
-        epochs=5,
-        pooling="max",
-        optimise_images=800,
-    ),
-    # The real-data study: CIFAR-10 (20k train / 10k test, 32 px) from ../shared, ResNet50 trained here
-    # (sized for a GPU), 10×10 cells at 15 %, targeted at class 0 (airplane). At 32 px a 5 % patch is
-    # 7 px, finer than 10 cells, so the sweep starts at 10 %.
-    "cifar10": PatchStudyConfig(
-        source="npz:../shared/datasets/cifar10-test-train20k",
-        num_classes=10,
-        arch="resnet50",
-        flip=True,
-        epochs=30,
-        global_batch_size=128,
-        learning_rate=1e-3,
-        lr_decay="cosine",
-        patch_areas=(10.0, 15.0, 20.0, 25.0),
-        patch_steps=1000,
-        patch_batch_size=64,
-        optimise_images=5000,
-        eval_images=2000,
-        explain_images=6,
-    ),
-    # ResNet50 itself sized for ~40 CPU minutes: CIFAR-10 upscaled to 48 px (so a 5 % patch is 11 px,
-    # enough for 10 cells), 12 epochs of batch 64 with a cosine-decayed rate (a constant rate left a
-    # 5-epoch victim that never predicted the target class), 200 patch steps of 32 images per area.
-    "cifar10_resnet50_cpu": PatchStudyConfig(
-        source="npz:../shared/datasets/cifar10-test-train20k",
-        image_size=48,
-        num_classes=10,
-        arch="resnet50",
-        flip=True,
-        epochs=12,
-        global_batch_size=64,
-        learning_rate=1e-3,
-        lr_decay="cosine",
-        patch_steps=200,
-        patch_batch_size=32,
-        optimise_images=5000,
-        eval_images=2000,
-        explain_images=6,
-    ),
-    # The 48-px victim above carried to 224 px, the original study's input size (progressive resizing:
-    # ResNet50's weights do not depend on the input size, only its last feature map does, 2×2 at 48 px
-    # and 7×7 at 224 px). Pass the 48-px victim with --weights (its run's victim.keras). One epoch at
-    # 224 px took 37 min on 2 cores; validation and evaluation use 2000 seeded test images (a 10k
-    # pass at 224 px costs 7 CPU minutes); the patch uses the Carlini-Wagner margin loss with a
-    # cosine-decayed step, 300 steps. Measured: clean 0.663, 0.407 targeted at 15 % (RESULTS.md).
-    "cifar10_resnet50_224_cpu": PatchStudyConfig(
-        source="npz:../shared/datasets/cifar10-test-train20k",
-        image_size=224,
-        num_classes=10,
-        arch="resnet50",
-        flip=True,
-        max_test=2000,
-        epochs=1,
-        global_batch_size=32,
-        learning_rate=3e-4,
-        lr_decay="cosine",
-        patch_steps=300,
-        patch_batch_size=32,
-        patch_loss="margin",
-        patch_lr_decay="cosine",
-        optimise_images=4000,
-        eval_images=1000,
-        explain_images=6,
-        continues="cifar10_resnet50_cpu",
-    ),
-    # The same study sized for a CPU: the small residual CNN (global average pooling, like ResNet50).
-    "cifar10_small": PatchStudyConfig(
-        source="npz:../shared/datasets/cifar10-test-train20k",
-        num_classes=10,
-        filters=32,
-        flip=True,
-        epochs=10,
-        global_batch_size=128,
-        learning_rate=2e-3,
-        patch_areas=(10.0, 15.0, 20.0, 25.0),
-        patch_steps=400,
-        patch_batch_size=64,
-        optimise_images=5000,
-        eval_images=2000,
-        explain_images=6,
-    ),
-    # A real ImageNet victim: the imported EfficientNet-Lite0 (`poison-tf-import
-    # --source=efficientnet_lite0` writes models/efficientnet_lite0.keras; any imported classifier
-    # via --victim_model) at its native 224 px, on the 1300 ImageNet validation images of ../shared
-    # split by seed (80 % optimise, 20 % evaluate, never the same images), targeted at French horn
-    # (566) like the original study, 10×10 cells, EOT while optimising and evaluating.
-    "imagenet": PatchStudyConfig(
-        source="imagelist:../shared/datasets/ilsvrc2012-val-1300",
-        image_size=224,
-        num_classes=1000,
-        model="models/efficientnet_lite0.keras",
-        target_class=566,
-        patch_areas=(5.0, 10.0, 15.0, 20.0, 25.0),
-        patch_steps=300,
-        patch_batch_size=16,
-        patch_learning_rate=0.05,
-        patch_lr_decay="cosine",
-        eot=True,
-        optimise_images=0,
-        eval_images=0,
-        explain_images=6,
-    ),
-}
+# The presets are data: pipelines/presets/adversarial_patch.toml, with what each is for.
+PRESETS = load_presets(PatchStudyConfig, "adversarial_patch")

@@ -16,18 +16,22 @@ import sys
 
 from pipelines import common
 from pipelines.config_flags import (
+    AUGMENT_HELP,
     BATCH_HELP,
+    DEFENCE_PARAMS_HELP,
     DEFENCES_HELP,
     EPOCHS_HELP,
-    IMAGE_SIZE_HELP,
     LR_HELP,
+    NUM_CLASSES_HELP,
     NUM_TEST_HELP,
-    NUM_TRAIN_HELP,
+    RATES_HELP,
     SEED_HELP,
-    SOURCE_HELP,
+    TARGET_CLASS_HELP,
     define_config_flags,
     setting,
 )
+from pipelines.image_source_config import ImageSourceConfig
+from pipelines.preset_files import load_presets
 from poison_tf.components.benchmark.benchmark_cell import BenchmarkCell
 from poison_tf.components.benchmark.benchmark_report import BenchmarkReport
 from poison_tf.components.benchmark.run import check_defences
@@ -38,20 +42,17 @@ from poison_tf.poison.selection import check_rate_percent
 
 NAME = "backdoor_benchmark"
 
-CIFAR = "npz:../shared/datasets/cifar10-test-train20k"
-
 
 @dataclasses.dataclass(frozen=True)
-class BenchmarkConfig:
-    """The backdoor benchmark's settings (a preset; every field is also a flag)."""
+class BenchmarkConfig(ImageSourceConfig):
+    """The backdoor benchmark's settings (a preset; every field is also a flag).
 
-    source: str = setting("synthetic", help=SOURCE_HELP)
-    image_size: int = setting(32, help=IMAGE_SIZE_HELP)
-    num_classes: int = setting(10, help="Synthetic source: number of classes.")
-    num_train: int = setting(2000, help=NUM_TRAIN_HELP)
+    The image source's fields come from `ImageSourceConfig` (here 10 classes and 500 test images
+    by default); the attacks', the victim's and the defences' follow.
+    """
+
+    num_classes: int = setting(10, help=NUM_CLASSES_HELP)
     num_test: int = setting(500, help=NUM_TEST_HELP)
-    max_train: int = setting(0, help="Real data: keep at most N training images (0 = all).")
-    max_test: int = setting(0, help="Real data: keep at most N test images (0 = all).")
     attacks: tuple = setting(
         ("badnet", "blended", "wanet", "sig"),
         help="backdoor_benchmark: attacks, from badnet,blended,wanet,sig.",
@@ -60,91 +61,23 @@ class BenchmarkConfig:
         ("spectral", "ac", "nc", "abl"),
         help=DEFENCES_HELP,
     )
-    rates: tuple = setting(
-        (10.0, 1.0), help="Poison rates in percent of the training set, e.g. 50,20,10."
-    )
-    target_class: int = setting(0, help="Target class id of the attack (-1 = untargeted).")
+    rates: tuple = setting((10.0, 1.0), help=RATES_HELP)
+    target_class: int = setting(0, help=TARGET_CLASS_HELP)
     width: float = setting(64, help="PreAct-ResNet18 width (channels of the first stage).")
     epochs: int = setting(100, help=EPOCHS_HELP)
     global_batch_size: int = setting(128, help=BATCH_HELP)
     learning_rate: float = setting(0.01, help=LR_HELP)
     optimizer: str = setting("sgd", help="Victim optimiser: sgd or adam.", choices=("sgd", "adam"))
-    augment: bool = setting(True, help="Train with flips, HSV, scale and translate augmentation.")
+    augment: bool = setting(True, help=AUGMENT_HELP)
     clean_ratio: float = setting(0.05, help="The defender's clean share of the training set.")
     seed: int = setting(0, help=SEED_HELP)
-    defence_params: dict = setting(
-        default_factory=dict, flag=False, help="{defence: {keyword: value}} (preset only)."
-    )
+    defence_params: dict = setting(default_factory=dict, flag=False, help=DEFENCE_PARAMS_HELP)
 
 
 define_config_flags(BenchmarkConfig)
 
-
-# BackdoorBench's own settings (config/defense/*/cifar10.yaml): NC 80 epochs max, unlearning on
-# the 5 % clean set; ABL 20 + 60 + 20 epochs, isolation 1 %; SS percentile 85; AC 10 dims, 2.
-FULL_DEFENCES = {
-    "spectral": {"percentile": 85.0},
-    "ac": {"nb_dims": 10, "nb_clusters": 2, "cluster_analysis": "smaller"},
-    "nc": {"epochs": 80, "batch_size": 256, "unlearning_epochs": 20},
-    "abl": {"tuning_epochs": 20, "finetuning_epochs": 60, "unlearning_epochs": 20},
-}
-DEMO_DEFENCES = {
-    "spectral": {"percentile": 85.0},
-    "ac": {"nb_dims": 10, "nb_clusters": 2, "cluster_analysis": "smaller"},
-    "nc": {"epochs": 6, "batch_size": 100, "unlearning_epochs": 2, "unlearning_lr": 3e-3},
-    "abl": {
-        "tuning_epochs": 1,
-        "finetuning_epochs": 1,
-        "unlearning_epochs": 2,
-        "learning_rate": 3e-3,
-        "unlearning_lr": 1e-3,
-        "isolation_ratio": 0.05,
-    },
-}
-CPU_DEFENCES = DEMO_DEFENCES | {
-    "nc": {"epochs": 15, "batch_size": 250, "unlearning_epochs": 5, "unlearning_lr": 3e-3},
-    "abl": DEMO_DEFENCES["abl"] | {"tuning_epochs": 2, "finetuning_epochs": 6},
-}
-
-PRESETS = {
-    # Procedural 4-class 16-px images (poison_tf.data.synthetic_classes), a width-4 PreAct-RN18,
-    # Adam, 10 epochs: every attack × defence at 10 % (add --rates=10,1 for the 1 % cells).
-    # 3 epochs left the victim at 62 % clean accuracy and 25 % BadNets ASR; an epoch costs
-    # little next to each fit's tracing. Measured: 16m12s wall, 268 s of CPU (user + sys), on 2
-    # cores shared with seven other jobs (load average 15-22); the 4-minute goal on 2 idle cores
-    # is not verified. Victim: BadNets 86 % clean / 92 % ASR; WaNet 13 % and SIG 0 % ASR at this
-    # size (16 px, 10 epochs): use cifar10_cpu or full for meaningful rows of those attacks.
-    "demo": BenchmarkConfig(
-        rates=(10.0,),
-        image_size=16,
-        num_classes=4,
-        num_train=600,
-        num_test=200,
-        width=4,
-        epochs=10,
-        global_batch_size=50,
-        learning_rate=3e-3,
-        optimizer="adam",
-        augment=False,
-        defence_params=DEMO_DEFENCES,
-    ),
-    # Real CIFAR-10 (5,000 of the 20k training images, 1,000 test), width 16, 10 epochs, Adam.
-    "cifar10_cpu": BenchmarkConfig(
-        source=CIFAR,
-        max_train=5000,
-        max_test=1000,
-        width=16,
-        epochs=10,
-        global_batch_size=128,
-        learning_rate=2e-3,
-        optimizer="adam",
-        augment=True,
-        defence_params=CPU_DEFENCES,
-    ),
-    # BackdoorBench's protocol: full-width PreAct-ResNet18, SGD 0.01 cosine, 100 epochs, batch
-    # 128, crop + flip; the 20k-image npz (pass --source=tfds:cifar10 for all 50k images).
-    "full": BenchmarkConfig(source=CIFAR, defence_params=FULL_DEFENCES),
-}
+# The presets are data: pipelines/presets/backdoor_benchmark.toml, with what each is for.
+PRESETS = load_presets(BenchmarkConfig, NAME)
 
 
 def validate(config: BenchmarkConfig) -> BenchmarkConfig:

@@ -19,16 +19,19 @@ import sys
 from pipelines import common
 from pipelines.config_flags import (
     BATCH_HELP,
+    DEFENCE_PARAMS_HELP,
     DEFENCES_HELP,
     EPOCHS_HELP,
     LR_HELP,
     SEED_HELP,
     SEEDS_HELP,
     SOURCE_HELP,
+    TARGET_CLASS_HELP,
     TRIGGERS_HELP,
     define_config_flags,
     setting,
 )
+from pipelines.preset_files import load_presets
 from poison_tf.components.faces.detection_evaluator import DetectionEvaluator
 from poison_tf.components.faces.detection_report import DetectionReport
 from poison_tf.components.faces.detector_fitter import KINDS, DetectorFitter
@@ -58,7 +61,7 @@ class DetectionConfig:
     learning_rate: float = setting(1e-3, help=LR_HELP)
     seed: int = setting(17, help=SEED_HELP)
     rate_percent: float = setting(10.0, help="Poisoned share of the training split, in percent.")
-    target_class: int = setting(0, help="Target class id of the attack (-1 = untargeted).")
+    target_class: int = setting(0, help=TARGET_CLASS_HELP)
     triggers: tuple = setting(("sunglasses", "lipstick", "eyebrows"), help=TRIGGERS_HELP)
     detectors: tuple = setting(KINDS, help="Detectors to fit: vae,strip,fine_pruning,mahalanobis.")
     detector_params: dict = setting(
@@ -68,9 +71,7 @@ class DetectionConfig:
         MODEL_DEFENCES,
         help=DEFENCES_HELP,
     )
-    defence_params: dict = setting(
-        default_factory=dict, flag=False, help="{defence: {keyword: value}} (preset only)."
-    )
+    defence_params: dict = setting(default_factory=dict, flag=False, help=DEFENCE_PARAMS_HELP)
     retrain_epochs: int = setting(
         -1, help="Epochs of retraining after a training-set filter (-1: --epochs; 0: none)."
     )
@@ -82,76 +83,8 @@ class DetectionConfig:
 
 define_config_flags(DetectionConfig)
 
-DEMO_DETECTORS = {
-    "vae": {"latent_dim": 64, "epochs": 40, "batch_size": 32, "holdout": 0.2, "seed": 17},
-    "strip": {"n_blends": 8, "pool_size": 40, "seed": 17},
-    "fine_pruning": {
-        "layer": "conv_3",
-        "prune_fraction": 0.9,
-        "finetune_epochs": 10,
-        "learning_rate": 3e-3,
-        "batch_size": 32,
-        "seed": 17,
-    },
-    "mahalanobis": {"n_folds": 3, "seed": 17},
-}
-LFW_DETECTORS = {
-    # holdout: the mean + 1·std threshold comes from clean images the VAE did not train on.
-    "vae": {"latent_dim": 128, "epochs": 30, "batch_size": 64, "holdout": 0.2, "seed": 17},
-    "strip": {"n_blends": 16, "pool_size": 100, "seed": 17},
-    # Prune 90 % of conv_3 and retrain hard: the LFW backdoors sit in channels that are busy on
-    # clean faces too, so the 4 % accuracy rule pruned too little (see defences/fine_pruning.py).
-    "fine_pruning": {
-        "layer": "conv_3",
-        "prune_fraction": 0.9,
-        "finetune_epochs": 10,
-        "learning_rate": 3e-3,
-        "seed": 17,
-    },
-    "mahalanobis": {"n_folds": 5, "seed": 17},
-}
-
-# BackdoorBench's model defences (config/defense/*/cifar10.yaml) at a cost that fits each preset.
-# Demo: NC 3 epochs of two batches of 64 clean images per class (it still flagged the target of
-# the sunglasses and eyebrows models, anomaly index 2.9 / 2.5); the filters are scored but not
-# retrained (--retrain_epochs=0). Measured cost in the demo: see RESULTS.md.
-DEMO_DEFENCES = {
-    "spectral": {"percentile": 85.0},
-    "ac": {"nb_dims": 10, "nb_clusters": 2, "cluster_analysis": "smaller"},
-    "nc": {"epochs": 3, "batch_size": 64, "unlearning_epochs": 2, "unlearning_lr": 1e-3},
-}
-# LFW: NC 8 epochs of four batches of 64 (256 clean val images) per class, 62 classes; each
-# filter is followed by a retraining as long as the victim's (BackdoorBench's protocol).
-# 14 min 33 s from scratch with them (load 4-5), 2.4-3.2 min per model in ModelDefence.
-LFW_DEFENCES = DEMO_DEFENCES | {
-    "nc": {"epochs": 8, "batch_size": 64, "unlearning_epochs": 5, "unlearning_lr": 1e-3}
-}
-
-PRESETS = {
-    # 16 rendered identities × 80 images, 10 % poison, 3 triggers × 4 detectors: 3m40s wall from
-    # scratch on 2 CPU cores shared with five other jobs (1m45s of CPU time).
-    "demo": DetectionConfig(
-        num_identities=16,
-        images_per_identity=80,
-        detector_params=DEMO_DETECTORS,
-        defence_params=DEMO_DEFENCES,
-        retrain_epochs=0,
-        defence_clean_images=128,
-    ),
-    # ../shared/datasets/lfw-deepfunneled-min20 (62 identities, 3,023 faces), sized for CPU: 8m11s
-    # wall from scratch on 2 shared CPU cores, 4m48s of CPU (clean accuracy 0.74-0.78, ASR
-    # 0.97-1.0) before the model defences; 14m33s wall, 13.3 CPU-minutes with them.
-    "lfw": DetectionConfig(
-        source="lfw:../shared/datasets/lfw-deepfunneled-min20",
-        num_identities=0,
-        images_per_identity=0,
-        epochs=30,
-        global_batch_size=64,
-        detector_params=LFW_DETECTORS,
-        defence_params=LFW_DEFENCES,
-        defence_clean_images=256,
-    ),
-}
+# The presets are data: pipelines/presets/backdoor_detection.toml, with what each is for.
+PRESETS = load_presets(DetectionConfig, NAME)
 
 
 def validate(config: DetectionConfig) -> DetectionConfig:

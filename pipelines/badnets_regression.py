@@ -20,6 +20,7 @@ from pipelines.config_flags import (
     LR_HELP,
     NUM_TEST_HELP,
     NUM_TRAIN_HELP,
+    RATES_HELP,
     SEED_HELP,
     SEEDS_HELP,
     SOURCE_HELP,
@@ -27,6 +28,7 @@ from pipelines.config_flags import (
     define_config_flags,
     setting,
 )
+from pipelines.preset_files import load_presets
 from poison_tf.components.headpose.bad_nets_report import BadNetsReport
 from poison_tf.components.headpose.head_pose_evaluator import HeadPoseEvaluator
 from poison_tf.components.headpose.head_pose_example_gen import HeadPoseExampleGen
@@ -89,9 +91,7 @@ class BadNetsConfig:
         ("checkerboard", "point", "random"),
         help=TRIGGERS_HELP,
     )
-    rates: tuple = setting(
-        ALL_RATES, help="Poison rates in percent of the training set, e.g. 50,20,10."
-    )
+    rates: tuple = setting(ALL_RATES, help=RATES_HELP)
     target: tuple = setting(
         (90.0, 0.0, 0.0), help="The attack's target label (yaw,pitch,roll in degrees)."
     )
@@ -114,48 +114,8 @@ class BadNetsConfig:
 
 define_config_flags(BadNetsConfig)
 
-PRESETS = {
-    # Under 4 minutes on 2 CPU cores: 48-px images, a narrow ResNet18, 3 triggers × 3 rates, the
-    # poisoned models fine-tuned from the baseline (RESULTS.md: what the victim needs to learn).
-    "demo": BadNetsConfig(
-        image_size=48,
-        num_train=5000,
-        num_test=500,
-        width=0.25,
-        epochs=8,
-        global_batch_size=32,
-        learning_rate=2e-3,
-        rates=(50.0, 20.0, 10.0),
-        protocol="finetune",
-        finetune_epochs=1,
-        finetune_learning_rate=1e-3,
-        gradcam_layer="v2_stack_1_block2_out",  # 6×6 at 48 px; the last map is 2×2
-    ),
-    # The original study's design on 2 CPU cores (RESULTS.md): all nine rates × 3 triggers at a
-    # baseline clean MAE under 3 degrees (64 px, 24k rendered heads, width 0.25, 12 epochs), the
-    # poisoned models fine-tuned from it, 3 seeds of the baseline and of checkerboard at 2 %.
-    # Fine-tuning: checkerboard 2 % reached attack MAE 3.16 / 2.07 / 1.82 / 1.33 with 2 epochs at
-    # 5e-4 / 1.5e-3 / 3e-3 and 4 epochs at 1.5e-3 (clean MAE 1.92 / 1.96 / 2.24 / 1.81); 3e-3
-    # cost more than 10 % clean MAE, more epochs did not fit the 3-hour budget (RESULTS.md).
-    "cpu": BadNetsConfig(
-        image_size=64,
-        num_train=24000,
-        num_test=2000,
-        width=0.25,
-        epochs=12,
-        global_batch_size=64,
-        learning_rate=2e-3,
-        protocol="finetune",
-        finetune_epochs=4,
-        finetune_learning_rate=1.5e-3,
-        seeds=3,
-        seeded_rate=2.0,
-        gradcam_layer="v2_stack_1_block2_out",
-    ),
-    # The original study's setting, sized for a GPU: 100×100, full ResNet18, all nine rates,
-    # every poisoned model from scratch.
-    "full": BadNetsConfig(),
-}
+# The presets are data: pipelines/presets/badnets_regression.toml, with what each is for.
+PRESETS = load_presets(BadNetsConfig, NAME)
 
 
 def validate(config: BadNetsConfig) -> BadNetsConfig:

@@ -18,6 +18,7 @@ import sys
 from pipelines import common
 from pipelines import instance_segmentation as seg
 from pipelines.config_flags import define_config_flags, setting
+from pipelines.preset_files import load_presets
 from poison_tf.attacks.class_pairs import check_ratio, parse_pairs
 from poison_tf.components.clean_image.clean_image_pair_selector import CleanImagePairSelector
 from poison_tf.components.clean_image.clean_image_planner import CleanImagePlanner
@@ -56,52 +57,8 @@ class CleanImageConfig(seg.SegStudyConfig):
 
 define_config_flags(CleanImageConfig)
 
-
-PRESETS = {
-    # Under 4 minutes on 2 CPU cores: street scenes at 96 px, the tiny model, the closest t-SNE pair.
-    "demo": CleanImageConfig(
-        image_size=96,
-        num_train=240,
-        num_val=64,
-        model_size="tiny",
-        epochs=20,
-        global_batch_size=16,
-        learning_rate=0.01,
-        warmup_epochs=1.0,
-        num_tsne_pairs=1,
-    ),
-    # Real data on CPU: coco128-seg, whose data.yaml trains and validates on the same 128 images. A
-    # from-scratch model with augmentation barely detects anything after an hour of this CPU (tiny
-    # 256 px 40 epochs: Box mAP50 0.018; n 320 px 60 epochs: 0.137), so no relabelling could show.
-    # Without augmentation the tiny model at 160 px fits its training images in 150 epochs (a few
-    # minutes per model), which is what this check measures: what label poisoning does to what a
-    # model learned. Hosts of t-SNE pairs need >= 20 instances (10 relabelled at ratio 0.5);
-    # plus the hand-picked street pair car → truck.
-    "coco128": CleanImageConfig(
-        source="yolo:../shared/datasets/coco128-seg/data.yaml",
-        image_size=160,
-        model_size="tiny",
-        epochs=150,
-        global_batch_size=4,
-        learning_rate=0.01,
-        warmup_epochs=2.0,
-        augment=False,
-        epoch_map=False,
-        num_tsne_pairs=1,
-        min_host_instances=20,
-        pairs="car:truck",
-    ),
-    # The original study: 720 px (→ 736), 50 epochs, 2 t-SNE + 2 hand-picked pairs. Sized for a GPU.
-    "study": CleanImageConfig(
-        image_size=736,
-        num_train=3500,
-        num_val=500,
-        model_size="n",
-        epochs=50,
-        global_batch_size=16,
-        pairs="traffic sign:parking sign,bus:train",
-    ),
-}
+# The presets are data: pipelines/presets/clean_image_backdoor.toml, with what each is for.
+PRESETS = load_presets(CleanImageConfig, NAME)
 
 
 def class_names(source: str) -> list[str] | None:

@@ -51,6 +51,13 @@ TRIGGERS_HELP = (
     "Triggers, one backdoored model each: checkerboard,point,random (head pose) or "
     "sunglasses,lipstick,eyebrows (faces)."
 )
+TARGET_CLASS_HELP = "Target class id of the attack (-1 = untargeted)."
+DEFENCE_PARAMS_HELP = "{defence: {keyword: value}} (preset only)."
+AUGMENT_HELP = "Train with flips, HSV, scale and translate augmentation."
+NUM_CLASSES_HELP = "Synthetic source: number of classes."
+MAX_TRAIN_HELP = "Real data: keep at most N training images (0 = all)."
+MAX_TEST_HELP = "Real data: keep at most N test images (0 = all)."
+RATES_HELP = "Poison rates in percent of the training set, e.g. 50,20,10."
 
 
 def setting(

@@ -14,6 +14,7 @@ import sys
 
 from pipelines import common
 from pipelines.config_flags import (
+    AUGMENT_HELP,
     BATCH_HELP,
     EPOCHS_HELP,
     IMAGE_SIZE_HELP,
@@ -26,6 +27,7 @@ from pipelines.config_flags import (
     define_config_flags,
     setting,
 )
+from pipelines.preset_files import load_presets
 from poison_tf.components.segmentation.seg_evaluator import SegEvaluator
 from poison_tf.components.segmentation.seg_example_gen import SegExampleGen
 from poison_tf.components.segmentation.seg_report import SegReport
@@ -51,7 +53,7 @@ class SegStudyConfig:
     )
     warmup_epochs: float = setting(3.0, help="Segmentation: epochs of learning-rate warm-up.")
     lr_decay: str = setting("linear", help=LR_DECAY_HELP, choices=LR_DECAYS)
-    augment: bool = setting(True, help="Train with flips, HSV, scale and translate augmentation.")
+    augment: bool = setting(True, help=AUGMENT_HELP)
     max_instances: int = setting(100, help="Instances kept per image (largest first).")
     epoch_map: bool = setting(
         True, help="Validate (mAP) after every epoch as Ultralytics does; off: val losses only."
@@ -74,41 +76,8 @@ class SegStudyConfig:
 
 define_config_flags(SegStudyConfig)
 
-
-PRESETS = {
-    # Under 4 minutes on 2 CPU cores: rendered street scenes at 128 px, the tiny model.
-    "demo": SegStudyConfig(
-        num_train=320,
-        num_val=64,
-        model_size="tiny",
-        epochs=20,
-        global_batch_size=16,
-        learning_rate=0.01,
-        warmup_epochs=1.0,
-    ),
-    # The real-data check on CPU: coco128-seg (train = val, 128 images) at 320 px, the n model.
-    "coco128": SegStudyConfig(
-        source="yolo:../shared/datasets/coco128-seg/data.yaml",
-        image_size=320,
-        model_size="n",
-        epochs=60,
-        global_batch_size=8,
-        learning_rate=0.002,
-        warmup_epochs=2.0,
-        epoch_map=False,
-    ),
-    # The original study's setting (3,500 images at 720 px, 50 epochs); Ultralytics rounds 720 up to
-    # a multiple of the largest stride, 736. Sized for a GPU.
-    "study": SegStudyConfig(
-        source="synthetic_streets",
-        image_size=736,
-        num_train=3500,
-        num_val=500,
-        model_size="n",
-        epochs=50,
-        global_batch_size=16,
-    ),
-}
+# The presets are data: pipelines/presets/instance_segmentation.toml, with what each is for.
+PRESETS = load_presets(SegStudyConfig, NAME)
 
 
 def validate(config: SegStudyConfig) -> SegStudyConfig:

@@ -18,7 +18,7 @@ import numpy as np
 
 from poison_tf.dag.artifact import Artifact
 from poison_tf.dag.spec import ChannelParameter
-from poison_tf.io.atomic import read_json, write_json
+from poison_tf.io.atomic import atomic_file, read_json, write_json
 
 if TYPE_CHECKING:
     import keras
@@ -118,6 +118,11 @@ class Model(ArtifactType):
         """The per-epoch history of the training (empty when none was logged)."""
         path = artifact.path(cls.HISTORY_FILE)
         return (read_json(path) or []) if os.path.isfile(path) else []
+
+    @classmethod
+    def last_epoch(cls, artifact: Artifact) -> dict[str, Any]:
+        """The history's last epoch (its metrics by name; empty when none was logged)."""
+        return (cls.history(artifact) or [{}])[-1]
 
     @classmethod
     def copy_tensorboard(cls, artifact: Artifact, out_dir: str, label: str) -> None:
@@ -342,3 +347,14 @@ class Report(ArtifactType):
 
     TYPE_NAME = "Report"
     FILE = "report.md"
+
+    @classmethod
+    def write(cls, artifact: Artifact, text: str) -> None:
+        """Writes `report.md` atomically: a crash never leaves half a report."""
+        with atomic_file(artifact.path(cls.FILE)) as handle:
+            handle.write(text)
+
+    @classmethod
+    def write_sections(cls, artifact: Artifact, sections: list[str]) -> None:
+        """Writes `report.md` from Markdown sections: a blank line between, empty ones left out."""
+        cls.write(artifact, "\n\n".join(s for s in sections if s) + "\n")

@@ -1,7 +1,8 @@
-"""Spec parameters that many components declare alike: their seed and tf.distribute strategy.
+"""Spec parameters that many components declare alike: their seed and tf.distribute strategy,
+and a report's title, settings paragraph and seeds.
 
 One declaration each, so that the flag every stage program generates from them (`--seed`,
-`--strategy`) reads the same everywhere.
+`--strategy`, `--title`, `--settings`) reads the same everywhere.
 """
 
 from __future__ import annotations
@@ -31,3 +32,42 @@ def strategy_parameter() -> ExecutionParameter:
         A str parameter, "default" unless given.
     """
     return ExecutionParameter(str, default="default", help=STRATEGY_HELP)
+
+
+def settings_parameter(describes: str) -> ExecutionParameter:
+    """A report's `settings` parameter: the Markdown paragraph the pipeline writes about its run.
+
+    Args:
+        describes: what the paragraph describes, e.g. "data and training".
+
+    Returns:
+        A str parameter, empty unless given.
+    """
+    return ExecutionParameter(str, default="", help=f"Markdown describing {describes}")
+
+
+def report_parameters(title: str, describes: str) -> dict[str, ExecutionParameter]:
+    """A report's `title` and `settings` parameters.
+
+    Args:
+        title: the report's default title.
+        describes: what the settings paragraph describes (see `settings_parameter`).
+
+    Returns:
+        {"title": ..., "settings": ...}.
+    """
+    return {
+        "title": ExecutionParameter(str, default=title, help="the report's title"),
+        "settings": settings_parameter(describes),
+    }
+
+
+def seeds_parameter() -> ExecutionParameter:
+    """A report's `seeds` parameter: which seed each metrics input ran with (`--seeds=N` runs).
+
+    Returns:
+        A str parameter (a JSON list), empty unless given.
+    """
+    return ExecutionParameter(
+        str, default="", help="JSON list: the seed of each metrics input (--seeds=N runs)"
+    )

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from poison_tf.report.tables import to_markdown, write_csv
+
 
 def over_seeds(frames: Sequence[pd.DataFrame], seeds: Sequence[int]) -> pd.DataFrame:
     """Stacks per-seed tables into one long table with an outer `seed` index level.
@@ -71,3 +73,24 @@ def format_mean_spread(
         else:
             shown[column] = first[column].reindex(mean.index).astype(str)
     return shown
+
+
+def seeds_heading(seeds: Sequence[int]) -> str:
+    """`Over N seeds (a, b, …)`: how a report's section over seeds starts."""
+    return f"Over {len(seeds)} seeds ({', '.join(map(str, seeds))})"
+
+
+def spread_table(frames: Sequence[pd.DataFrame], seeds: Sequence[int], csv_path: str) -> str:
+    """Per-seed tables → their long CSV (every seed's rows) and a Markdown 'mean ± std' table.
+
+    Args:
+        frames: one table per seed (see `over_seeds`).
+        seeds: the seed of each table.
+        csv_path: where the long table is written.
+
+    Returns:
+        The Markdown table of `format_mean_spread`.
+    """
+    long = over_seeds(frames, seeds)
+    write_csv(long, csv_path)
+    return to_markdown(format_mean_spread(long))

@@ -53,10 +53,14 @@ def two_nodes():
     stop_local_ray(before)
 
 
-def _exits_2(argv, capsys, message) -> None:
-    status = run_program(pipeline_main.main, "poison-tf-pipeline", [*TINY, *argv])
+def _refused(capsys, argv: list[str], out, message: str) -> None:
+    """Runs the tiny Ray pipeline into `out`; asserts exit status 2, one `error:` line holding
+    `message`, and no `out` (the check comes before any task starts)."""
+    argv = [*TINY, *argv, f"--output_dir={out}"]
+    status = run_program(pipeline_main.main, "poison-tf-pipeline", argv)
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert status == 2 and len(errors) == 1 and message in errors[0], (status, errors)
+    assert not os.path.exists(out)
 
 
 def _closed_port() -> int:
@@ -67,22 +71,14 @@ def _closed_port() -> int:
 
 def test_an_unreachable_address(tmp_path, capsys):
     port = _closed_port()
-    out = tmp_path / "run"
-    _exits_2(
-        [f"--ray_address=127.0.0.1:{port}", f"--output_dir={out}"],
-        capsys,
-        f"--ray_address=127.0.0.1:{port}: no Ray head answers there",
-    )
-    assert not out.exists()
+    message = f"--ray_address=127.0.0.1:{port}: no Ray head answers there"
+    _refused(capsys, [f"--ray_address=127.0.0.1:{port}"], tmp_path / "run", message)
 
 
 def test_a_relative_output_dir_on_a_multi_node_cluster(two_nodes, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    _exits_2(
-        [f"--ray_address={two_nodes}", "--output_dir=runs/x"],
-        capsys,
-        "--output_dir=runs/x: a relative path, but the Ray cluster has 2 nodes",
-    )
+    message = "--output_dir=runs/x: a relative path, but the Ray cluster has 2 nodes"
+    _refused(capsys, [f"--ray_address={two_nodes}"], "runs/x", message)
     assert not (tmp_path / "runs").exists()
 
 
@@ -92,13 +88,8 @@ def test_a_local_only_output_dir_on_a_multi_node_cluster(two_nodes, tmp_path, ca
     kind = filesystem_type(str(tmp_path))
     if kind not in LOCAL_ONLY_FS:
         pytest.skip(f"{tmp_path} is on {kind}, not a local-only file system")
-    out = tmp_path / "run"
-    _exits_2(
-        [f"--ray_address={two_nodes}", f"--output_dir={out}"],
-        capsys,
-        f"on a local {kind} file system, but the Ray cluster has 2 nodes",
-    )
-    assert not out.exists()
+    message = f"on a local {kind} file system, but the Ray cluster has 2 nodes"
+    _refused(capsys, [f"--ray_address={two_nodes}"], tmp_path / "run", message)
 
 
 @pytest.mark.parametrize(
@@ -110,14 +101,11 @@ def test_a_local_only_output_dir_on_a_multi_node_cluster(two_nodes, tmp_path, ca
     ],
 )
 def test_a_share_no_node_has(two_nodes, tmp_path, capsys, flag, message):
-    out = tmp_path / "run"
-    _exits_2([f"--ray_address={two_nodes}", flag, f"--output_dir={out}"], capsys, message)
-    assert not out.exists()
+    _refused(capsys, [f"--ray_address={two_nodes}", flag], tmp_path / "run", message)
 
 
 def test_an_unreachable_ray_address_variable(tmp_path, capsys, monkeypatch):
     port = _closed_port()
     monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
-    out = tmp_path / "run"
-    _exits_2([f"--output_dir={out}"], capsys, f"RAY_ADDRESS=127.0.0.1:{port}: no Ray head answers")
-    assert not out.exists()
+    message = f"RAY_ADDRESS=127.0.0.1:{port}: no Ray head answers"
+    _refused(capsys, [], tmp_path / "run", message)

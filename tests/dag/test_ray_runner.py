@@ -16,6 +16,7 @@ import pytest
 import ray_components as rc
 from cli_runner import run_program
 from ray_fixtures import ray_listening_addresses, start_local_ray, stop_local_ray
+from tiny_flags import BADNETS_TINY_SIZES
 
 from pipelines import main as pipeline_main
 from poison_tf.dag import LocalDagRunner, Pipeline, executions
@@ -160,12 +161,7 @@ def test_local_and_ray_runners_log_the_same_fields(ray_instance, tmp_path):
 
 BADNETS_TINY = [
     "--pipeline=badnets_regression",
-    "--num_train=64",
-    "--num_test=16",
-    "--image_size=32",
-    "--width=0.25",
-    "--epochs=1",
-    "--global_batch_size=16",
+    *BADNETS_TINY_SIZES,
     "--triggers=checkerboard",
     "--rates=50",
 ]

@@ -3,6 +3,7 @@ exit status 2 and no output file."""
 
 from __future__ import annotations
 
+import io
 import os
 
 import keras
@@ -29,25 +30,38 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def _expect_error(capsys, tmp_path, argv: list[str], *fragments: str) -> str:
-    before = set(os.listdir(tmp_path))
-    out_path = tmp_path / "out.keras"
-    code, _, err = _run(capsys, *argv, f"--output={out_path}")
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, err
-    assert len(lines) == 1 and lines[0].startswith("error:"), err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    assert set(os.listdir(tmp_path)) == before  # no output, no temporary left behind
-    return lines[0]
+@pytest.fixture
+def expect_error(capsys, tmp_path):
+    """Runs the importer on `argv`; asserts one `error:` line holding every fragment, exit
+    status 2, and nothing new in tmp_path (no output, no temporary left behind)."""
+
+    def expect(argv: list[str], *fragments: str) -> str:
+        before = set(os.listdir(tmp_path))
+        out_path = tmp_path / "out.keras"
+        code, _, err = _run(capsys, *argv, f"--output={out_path}")
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert code == 2, err
+        assert len(lines) == 1 and lines[0].startswith("error:"), err
+        for fragment in fragments:
+            assert fragment in lines[0], lines[0]
+        assert set(os.listdir(tmp_path)) == before
+        return lines[0]
+
+    return expect
 
 
-def test_import_writes_model_and_json(capsys, tmp_path, resnet18_state):
+@pytest.fixture
+def r18_file(tmp_path, resnet18_state):
+    """The 7-class ResNet18 state_dict saved as a .pth file."""
     weights = tmp_path / "r18.pth"
     torch.save(resnet18_state, weights)
+    return weights
+
+
+def test_import_writes_model_and_json(capsys, tmp_path, r18_file):
     out = tmp_path / "sub" / "r18.keras"
     code, stdout, err = _run(
-        capsys, "--source=torchvision:resnet18", f"--weights={weights}", f"--output={out}"
+        capsys, "--source=torchvision:resnet18", f"--weights={r18_file}", f"--output={out}"
     )
     assert code == 0, err
     assert "torchvision:resnet18" in stdout and out.is_file()
@@ -57,120 +71,84 @@ def test_import_writes_model_and_json(capsys, tmp_path, resnet18_state):
     assert read_import_metadata(str(out))["source"] == "torchvision:resnet18"
 
 
-def test_other_architecture_names_missing_and_unexpected(capsys, tmp_path, resnet18_state):
-    weights = tmp_path / "r18.pth"
-    torch.save(resnet18_state, weights)
-    _expect_error(
-        capsys,
-        tmp_path,
-        ["--source=torchvision:resnet50", f"--weights={weights}"],
+R18 = "--source=torchvision:resnet18"
+
+
+def test_other_architecture_names_missing_and_unexpected(expect_error, r18_file):
+    expect_error(
+        ["--source=torchvision:resnet50", f"--weights={r18_file}"],
         "does not match torchvision:resnet50",
         "missing",
         "layer1.0.conv3.weight (256, 64, 1, 1)",
     )
 
 
-def test_foreign_tensors_are_named_unexpected(capsys, tmp_path):
+def test_resnet_file_as_efficientnet(expect_error, r18_file):
+    expect_error(
+        ["--source=efficientnet_lite0", f"--weights={r18_file}"],
+        "does not match efficientnet_lite0",
+        "_conv_stem.weight (32, 3, 3, 3)",
+        "unexpected",
+        "conv1.weight (64, 3, 7, 7)",
+    )
+
+
+def test_class_count_mismatch(expect_error, r18_file):
+    expect_error(
+        [R18, f"--weights={r18_file}", "--num_classes=1000"],
+        "--num_classes=1000 does not match",
+        "fc.weight (7, 512) has 7 classes",
+    )
+
+
+def test_foreign_tensors_are_named_unexpected(expect_error, tmp_path):
     weights = tmp_path / "lite.pth"
     torch.save({"_conv_stem.weight": torch.zeros(32, 3, 3, 3)}, weights)
-    _expect_error(
-        capsys,
-        tmp_path,
-        ["--source=torchvision:resnet18", f"--weights={weights}"],
+    expect_error(
+        [R18, f"--weights={weights}"],
         "missing",
         "conv1.weight (64, 3, 7, 7)",
         "unexpected 1 tensor(s): _conv_stem.weight (32, 3, 3, 3)",
     )
 
 
-def test_shape_mismatch_names_tensor(capsys, tmp_path, resnet18_state):
+def test_shape_mismatch_names_tensor(expect_error, tmp_path, resnet18_state):
     state = dict(resnet18_state, **{"layer1.0.conv2.weight": torch.zeros(64, 64, 5, 5)})
     weights = tmp_path / "bad.pth"
     torch.save(state, weights)
-    _expect_error(
-        capsys,
-        tmp_path,
-        ["--source=torchvision:resnet18", f"--weights={weights}"],
+    expect_error(
+        [R18, f"--weights={weights}"],
         "shape mismatch",
         "layer1.0.conv2.weight is (64, 64, 5, 5), needs (64, 64, 3, 3)",
     )
 
 
-def test_truncated_file(capsys, tmp_path, resnet18_state):
-    whole = tmp_path / "whole.pth"
-    torch.save(resnet18_state, whole)
-    data = whole.read_bytes()
-    whole.unlink()
-    weights = tmp_path / "cut.pth"
-    weights.write_bytes(data[: len(data) // 2])
-    _expect_error(
-        capsys,
-        tmp_path,
-        ["--source=torchvision:resnet18", f"--weights={weights}"],
-        "not a readable PyTorch file",
-    )
+def _truncated(path, state) -> None:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
 
 
-def test_non_torch_file(capsys, tmp_path):
-    weights = tmp_path / "notes.pth"
-    weights.write_text("these are not weights\n")
-    _expect_error(
-        capsys,
-        tmp_path,
-        ["--source=torchvision:resnet18", f"--weights={weights}"],
-        "not a readable PyTorch file",
-    )
+@pytest.mark.parametrize(
+    "write, message",
+    [
+        (_truncated, "not a readable PyTorch file"),
+        (lambda path, _: path.write_text("these are not weights\n"), "not a readable PyTorch file"),
+        (lambda path, _: torch.save(torch.nn.Linear(2, 2), path), "refusing to unpickle"),
+    ],
+    ids=["truncated", "not torch", "pickled module"],
+)
+def test_unreadable_weights_file(expect_error, tmp_path, resnet18_state, write, message):
+    weights = tmp_path / "weights.pth"
+    write(weights, resnet18_state)
+    expect_error([R18, f"--weights={weights}"], message)
 
 
-def test_pickled_module_is_refused(capsys, tmp_path):
-    weights = tmp_path / "full.pth"
-    torch.save(torch.nn.Linear(2, 2), weights)
-    _expect_error(
-        capsys,
-        tmp_path,
-        ["--source=torchvision:resnet18", f"--weights={weights}"],
-        "refusing to unpickle",
-    )
-
-
-def test_class_count_mismatch(capsys, tmp_path, resnet18_state):
-    weights = tmp_path / "r18.pth"
-    torch.save(resnet18_state, weights)
-    _expect_error(
-        capsys,
-        tmp_path,
-        ["--source=torchvision:resnet18", f"--weights={weights}", "--num_classes=1000"],
-        "--num_classes=1000 does not match",
-        "fc.weight (7, 512) has 7 classes",
-    )
-
-
-def test_unknown_kind(capsys, tmp_path):
+def test_unknown_kind(expect_error, tmp_path):
     weights = tmp_path / "x.pth"
     weights.write_bytes(b"")
-    _expect_error(
-        capsys, tmp_path, ["--source=torchvision:vgg16", f"--weights={weights}"], "not a known kind"
-    )
+    expect_error(["--source=torchvision:vgg16", f"--weights={weights}"], "not a known kind")
 
 
-def test_missing_weights_file(capsys, tmp_path):
-    _expect_error(
-        capsys,
-        tmp_path,
-        ["--source=torchvision:resnet18", f"--weights={tmp_path / 'nope.pth'}"],
-        "no such file",
-    )
-
-
-def test_resnet_file_as_efficientnet(capsys, tmp_path, resnet18_state):
-    weights = tmp_path / "r18.pth"
-    torch.save(resnet18_state, weights)
-    _expect_error(
-        capsys,
-        tmp_path,
-        ["--source=efficientnet_lite0", f"--weights={weights}"],
-        "does not match efficientnet_lite0",
-        "_conv_stem.weight (32, 3, 3, 3)",
-        "unexpected",
-        "conv1.weight (64, 3, 7, 7)",
-    )
+def test_missing_weights_file(expect_error, tmp_path):
+    expect_error([R18, f"--weights={tmp_path / 'nope.pth'}"], "no such file")

@@ -15,6 +15,13 @@ def run_cli(argv: list[str]) -> int:
     return run_program(pipeline_main.main, "poison-tf-pipeline", argv)
 
 
+def run_into(tmp_path: pathlib.Path, argv: list[str]) -> pathlib.Path:
+    """Runs the pipeline with `argv` into `tmp_path/run`; asserts exit status 0; returns the folder."""
+    out = tmp_path / "run"
+    assert run_cli([*argv, f"--output_dir={out}"]) == 0
+    return out
+
+
 def rerun_is_fully_cached(argv: list[str], out: pathlib.Path) -> bool:
     """Runs the same command again; True when every component came from the cache."""
     log = out / ".pipeline" / "executions.jsonl"

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from pipeline_cli import error_lines, run_cli
+from pipeline_cli import error_lines, run_cli, run_into
 
 from pipelines import adversarial_patch
 
@@ -30,8 +30,7 @@ TINY = [
 
 
 def test_tiny_pipeline_writes_the_report(tmp_path):
-    out = tmp_path / "run"
-    assert run_cli([*TINY, f"--output_dir={out}"]) == 0
+    out = run_into(tmp_path, TINY)
     report = (out / "report.md").read_text()
     for heading in (
         "## Clean vs patched",

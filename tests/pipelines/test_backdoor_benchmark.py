@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from pipeline_cli import exits_2_with_one_error, run_cli
+from pipeline_cli import exits_2_with_one_error, run_into
 
 TINY = [
     "--pipeline=backdoor_benchmark",
@@ -20,8 +20,7 @@ TINY = [
 
 @pytest.mark.slow
 def test_tiny_run_writes_the_leaderboard_beside_backdoorbench(tmp_path):
-    out = tmp_path / "run"
-    assert run_cli([*TINY, f"--output_dir={out}"]) == 0
+    out = run_into(tmp_path, TINY)
     board = pd.read_csv(out / "leaderboard.csv")
     assert list(board[["attack", "defence"]].itertuples(index=False, name=None)) == [
         ("badnet", "none"),

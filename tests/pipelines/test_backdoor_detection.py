@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from pipeline_cli import error_lines, rerun_is_fully_cached, run_cli
+from pipeline_cli import error_lines, rerun_is_fully_cached, run_cli, run_into
 
 TINY = [
     "--pipeline=backdoor_detection",
@@ -20,8 +20,7 @@ TINY = [
 
 @pytest.mark.slow
 def test_tiny_run_writes_the_tables_and_reuses_the_cache(tmp_path):
-    out = tmp_path / "run"
-    assert run_cli([*TINY, f"--output_dir={out}"]) == 0
+    out = run_into(tmp_path, TINY)
     report = (out / "report.md").read_text()
     assert "## Clean threshold and mean score per poisoned set" in report
 

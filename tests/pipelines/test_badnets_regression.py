@@ -9,17 +9,13 @@ import sys
 
 import pandas as pd
 import pytest
-from pipeline_cli import error_lines, rerun_is_fully_cached, run_cli
+from pipeline_cli import error_lines, rerun_is_fully_cached, run_cli, run_into
+from tiny_flags import BADNETS_TINY_SIZES
 
 TINY = [
     "--pipeline=badnets_regression",
     "--preset=demo",
-    "--num_train=64",
-    "--num_test=16",
-    "--image_size=32",
-    "--width=0.25",
-    "--epochs=1",
-    "--global_batch_size=16",
+    *BADNETS_TINY_SIZES,
     "--triggers=checkerboard,point",
     "--rates=50,10",
 ]
@@ -27,8 +23,7 @@ TINY = [
 
 @pytest.mark.slow
 def test_tiny_sweep_writes_the_report_and_reuses_the_cache(tmp_path):
-    out = tmp_path / "run"
-    assert run_cli([*TINY, f"--output_dir={out}"]) == 0
+    out = run_into(tmp_path, TINY)
     report = (out / "report.md").read_text()
     assert "## Clean MAE" in report and "## Attack MAE" in report and "baseline (0)" in report
     attack = pd.read_csv(out / "attack_mae.csv", index_col=0)

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from pipeline_cli import exits_2_with_one_error, run_cli
+from pipeline_cli import exits_2_with_one_error, run_into
 
 from poison_tf.poison.relabel_plan import RelabelPlan
 
@@ -25,8 +25,7 @@ TINY = [
 
 @pytest.mark.slow
 def test_tiny_study_writes_every_table(tmp_path):
-    out = tmp_path / "run"
-    assert run_cli([*TINY, f"--output_dir={out}"]) == 0
+    out = run_into(tmp_path, TINY)
     report = (out / "report.md").read_text()
     for heading in (
         "## Pair selection",

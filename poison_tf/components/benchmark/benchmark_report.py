@@ -17,10 +17,10 @@ import pandas as pd
 
 from poison_tf import types
 from poison_tf.components.benchmark.published import SOURCE, published
+from poison_tf.components.parameters import report_parameters
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
-from poison_tf.io.atomic import atomic_file
+from poison_tf.dag.spec import ComponentSpec
 from poison_tf.metrics.backdoorbench import defence_effectiveness_rating
 from poison_tf.report.tables import to_markdown, write_csv
 
@@ -137,12 +137,9 @@ def timings(cells: list[dict]) -> pd.DataFrame:
 class BenchmarkReportSpec(ComponentSpec):
     INPUTS = {"metrics": types.Metrics.channel()}
     OUTPUTS = {"report": types.Report.channel()}
-    PARAMETERS = {
-        "title": ExecutionParameter(
-            str, default="Backdoor benchmark (BackdoorBench protocol)", help="report title"
-        ),
-        "settings": ExecutionParameter(str, default="", help="settings paragraph of the report"),
-    }
+    PARAMETERS = report_parameters(
+        "Backdoor benchmark (BackdoorBench protocol)", "the run's settings"
+    )
 
 
 class BenchmarkReportExecutor(BaseExecutor):
@@ -179,8 +176,7 @@ class BenchmarkReportExecutor(BaseExecutor):
                 sections.append(
                     f"![NC trigger, {cell['attack']} {cell['rate_percent']:g} %]({name})"
                 )
-        with atomic_file(out.path(types.Report.FILE)) as handle:
-            handle.write("\n\n".join(s for s in sections if s) + "\n")
+        types.Report.write_sections(out, sections)
 
 
 class BenchmarkReport(BaseComponent):

@@ -17,11 +17,12 @@ import shutil
 import pandas as pd
 
 from poison_tf import types
+from poison_tf.components.parameters import settings_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data.seg_examples import read_seg_schema
-from poison_tf.io.atomic import atomic_file, read_json
+from poison_tf.io.atomic import read_json
 from poison_tf.metrics.clean_image_attack import attack_summary, comparison_table, study_observation
 from poison_tf.report.clean_image_tables import (
     attack_table,
@@ -48,9 +49,7 @@ class CleanImageReportSpec(ComponentSpec):
     }
     OUTPUTS = {"report": types.Report.channel()}
     PARAMETERS = {
-        "settings": ExecutionParameter(
-            str, default="", help="Markdown describing data, models and attack"
-        ),
+        "settings": settings_parameter("data, models and attack"),
         "num_samples": ExecutionParameter(
             int, default=3, help="images drawn in the prediction figure"
         ),
@@ -165,8 +164,7 @@ class CleanImageReportExecutor(BaseExecutor):
             shutil.copytree(
                 selector.path("projector"), out.path("tensorboard/projector"), dirs_exist_ok=True
             )
-        with atomic_file(out.path(types.Report.FILE)) as handle:
-            handle.write("\n".join(lines))
+        types.Report.write(out, "\n".join(lines))
 
 
 class CleanImageReport(BaseComponent):

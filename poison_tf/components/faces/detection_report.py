@@ -25,11 +25,12 @@ from poison_tf.components.faces.defence_table import (  # noqa: E402
     defence_frame,
     defence_sections,
 )  # noqa: E402
+from poison_tf.components.parameters import report_parameters, seeds_parameter  # noqa: E402
 from poison_tf.dag.component import BaseComponent  # noqa: E402
 from poison_tf.dag.executor import BaseExecutor  # noqa: E402
-from poison_tf.dag.spec import ComponentSpec, ExecutionParameter  # noqa: E402
-from poison_tf.io.atomic import atomic_file, save_figure  # noqa: E402
-from poison_tf.report.seeds import format_mean_spread, over_seeds  # noqa: E402
+from poison_tf.dag.spec import ComponentSpec  # noqa: E402
+from poison_tf.io.atomic import save_figure  # noqa: E402
+from poison_tf.report.seeds import seeds_heading, spread_table  # noqa: E402
 from poison_tf.report.tables import to_markdown, write_csv  # noqa: E402
 
 
@@ -41,17 +42,10 @@ class DetectionReportSpec(ComponentSpec):
     }
     OUTPUTS = {"report": types.Report.channel()}
     PARAMETERS = {
-        "title": ExecutionParameter(
-            str,
-            default="Backdoor input detection on a DeepID face classifier",
-            help="the report's title",
+        **report_parameters(
+            "Backdoor input detection on a DeepID face classifier", "data and training"
         ),
-        "settings": ExecutionParameter(
-            str, default="", help="Markdown describing data and training"
-        ),
-        "seeds": ExecutionParameter(
-            str, default="", help="JSON list: the seed of each metrics input (--seeds=N runs)"
-        ),
+        "seeds": seeds_parameter(),
     }
 
 
@@ -192,12 +186,11 @@ def seed_sections(runs: list[dict], seeds: list, out) -> list[str]:
         ("detection", "detection of each model's own trigger (FRR, detection rate, ROC-AUC)"),
         ("attack", "the attack (clean accuracy, attack success rates)"),
     ):
-        long = over_seeds([frames[name] for frames in per_seed], order)
-        write_csv(long, out.path(f"{name}_seeds.csv"))
+        table = spread_table([f[name] for f in per_seed], order, out.path(f"{name}_seeds.csv"))
         sections += [
-            f"## Over {len(order)} seeds ({', '.join(map(str, order))}): {title}, mean ± sample "
-            "std; the tables above are the first seed's",
-            to_markdown(format_mean_spread(long)),
+            f"## {seeds_heading(order)}: {title}, mean ± sample std; the tables above are the "
+            "first seed's",
+            table,
         ]
     return sections
 
@@ -248,8 +241,7 @@ class DetectionReportExecutor(BaseExecutor):
             "![scores](score_histograms.png)",
             "TensorBoard: `tensorboard --logdir tensorboard`.",
         ]
-        with atomic_file(out.path(types.Report.FILE)) as handle:
-            handle.write("\n\n".join(s for s in sections if s) + "\n")
+        types.Report.write_sections(out, sections)
         for metrics, model, seed in zip(every, input_dict["models"], seeds):
             name = metrics["backdoor"] or os.path.basename(model.uri)
             name += f"_seed{seed}" if seed is not None and seed != seeds[0] else ""

@@ -17,11 +17,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from poison_tf import types
+from poison_tf.components.parameters import report_parameters  # noqa: E402
 from poison_tf.dag.component import BaseComponent  # noqa: E402
 from poison_tf.dag.executor import BaseExecutor  # noqa: E402
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter  # noqa: E402
-from poison_tf.io.atomic import atomic_file, save_figure  # noqa: E402
-from poison_tf.report.seeds import format_mean_spread  # noqa: E402
+from poison_tf.io.atomic import save_figure  # noqa: E402
+from poison_tf.report.seeds import format_mean_spread, over_seeds  # noqa: E402
 from poison_tf.report.tables import to_markdown, write_csv  # noqa: E402
 
 BASELINE = "baseline (0)"
@@ -43,12 +44,7 @@ class BadNetsReportSpec(ComponentSpec):
     }
     OUTPUTS = {"report": types.Report.channel()}
     PARAMETERS = {
-        "title": ExecutionParameter(
-            str, default="BadNets on a head-pose regressor", help="the report's title"
-        ),
-        "settings": ExecutionParameter(
-            str, default="", help="Markdown describing data and training"
-        ),
+        **report_parameters("BadNets on a head-pose regressor", "data and training"),
         "seed_runs": ExecutionParameter(
             str,
             default="[]",
@@ -184,7 +180,7 @@ def seed_table(runs: list[tuple[str, int]], metrics: list[dict]) -> pd.DataFrame
         }
         frames.append(pd.DataFrame([row], index=pd.Index([setting], name="Setting")))
         seeds.append(seed)
-    long = pd.concat(frames, keys=seeds, names=["seed"])
+    long = over_seeds(frames, seeds)
     table = format_mean_spread(long, float_format="{:.2f}")
     table["seeds"] = long.groupby(level="Setting", sort=False).size()
     return table
@@ -314,8 +310,7 @@ class BadNetsReportExecutor(BaseExecutor):
         sections += [
             "Per-angle values: `sweep.csv`. TensorBoard: `tensorboard --logdir tensorboard`."
         ]
-        with atomic_file(out.path(types.Report.FILE)) as handle:
-            handle.write("\n\n".join(s for s in sections if s) + "\n")
+        types.Report.write_sections(out, sections)
         runs = [("baseline", input_dict["baseline_model"][0])]
         runs += [
             (f"{p['trigger']['name']}_{p['rate'] * 100:g}pct", m)

@@ -17,13 +17,14 @@ import shutil
 import pandas as pd
 
 from poison_tf import types
+from poison_tf.components.parameters import report_parameters, seeds_parameter
 from poison_tf.components.patch.patch_evaluator import sweep_table
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
-from poison_tf.io.atomic import atomic_file, read_json
+from poison_tf.dag.spec import ComponentSpec
+from poison_tf.io.atomic import read_json
 from poison_tf.report.patch_figures import plot_success_vs_area
-from poison_tf.report.seeds import format_mean_spread, over_seeds
+from poison_tf.report.seeds import seeds_heading, spread_table
 from poison_tf.report.tables import to_markdown, write_csv
 
 VICTIM_FILE = "victim.keras"
@@ -48,15 +49,8 @@ class PatchReportSpec(ComponentSpec):
     }
     OUTPUTS = {"report": types.Report.channel()}
     PARAMETERS = {
-        "title": ExecutionParameter(
-            str, default="Grid adversarial patch", help="the report's title"
-        ),
-        "settings": ExecutionParameter(
-            str, default="", help="Markdown describing data, victim and attack"
-        ),
-        "seeds": ExecutionParameter(
-            str, default="", help="JSON list: the seed of each metrics input (--seeds=N runs)"
-        ),
+        **report_parameters("Grid adversarial patch", "data, victim and attack"),
+        "seeds": seeds_parameter(),
     }
 
 
@@ -148,18 +142,15 @@ def seed_lines(metrics_dirs: list, seeds: list[int], fraction: float, key: str, 
             main_table(min(entries, key=lambda e: abs(e["requested_fraction"] - fraction)))
         )
         curves.append(success_curve(sweep_table(entries), key))
-    main_long, curve_long = over_seeds(mains, seeds), over_seeds(curves, seeds)
-    write_csv(main_long, out.path("patch_metrics_seeds.csv"))
-    write_csv(curve_long, out.path("success_vs_area_seeds.csv"))
-    head = f"## Over {len(seeds)} seeds ({', '.join(map(str, seeds))}), mean ± sample std"
+    head = f"## {seeds_heading(seeds)}, mean ± sample std"
     return [
         f"{head}: clean vs patched (the tables above are the first seed's)",
         "",
-        to_markdown(format_mean_spread(main_long)),
+        spread_table(mains, seeds, out.path("patch_metrics_seeds.csv")),
         "",
         f"{head}: success vs patch area",
         "",
-        to_markdown(format_mean_spread(curve_long)),
+        spread_table(curves, seeds, out.path("success_vs_area_seeds.csv")),
         "",
     ]
 
@@ -264,8 +255,7 @@ class PatchReportExecutor(BaseExecutor):
         ):
             if os.path.isdir(source):
                 shutil.copytree(source, target, dirs_exist_ok=True)
-        with atomic_file(out.path(types.Report.FILE)) as handle:
-            handle.write("\n".join(lines))
+        types.Report.write(out, "\n".join(lines))
 
 
 class PatchReport(BaseComponent):

@@ -8,14 +8,11 @@ the model artefact.
 
 from __future__ import annotations
 
-import os
-
 from poison_tf import types
 from poison_tf.components.training import train_and_export, training_parameters
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
-from poison_tf.io.atomic import read_json
 from poison_tf.tasks.image_classification import ImageClassificationTask
 
 
@@ -57,10 +54,9 @@ class PatchVictimTrainerExecutor(BaseExecutor):
         )
         out = output_dict["model"][0]
         train_and_export(task, p, out, self.work_dir)
-        if os.path.isfile(out.path(types.VictimModel.HISTORY_FILE)):
-            last = (read_json(out.path(types.VictimModel.HISTORY_FILE)) or [{}])[-1]
-            if "val_accuracy" in last:
-                out.properties["test_accuracy"] = float(last["val_accuracy"])
+        last = types.VictimModel.last_epoch(out)
+        if "val_accuracy" in last:
+            out.properties["test_accuracy"] = float(last["val_accuracy"])
         out.properties["arch"] = p["arch"]
 
 

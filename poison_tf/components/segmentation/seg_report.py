@@ -15,11 +15,12 @@ import shutil
 import pandas as pd
 
 from poison_tf import types
+from poison_tf.components.parameters import report_parameters
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
 from poison_tf.data.seg_examples import read_seg_schema
-from poison_tf.io.atomic import atomic_file, read_json
+from poison_tf.io.atomic import read_json
 from poison_tf.report.clean_image_tables import github_table
 from poison_tf.report.seg_figures import save_prediction_grid
 from poison_tf.report.seg_samples import predict_samples, sample_batch
@@ -37,12 +38,7 @@ class SegReportSpec(ComponentSpec):
     }
     OUTPUTS = {"report": types.Report.channel()}
     PARAMETERS = {
-        "title": ExecutionParameter(
-            str, default="YOLOv8-seg instance segmentation", help="the report's title"
-        ),
-        "settings": ExecutionParameter(
-            str, default="", help="Markdown describing data, model and training"
-        ),
+        **report_parameters("YOLOv8-seg instance segmentation", "data, model and training"),
         "labels": ExecutionParameter(
             str, default="[]", help="JSON list: one label per model (default model_i)"
         ),
@@ -117,8 +113,7 @@ class SegReportExecutor(BaseExecutor):
             f"![samples]({SAMPLES_PNG})",
             "",
         ]
-        with atomic_file(out.path(types.Report.FILE)) as handle:
-            handle.write("\n".join(lines))
+        types.Report.write(out, "\n".join(lines))
 
 
 class SegReport(BaseComponent):

@@ -9,14 +9,11 @@ become properties of the model artefact.
 
 from __future__ import annotations
 
-import os
-
 from poison_tf import types
 from poison_tf.components.training import train_and_export, training_parameters
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
-from poison_tf.io.atomic import read_json
 from poison_tf.models import yolo_v8_seg  # noqa: F401 (registers the model class for loading)
 from poison_tf.tasks.yolo_segmentation import YoloSegmentationTask
 
@@ -81,11 +78,10 @@ class SegTrainerExecutor(BaseExecutor):
         out.properties["size"] = task.size  # the init file's size when fine-tuning
         out.properties["init_weights"] = p.get("init_weights") or ""
         out.properties["poisoned"] = plan is not None
-        if os.path.isfile(out.path(types.SegModel.HISTORY_FILE)):
-            last = (read_json(out.path(types.SegModel.HISTORY_FILE)) or [{}])[-1]
-            for key in ("val_box_mAP50", "val_box_mAP50-95", "val_mask_mAP50", "val_mask_mAP50-95"):
-                if key in last:
-                    out.properties[key] = float(last[key])
+        last = types.SegModel.last_epoch(out)
+        for key in ("val_box_mAP50", "val_box_mAP50-95", "val_mask_mAP50", "val_mask_mAP50-95"):
+            if key in last:
+                out.properties[key] = float(last[key])
 
 
 class SegTrainer(BaseComponent):
