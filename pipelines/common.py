@@ -15,7 +15,7 @@ import shutil
 from absl import flags
 
 from pipelines import config_flags
-from poison_tf.dag import LocalDagRunner, Pipeline
+from poison_tf.dag import LocalDagRunner, Pipeline, staging
 from poison_tf.errors import UserInputError  # noqa: F401 (re-exported for pipelines)
 from poison_tf.io.flag_ranges import check_config, check_values
 from poison_tf.train.determinism import enable_determinism
@@ -171,18 +171,24 @@ def run_and_publish(
 ) -> str:
     """Runs the pipeline and copies its report artefact into `output_dir`.
 
+    At a URI `output_dir` the report is assembled in its local mirror (`staging.local_path`) and
+    uploaded at the end; the report artefact is downloaded first if another node made it.
+
     Args:
         pipeline: the study's DAG.
         report_id: the id of its report component.
-        output_dir: receives report.md and what it links, and `config.json`.
+        output_dir: receives report.md and what it links, and `config.json` (a folder or a
+            `tf.io.gfile` URI).
         config: the resolved config record (`config_flags.config_record`); written to
             `config.json` and shown at the end of report.md.
 
     Returns:
-        The path of report.md.
+        The path (or URI) of report.md.
     """
     produced = run_dag(pipeline, output_dir)
     report = produced[report_id]["report"]
+    staging.fetch(report, pipeline.root)
+    published, output_dir = output_dir, staging.local_path(output_dir)
     board = os.path.join(output_dir, "tensorboard")
     if os.path.isdir(board):
         shutil.rmtree(board)
@@ -202,6 +208,9 @@ def run_and_publish(
         config_flags.write_config(config, output_dir)
         with open(report_md, "a") as handle:
             handle.write(config_section(config))
+    if staging.is_uri(published):
+        staging.publish(output_dir, published)
+        return os.path.join(published, "report.md")
     return report_md
 
 

@@ -2,7 +2,8 @@
 
 Writes `<dir>/report.md` with CSVs and PNGs beside it and TensorBoard logs under
 `<dir>/tensorboard`; the component cache lives in `<dir>/.pipeline`, so running the same
-command again reuses every finished component.
+command again reuses every finished component. `<dir>` may be a `tf.io.gfile` URI (`gs://...`):
+the run then works in a local mirror and uploads to it (poison_tf/dag/staging.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from absl import flags, logging
 
 from pipelines import common
 from poison_tf import cli
+from poison_tf.dag import remote_fs
 from poison_tf.dag.runner import PipelineFailed, report_failure
 from poison_tf.errors import UserInputError
 from poison_tf.io.safe_read import check_output_dir
@@ -65,7 +67,10 @@ def main(argv: list[str]) -> None:
         raise UserInputError(f"unexpected arguments {argv[1:]}")
     if FLAGS.pipeline is None or FLAGS.output_dir is None:
         raise UserInputError("--pipeline and --output_dir are required")
-    check_output_dir(FLAGS.output_dir, "--output_dir")
+    if remote_fs.is_uri(FLAGS.output_dir):  # gs://... : staged through a local mirror
+        remote_fs.check_uri(FLAGS.output_dir, "--output_dir")
+    else:
+        check_output_dir(FLAGS.output_dir, "--output_dir")
     common.start_deterministic(common.is_deterministic(FLAGS.pipeline, FLAGS.preset))
     if FLAGS.runner == "local":  # under Ray each task resolves it; the driver keeps off the GPUs
         resolve_strategy(FLAGS.strategy)  # multi_worker must be created before any other op
