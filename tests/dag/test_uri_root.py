@@ -105,7 +105,7 @@ def test_an_upload_cut_before_its_marker_is_redone(uri, tmp_path, monkeypatch):
     copy = tf.io.gfile.copy
 
     def cut(source, target, overwrite=False):
-        if target.endswith("execution.json") and "/Sum.ab/" in target:
+        if target.endswith("/total/value.txt") and "/Sum.ab/" in target:
             raise tf.errors.UnavailableError(None, None, "connection lost")
         return copy(source, target, overwrite=overwrite)
 
@@ -114,9 +114,10 @@ def test_an_upload_cut_before_its_marker_is_redone(uri, tmp_path, monkeypatch):
         LocalDagRunner().run(Pipeline("p", _branches(marker), uri))
     monkeypatch.setattr(tf.io.gfile, "copy", copy)
     folders = tf.io.gfile.listdir(f"{uri}/Sum.ab")
-    assert len(folders) == 1  # the half upload: its files, no execution.json
+    assert len(folders) == 1  # the half upload: some files, and no execution.json
     half = f"{uri}/Sum.ab/{folders[0].strip('/')}"
-    assert tf.io.gfile.exists(f"{half}/total/value.txt")
+    assert tf.io.gfile.exists(f"{half}/total/artifact.json")
+    assert not tf.io.gfile.exists(f"{half}/total/value.txt")
     assert not tf.io.gfile.exists(f"{half}/execution.json")
     shutil.rmtree(tmp_path / "stage")  # the rerun is on a machine without the finished copy
     os.remove(marker)
