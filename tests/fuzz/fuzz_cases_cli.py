@@ -95,6 +95,14 @@ case("pipeline/output_dir_is_file", "pipeline")(
         "--pipeline=badnets_regression", "--preset=demo", f"--output_dir={out(t) / 'f'}"]
 )  # fmt: skip
 
+case("pipeline/output_dir_unknown_scheme", "pipeline")(
+    lambda t, b: ["--pipeline=badnets_regression", "--preset=demo", "--output_dir=foo://bar/run"]
+)
+case("pipeline/output_dir_uri_is_file", "pipeline")(
+    lambda t, b: out(t).mkdir() or put(out(t) / "f", "x") or [
+        "--pipeline=badnets_regression", "--preset=demo", f"--output_dir=file://{out(t) / 'f'}"]
+)  # fmt: skip
+
 
 # ----------------------------------------------------------------------------- stage programs
 def _stage(tmp, *flags) -> list[str]:
