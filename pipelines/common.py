@@ -187,7 +187,7 @@ def run_and_publish(
     """
     produced = run_dag(pipeline, output_dir)
     report = produced[report_id]["report"]
-    staging.fetch(report, pipeline.root)
+    report = staging.fetch(report)
     published, output_dir = output_dir, staging.local_path(output_dir)
     board = os.path.join(output_dir, "tensorboard")
     if os.path.isdir(board):

@@ -131,7 +131,7 @@ class RayDagRunner:
                                 executions.make_record(
                                     **base, component=component.id, start=started,
                                     end=time.time(), status="cached", node=node, worker=worker,
-                                    outputs=staging.shown(found, root),
+                                    outputs=found,
                                 ),
                             )  # fmt: skip
                             continue
@@ -185,6 +185,6 @@ class RayDagRunner:
             executions.make_record(
                 **base, component=component.id, start=result["start"], end=result["end"],
                 status=result["status"], node=result["node"], worker=result["worker"],
-                outputs=staging.shown(result["outputs"], root), error=result.get("error"), **extra,
+                outputs=result["outputs"], error=result.get("error"), **extra,
             ),
         )  # fmt: skip

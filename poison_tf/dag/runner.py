@@ -138,7 +138,7 @@ class LocalDagRunner:
                 pipeline.root,
                 executions.make_record(
                     **record, start=started, end=time.time(),
-                    outputs=staging.shown(outputs, pipeline.root),
+                    outputs=outputs,
                     status="cached" if cached else "ok",
                 ),
             )  # fmt: skip

@@ -7,7 +7,8 @@ mirror of it, `<staging dir>/<scheme>/<bucket and path>` (`$POISON_TF_STAGING_DI
 
 1. The cache is the URI: an execution is finished when `<uri>/<component id>/<fp>/execution.json`
    exists there, whoever ran it; a cached component's outputs are read from its `artifact.json`
-   files there without downloading anything.
+   files there without downloading anything. Artefacts travel between components (and from
+   the Ray driver to its tasks) as URIs, so each process places them in its own mirror.
 2. Before a component runs, every input artefact missing from the mirror is downloaded (whole
    artefact folders, assembled aside and renamed into place, so a mirror folder is complete).
 3. The executor runs against the mirror with `execute_component`, whose own temporary folder and
@@ -87,33 +88,41 @@ def make_root(root: str) -> None:
         os.makedirs(root, exist_ok=True)
 
 
-def fetch(artifact: Artifact, root: str) -> None:
-    """Makes sure `artifact` (placed in the mirror of the URI `root`) is on this machine.
+def fetch(artifact: Artifact) -> Artifact:
+    """A copy of `artifact` on this machine: itself when it is local, else its mirror copy
+    (downloaded first when this node's mirror lacks it).
 
     Args:
-        artifact: an artefact whose `uri` is a mirror path; one outside the mirror is left alone.
-        root: the pipeline root.
+        artifact: an artefact whose `uri` is a local folder or a URI.
+
+    Returns:
+        The same artefact with `uri` a local folder holding its files.
     """
-    if not is_uri(root) or os.path.isdir(artifact.uri):
-        return
-    source = uri_of(artifact.uri, root)
-    if source == artifact.uri:
-        return
-    logging.info("downloading %s", source)
-    remote_fs.download_tree(source, artifact.uri)
+    if not is_uri(artifact.uri):
+        return artifact
+    local = local_path(artifact.uri)
+    if not os.path.isdir(local):
+        logging.info("downloading %s", artifact.uri)
+        remote_fs.download_tree(artifact.uri, local)
+    return dataclasses.replace(artifact, uri=local)
 
 
-def _remote_outputs(component, root: str, fp: str) -> dict[str, Artifact] | None:
-    """The outputs of the finished execution `fp` at the URI `root`, placed in the mirror, or
-    None when it is not finished there (no `execution.json`)."""
+def _at_uri(outputs: dict[str, Artifact], root: str) -> dict[str, Artifact]:
+    """Mirror-placed `outputs` renamed to the URIs they stand for (what other nodes can use)."""
+    return {k: dataclasses.replace(a, uri=uri_of(a.uri, root)) for k, a in outputs.items()}
+
+
+def _finished_at_uri(component, root: str, fp: str) -> dict[str, Artifact] | None:
+    """The outputs of the finished execution `fp` at the URI `root`, or None when it is not
+    finished there (no `execution.json`)."""
     remote = execution_folder(root, component, fp)
     if not remote_fs.exists(posixpath.join(remote, EXECUTION_FILE)):
         return None
-    local = execution_folder(local_path(root), component, fp)
     outputs = {}
     for key, channel in component.SPEC_CLASS.OUTPUTS.items():
-        meta = json.loads(remote_fs.read_text(posixpath.join(remote, key, METADATA_FILE)))
-        outputs[key] = Artifact.from_metadata(meta, os.path.join(local, key), channel.type_name)
+        uri = posixpath.join(remote, key)
+        meta = json.loads(remote_fs.read_text(posixpath.join(uri, METADATA_FILE)))
+        outputs[key] = Artifact.from_metadata(meta, uri, channel.type_name)
     return outputs
 
 
@@ -123,14 +132,14 @@ def cached_outputs(component, inputs: dict[str, list[Artifact]], root: str):
     Args:
         component: the component.
         inputs: its input artefacts.
-        root: the pipeline root, a local folder or a URI (then its mirror paths are returned).
+        root: the pipeline root, a local folder or a URI (then the outputs are at the URI).
 
     Returns:
         Output key → artefact, or None when no finished execution has this fingerprint.
     """
     fp = execution_fingerprint(component, inputs)
     if is_uri(root):
-        return _remote_outputs(component, root, fp)
+        return _finished_at_uri(component, root, fp)
     final = execution_folder(root, component, fp)
     return load_outputs(component, final) if has_execution_record(final) else None
 
@@ -140,12 +149,12 @@ def execute_staged(component, inputs: dict[str, list[Artifact]], root: str, use_
 
     Args:
         component: the component, its parameters resolved.
-        inputs: input key → upstream artefacts (mirror paths when `root` is a URI).
+        inputs: input key → upstream artefacts (at the URI when `root` is one).
         root: the pipeline root.
         use_cache: reuse a finished execution with the same fingerprint.
 
     Returns:
-        (output key → artefact, whether it came from a cache).
+        (output key → artefact, at the URI when `root` is one; whether it came from a cache).
     """
     if not is_uri(root):
         return execute_component(component, inputs, root, use_cache)
@@ -154,23 +163,14 @@ def execute_staged(component, inputs: dict[str, list[Artifact]], root: str, use_
         if found is not None:
             logging.info("%s: cached at %s", component.id, root)
             return found, True
-    for group in inputs.values():
-        for artifact in group:
-            fetch(artifact, root)
+    local_inputs = {key: [fetch(a) for a in group] for key, group in inputs.items()}
     mirror = local_path(root)
-    outputs, cached = execute_component(component, inputs, mirror, use_cache)
+    outputs, cached = execute_component(component, local_inputs, mirror, use_cache)
     fp = execution_fingerprint(component, inputs)
     remote = execution_folder(root, component, fp)
     logging.info("%s: uploading to %s", component.id, remote)
     remote_fs.upload_tree(execution_folder(mirror, component, fp), remote, last=EXECUTION_FILE)
-    return outputs, cached
-
-
-def shown(outputs: dict[str, Artifact] | None, root: str) -> dict[str, Artifact] | None:
-    """`outputs` with their URIs as records should name them (the URI, not the mirror)."""
-    if outputs is None or not is_uri(root):
-        return outputs
-    return {k: dataclasses.replace(a, uri=uri_of(a.uri, root)) for k, a in outputs.items()}
+    return _at_uri(outputs, root), cached
 
 
 def publish(local: str, uri: str, skip: tuple[str, ...] = (".pipeline",)) -> None:

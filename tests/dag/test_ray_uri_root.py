@@ -90,7 +90,9 @@ def test_a_task_downloads_its_inputs_and_a_rerun_is_served_by_the_uri(
     os.remove(marker)
     out = RayDagRunner().run(Pipeline("p", _branches(marker, extra=True), uri))
     assert _executed(marker) == ["sum"]  # only the new consumer ran, on inputs it downloaded
-    assert open(out["Sum.ba"]["total"].path("value.txt")).read() == "5"
+    total = out["Sum.ba"]["total"]
+    assert total.uri.startswith(f"{uri}/Sum.ba/")
+    assert tf.io.gfile.GFile(total.path("value.txt")).read() == "5"
     RayDagRunner().run(Pipeline("p", _branches(marker, extra=True), uri))
     assert _executed(marker) == ["sum"]  # the cached rerun submitted nothing
     assert {r["status"] for r in executions.last_run(uri)} == {"cached"}

@@ -72,7 +72,10 @@ def test_a_uri_root_gives_the_artefacts_of_a_local_root(uri, tmp_path):
     assert _executed(marker) == ["number2", "number3", "sum"]
     assert _files(uri) == _files(str(tmp_path / "local"))
     assert all(tf.io.gfile.exists(f"{uri}/{cid}") for cid in ("Number.a", "Number.b", "Sum.ab"))
-    assert open(out["Sum.ab"]["total"].path("value.txt")).read() == "5"  # the mirror copy
+    total = out["Sum.ab"]["total"]
+    assert total.uri.startswith(f"{uri}/Sum.ab/")  # outputs are where every node finds them
+    assert remote_fs.read_text(total.path("value.txt")) == "5"
+    assert open(staging.fetch(total).path("value.txt")).read() == "5"  # this node's mirror copy
     log = [r for r in remote_fs.read_text(f"{uri}/executions.jsonl").splitlines() if r]
     assert [json.loads(r)["status"] for r in log] == ["ok"] * 3
     assert json.loads(log[-1])["outputs"]["total"].startswith(uri)  # the URI, not the mirror
@@ -97,7 +100,7 @@ def test_inputs_are_downloaded_into_an_empty_mirror(uri, tmp_path):
     os.remove(marker)
     out = LocalDagRunner().run(Pipeline("p", _branches(marker, extra=True), uri))
     assert _executed(marker) == ["sum"]  # only the new consumer; a and b came from the URI
-    assert open(out["Sum.ba"]["total"].path("value.txt")).read() == "5"
+    assert remote_fs.read_text(out["Sum.ba"]["total"].path("value.txt")) == "5"
 
 
 def test_an_upload_cut_before_its_marker_is_redone(uri, tmp_path, monkeypatch):
