@@ -160,22 +160,20 @@ def check_output_dir(output_dir: str, info: ClusterInfo) -> None:
             f"--output_dir={output_dir}: ram:// is the memory of one process, and Ray tasks run "
             "in others; use a folder or a URI every node reaches (gs://, file:// on a shared mount)"
         )
-    if output_dir.startswith("file://"):
-        output_dir = output_dir[len("file://") :]
-    elif "://" in output_dir:
+    path = output_dir[len("file://") :] if output_dir.startswith("file://") else output_dir
+    if "://" in path or info.nodes <= 1:
         return
-    if info.nodes <= 1:
-        return
-    if not os.path.isabs(output_dir):
+    if not os.path.isabs(path):
         raise UserInputError(
             f"--output_dir={output_dir}: a relative path, but the Ray cluster has {info.nodes} "
             "nodes; give an absolute path on storage every node mounts"
         )
-    kind = filesystem_type(output_dir)
+    kind = filesystem_type(path)
     if kind in LOCAL_ONLY_FS:
         raise UserInputError(
             f"--output_dir={output_dir}: on a local {kind} file system, but the Ray cluster has "
-            f"{info.nodes} nodes; put it on storage every node mounts (NFS, a bucket mount)"
+            f"{info.nodes} nodes; put it on storage every node mounts (NFS, a bucket mount) or "
+            "use a gs:// URI"
         )
 
 
