@@ -14,8 +14,8 @@ mirror of it, `<staging dir>/<scheme>/<bucket and path>` (`$POISON_TF_STAGING_DI
 3. The executor runs against the mirror with `execute_component`, whose own temporary folder and
    rename keep the mirror's execution folders atomic as before.
 4. The finished execution folder is then uploaded with `execution.json` last: a cut upload
-   leaves a folder without it, which the cache does not count, and the next run redoes it (or,
-   on a node whose mirror still holds the finished copy, only uploads that again).
+   leaves a folder without it, which the cache does not count, and the next run executes it
+   again. The mirror is a working copy, never a cache.
 
 Under Ray every task does 2-4 in its own worker, so nodes share nothing but the URI. What is
 not atomic: two runs writing the same execution at once (last writer's files win, each is
@@ -154,7 +154,7 @@ def execute_staged(component, inputs: dict[str, list[Artifact]], root: str, use_
         use_cache: reuse a finished execution with the same fingerprint.
 
     Returns:
-        (output key → artefact, at the URI when `root` is one; whether it came from a cache).
+        (output key → artefact, at the URI when `root` is one; whether it came from the cache).
     """
     if not is_uri(root):
         return execute_component(component, inputs, root, use_cache)
@@ -165,12 +165,14 @@ def execute_staged(component, inputs: dict[str, list[Artifact]], root: str, use_
             return found, True
     local_inputs = {key: [fetch(a) for a in group] for key, group in inputs.items()}
     mirror = local_path(root)
-    outputs, cached = execute_component(component, local_inputs, mirror, use_cache)
+    # the URI alone says what is finished: a finished copy left in the mirror (its upload was
+    # cut, or the folder at the URI was deleted to force a rerun) is executed again
+    outputs, _ = execute_component(component, local_inputs, mirror, use_cache=False)
     fp = execution_fingerprint(component, inputs)
     remote = execution_folder(root, component, fp)
     logging.info("%s: uploading to %s", component.id, remote)
     remote_fs.upload_tree(execution_folder(mirror, component, fp), remote, last=EXECUTION_FILE)
-    return _at_uri(outputs, root), cached
+    return _at_uri(outputs, root), False
 
 
 def publish(local: str, uri: str, skip: tuple[str, ...] = (".pipeline",)) -> None:

@@ -269,6 +269,12 @@ def _(tmp, base):
             f"--output_dir={tmp / 'f' / 'o'}"]  # fmt: skip
 
 
+case("stage:example_gen/output_dir_uri", "stage:example_gen")(
+    lambda t, b: ["--component=headpose", "--num_train=4", "--num_test=2", "--image_size=16",
+                  "--output_dir=ram://stage-out/o"]
+)  # fmt: skip
+
+
 TRAIN_FLAGS = [
     "--epochs=0",
     "--learning_rate=nan",
