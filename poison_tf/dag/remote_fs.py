@@ -111,7 +111,7 @@ def _files_under(root: str) -> list[str]:
     return sorted(found)
 
 
-def download_tree(uri: str, local: str) -> None:
+def download_tree(uri: str, local: str, replace: bool = False) -> None:
     """Copies the folder `uri` to the local folder `local`, atomically.
 
     The copy is assembled in a temporary folder beside `local` and renamed into place (one
@@ -120,7 +120,8 @@ def download_tree(uri: str, local: str) -> None:
 
     Args:
         uri: a finished folder at the URI.
-        local: the local path it should appear at (must not exist yet).
+        local: the local path it should appear at.
+        replace: an existing `local` (an outdated copy) is moved aside and replaced.
 
     Raises:
         FileNotFoundError: `uri` does not exist.
@@ -139,6 +140,9 @@ def download_tree(uri: str, local: str) -> None:
             target = os.path.join(tmp, *relative.split("/"))
             os.makedirs(os.path.dirname(target), exist_ok=True)
             gfile.copy(posixpath.join(uri, relative), target, overwrite=True)
+        old = f"{tmp}.old"
+        if replace and os.path.isdir(local):
+            os.rename(local, old)
         try:
             os.rename(tmp, local)
         except OSError:  # another process on this node put a complete copy there first
@@ -146,6 +150,7 @@ def download_tree(uri: str, local: str) -> None:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(f"{tmp}.old", ignore_errors=True)
 
 
 def upload_tree(local: str, uri: str, last: str | None = None) -> None:

@@ -10,7 +10,8 @@ mirror of it, `<staging dir>/<scheme>/<bucket and path>` (`$POISON_TF_STAGING_DI
    files there without downloading anything. Artefacts travel between components (and from
    the Ray driver to its tasks) as URIs, so each process places them in its own mirror.
 2. Before a component runs, every input artefact missing from the mirror is downloaded (whole
-   artefact folders, assembled aside and renamed into place, so a mirror folder is complete).
+   artefact folders, assembled aside and renamed into place, so a mirror folder is complete),
+   and so is one whose execution was redone at the URI since it was copied (`fetch`).
 3. The executor runs against the mirror with `execute_component`, whose own temporary folder and
    rename keep the mirror's execution folders atomic as before.
 4. The finished execution folder is then uploaded with `execution.json` last: a cut upload
@@ -88,9 +89,24 @@ def make_root(root: str) -> None:
         os.makedirs(root, exist_ok=True)
 
 
+def _source_file(local: str) -> str:
+    """Beside a mirror artefact folder: which execution at the URI its copy came from."""
+    return os.path.join(os.path.dirname(local), f".{os.path.basename(local)}.source.json")
+
+
+def _read_local(path: str) -> str | None:
+    if not os.path.isfile(path):
+        return None
+    with open(path) as handle:
+        return handle.read()
+
+
 def fetch(artifact: Artifact) -> Artifact:
-    """A copy of `artifact` on this machine: itself when it is local, else its mirror copy
-    (downloaded first when this node's mirror lacks it).
+    """A copy of `artifact` on this machine: itself when it is local, else its mirror copy.
+
+    The mirror copy is used when it came from the execution now at the URI (its
+    `execution.json` text, one small read, equals the one the copy was made from or made
+    with); otherwise (absent, or the execution was redone elsewhere since) it is downloaded.
 
     Args:
         artifact: an artefact whose `uri` is a local folder or a URI.
@@ -101,9 +117,17 @@ def fetch(artifact: Artifact) -> Artifact:
     if not is_uri(artifact.uri):
         return artifact
     local = local_path(artifact.uri)
-    if not os.path.isdir(local):
-        logging.info("downloading %s", artifact.uri)
-        remote_fs.download_tree(artifact.uri, local)
+    wanted = remote_fs.read_text(posixpath.join(posixpath.dirname(artifact.uri), EXECUTION_FILE))
+    have = _read_local(_source_file(local)) or _read_local(
+        os.path.join(os.path.dirname(local), EXECUTION_FILE)
+    )
+    if os.path.isdir(local) and (wanted is None or have == wanted):
+        return dataclasses.replace(artifact, uri=local)
+    logging.info("downloading %s", artifact.uri)
+    remote_fs.download_tree(artifact.uri, local, replace=os.path.isdir(local))
+    if wanted is not None:
+        with open(_source_file(local), "w") as handle:
+            handle.write(wanted)
     return dataclasses.replace(artifact, uri=local)
 
 
@@ -194,4 +218,6 @@ def publish(local: str, uri: str, skip: tuple[str, ...] = (".pipeline",)) -> Non
         if os.path.isdir(source):
             remote_fs.upload_tree(source, target)
         else:
-            tf.io.gfile.copy(source, target, overwrite=True)
+            if tf.io.gfile.exists(target):  # removed first: ram:// writes do not truncate
+                tf.io.gfile.remove(target)
+            tf.io.gfile.copy(source, target)

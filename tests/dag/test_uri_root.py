@@ -182,3 +182,28 @@ def test_the_report_files_land_at_the_uri(uri, tmp_path):
     }
     assert tf.io.gfile.exists(f"{uri}/tensorboard/run/events.out")
     assert tf.io.gfile.exists(f"{uri}/.pipeline/executions.jsonl")
+    shutil.rmtree(tmp_path / "stage")  # a rerun elsewhere: all cached, the report fetched
+    with flagsaver.flagsaver():
+        flags.FLAGS.mark_as_parsed()
+        common.run_and_publish(pipeline, report.id, uri, {"preset": "demo"})
+    text = remote_fs.read_text(path)
+    assert text.startswith("# total 5") and text.count("## Run timeline") == 1
+    assert "0 component(s) executed" in text and "4 from the cache" in text
+
+
+def test_a_mirror_copy_of_an_execution_redone_elsewhere_is_downloaded_again(uri, tmp_path):
+    marker = str(tmp_path / "marker.txt")
+    LocalDagRunner().run(Pipeline("p", _branches(marker, extra=True), uri))
+    (folder,) = [f.strip("/") for f in tf.io.gfile.listdir(f"{uri}/Number.a")]
+    redone = f"{uri}/Number.a/{folder}"  # another node reran it: other bytes, another record
+    tf.io.gfile.remove(f"{redone}/number/value.txt")  # ram:// "w" does not truncate
+    with tf.io.gfile.GFile(f"{redone}/number/value.txt", "w") as handle:
+        handle.write("7")
+    record = json.loads(remote_fs.read_text(f"{redone}/execution.json"))
+    remote_fs.write_text(f"{redone}/execution.json", json.dumps(record | {"started": 1.0}))
+    os.remove(marker)
+    parts = _branches(marker)
+    late = rc.Sum("late", numbers=[parts[0].outputs["number"]], marker=marker)
+    out = LocalDagRunner().run(Pipeline("p", [*parts, late], uri))
+    assert _executed(marker) == ["sum"]
+    assert remote_fs.read_text(out["Sum.late"]["total"].path("value.txt")) == "7"
