@@ -55,6 +55,10 @@ flags.DEFINE_float(
     "node's CPUs per GPU times --gpus_per_task, else 1)."
 )  # fmt: skip
 flags.DEFINE_integer("max_retries", 3, "--runner=ray: reruns of a task whose worker died.")
+flags.DEFINE_string(
+    "staging_dir", None, "With a URI --output_dir (gs://...): the local folder that mirrors it "
+    "(default $POISON_TF_STAGING_DIR, else <tmp>/poison_tf_stage); Ray tasks get it too."
+)  # fmt: skip
 flags.DEFINE_bool(
     "deterministic",
     None,

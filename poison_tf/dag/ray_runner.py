@@ -3,7 +3,7 @@
 Every component whose inputs are ready is submitted at once, so the independent branches of a
 sweep (one trainer per trigger × rate) run side by side on whatever the cluster offers. The
 driver keeps the bookkeeping the local runner does in-process: it resolves cached executions
-itself (a cached rerun submits nothing), passes artefacts (paths, never data) to the tasks,
+itself (a cached rerun submits nothing), passes artefacts (paths or URIs, never data) to the tasks,
 appends every outcome to `executions.jsonl`, and when a component fails it fails only the
 components downstream of it, lets the rest finish, then raises `PipelineFailed` naming it.
 

@@ -1,14 +1,15 @@
 """A pipeline root at a `tf.io.gfile` URI (`gs://bucket/study/.pipeline`), through a local mirror.
 
 Components keep their local-file code. When the root is a URI, each process works in a local
-mirror of it, `<staging dir>/<scheme>/<bucket and path>` (`$POISON_TF_STAGING_DIR`, by default
-`<tmp>/poison_tf_stage`; the path keeps the URI's shape, so `local_path(join(uri, x))` is
-`join(local_path(uri), x)` and any process derives the same mirror from the URI alone):
+mirror of it, `<staging dir>/<scheme>/<bucket and path>` (`$POISON_TF_STAGING_DIR`, which
+`--staging_dir` sets, by default `<tmp>/poison_tf_stage`). The path keeps the URI's shape, so
+`local_path(join(uri, x))` is `join(local_path(uri), x)` and a process derives the mirror from
+the URI alone; nodes whose staging dirs differ still agree, since artefacts travel as URIs.
 
 1. The cache is the URI: an execution is finished when `<uri>/<component id>/<fp>/execution.json`
    exists there, whoever ran it; a cached component's outputs are read from its `artifact.json`
    files there without downloading anything. Artefacts travel between components (and from
-   the Ray driver to its tasks) as URIs, so each process places them in its own mirror.
+   the Ray driver to its tasks) as URIs; each process places them in its own mirror.
 2. Before a component runs, every input artefact missing from the mirror is downloaded (whole
    artefact folders, assembled aside and renamed into place, so a mirror folder is complete),
    and so is one whose execution was redone at the URI since it was copied (`fetch`).
@@ -19,9 +20,9 @@ mirror of it, `<staging dir>/<scheme>/<bucket and path>` (`$POISON_TF_STAGING_DI
    again. The mirror is a working copy, never a cache.
 
 Under Ray every task does 2-4 in its own worker, so nodes share nothing but the URI. What is
-not atomic: two runs writing the same execution at once (last writer's files win, each is
-whole), and the trainer's checkpoints (`work_dir`) stay in the node's mirror, so a retry on
-another node trains from the start.
+not atomic: two runs writing the same execution at once (the last writer's files win); and
+the trainer's checkpoints (`work_dir`) stay in the node's mirror, so a retry on another node
+trains from the start.
 """
 
 from __future__ import annotations

@@ -98,6 +98,11 @@ case("pipeline/output_dir_is_file", "pipeline")(
 case("pipeline/output_dir_unknown_scheme", "pipeline")(
     lambda t, b: ["--pipeline=badnets_regression", "--preset=demo", "--output_dir=foo://bar/run"]
 )
+case("pipeline/staging_dir_is_file", "pipeline")(
+    lambda t, b: put(t / "f", "x") or [
+        "--pipeline=badnets_regression", "--preset=demo", "--output_dir=ram://staged/run",
+        f"--staging_dir={t / 'f'}"]
+)  # fmt: skip
 case("pipeline/output_dir_uri_is_file", "pipeline")(
     lambda t, b: out(t).mkdir() or put(out(t) / "f", "x") or [
         "--pipeline=badnets_regression", "--preset=demo", f"--output_dir=file://{out(t) / 'f'}"]
