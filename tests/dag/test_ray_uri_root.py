@@ -5,9 +5,14 @@ driver reads the cache at the URI. `file://` is the scheme every process sees wi
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
+import signal
+import threading
+import time
 
+import numpy as np
 import pytest
 import ray_components as rc
 import tensorflow as tf
@@ -109,3 +114,37 @@ def test_a_ram_uri_is_refused_under_ray(ray_instance, stage, tmp_path, capsys):
     assert status == 2 and len(errors) == 1 and "--output_dir=ram://" in errors[0], errors
     assert not tf.io.gfile.exists("ram://ray-refused/run")
     assert not stage.exists()
+
+
+def test_a_killed_task_resumes_from_its_checkpoint_in_the_mirror(ray_instance, stage, tmp_path):
+    def trainer(marker):
+        return rc.TinyTrainer(
+            "kill", epochs=2, delay=0.12, checkpoint_every_steps=4, marker=str(marker)
+        )
+
+    reference = RayDagRunner(cpus_per_task=1).run(
+        Pipeline("ref", [trainer(tmp_path / "ref.txt")], str(tmp_path / "ref"))
+    )
+    marker, uri = tmp_path / "killed.txt", f"file://{tmp_path / 'shared'}"
+    result: dict = {}
+    driver = threading.Thread(  # the driver waits on Ray while the test kills the worker
+        target=lambda: result.update(
+            RayDagRunner(cpus_per_task=1).run(Pipeline("kill", [trainer(marker)], uri))
+        )
+    )
+    driver.start()
+    work = os.path.join(staging.local_path(uri), "TinyTrainer.kill", ".work")
+    deadline = time.time() + 300
+    while not glob.glob(os.path.join(work, "*", "checkpoints", "ckpt-*.index")):
+        assert time.time() < deadline and driver.is_alive(), "no checkpoint appeared"
+        time.sleep(0.1)
+    os.kill(int(open(marker).read().split()[-1]), signal.SIGKILL)  # mid-training
+    driver.join(timeout=600)
+    starts = open(marker).read().splitlines()
+    assert len(starts) == 2 and starts[0].startswith("start None"), starts
+    assert "ckpt-" in starts[1]  # the retry began from the checkpoint left in the mirror
+    model = result["TinyTrainer.kill"]["model"]
+    assert model.uri.startswith(uri)
+    got = rc.weights(staging.fetch(model))
+    for a, b in zip(got, rc.weights(reference["TinyTrainer.kill"]["model"]), strict=True):
+        np.testing.assert_array_equal(a, b)
