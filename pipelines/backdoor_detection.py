@@ -39,7 +39,7 @@ from poison_tf.components.faces.face_classifier_trainer import FaceClassifierTra
 from poison_tf.components.faces.face_example_gen import FaceExampleGen
 from poison_tf.components.faces.model_defence import ModelDefence
 from poison_tf.components.poison_planner import PoisonPlanner
-from poison_tf.dag import Pipeline
+from poison_tf.dag import Pipeline, staging
 from poison_tf.data.synthetic_faces import HEIGHT, WIDTH
 from poison_tf.defences.model_defences import MODEL_DEFENCES, check_names
 from poison_tf.poison.face_triggers import FACE_TRIGGERS, write_face_trigger
@@ -141,7 +141,7 @@ def build(config: DetectionConfig, root: str) -> tuple[Pipeline, str]:
         if epochs > 0
         else {}
     )
-    folder = os.path.join(root, ".pipeline", "triggers")
+    folder = staging.local_path(os.path.join(root, ".pipeline", "triggers"))  # PIL writes it
     stamps = {t: write_face_trigger(t, folder, HEIGHT, WIDTH) for t in config.triggers}
     configs = json.dumps({t: make_trigger("image", **p).config for t, p in stamps.items()})
     for offset, seed in enumerate(common.seed_list(config.seed, config.seeds)):

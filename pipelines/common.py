@@ -15,7 +15,7 @@ import shutil
 from absl import flags
 
 from pipelines import config_flags
-from poison_tf.dag import LocalDagRunner, Pipeline
+from poison_tf.dag import LocalDagRunner, Pipeline, staging
 from poison_tf.errors import UserInputError  # noqa: F401 (re-exported for pipelines)
 from poison_tf.io.flag_ranges import check_config, check_values
 from poison_tf.train.determinism import enable_determinism
@@ -55,6 +55,10 @@ flags.DEFINE_float(
     "node's CPUs per GPU times --gpus_per_task, else 1)."
 )  # fmt: skip
 flags.DEFINE_integer("max_retries", 3, "--runner=ray: reruns of a task whose worker died.")
+flags.DEFINE_string(
+    "staging_dir", None, "With a URI --output_dir (gs://...): the local folder that mirrors it "
+    "(default $POISON_TF_STAGING_DIR, else <tmp>/poison_tf_stage); Ray tasks get it too."
+)  # fmt: skip
 flags.DEFINE_bool(
     "deterministic",
     None,
@@ -171,18 +175,24 @@ def run_and_publish(
 ) -> str:
     """Runs the pipeline and copies its report artefact into `output_dir`.
 
+    At a URI `output_dir` the report is assembled in its local mirror (`staging.local_path`) and
+    uploaded at the end; the report artefact is downloaded first if another node made it.
+
     Args:
         pipeline: the study's DAG.
         report_id: the id of its report component.
-        output_dir: receives report.md and what it links, and `config.json`.
+        output_dir: receives report.md and what it links, and `config.json` (a folder or a
+            `tf.io.gfile` URI).
         config: the resolved config record (`config_flags.config_record`); written to
             `config.json` and shown at the end of report.md.
 
     Returns:
-        The path of report.md.
+        The path (or URI) of report.md.
     """
     produced = run_dag(pipeline, output_dir)
     report = produced[report_id]["report"]
+    report = staging.fetch(report)
+    published, output_dir = output_dir, staging.local_path(output_dir)
     board = os.path.join(output_dir, "tensorboard")
     if os.path.isdir(board):
         shutil.rmtree(board)
@@ -202,6 +212,9 @@ def run_and_publish(
         config_flags.write_config(config, output_dir)
         with open(report_md, "a") as handle:
             handle.write(config_section(config))
+    if staging.is_uri(published):
+        staging.publish(output_dir, published)
+        return os.path.join(published, "report.md")
     return report_md
 
 

@@ -15,6 +15,7 @@ from absl import flags
 from pipelines import common
 from pipelines.main import PIPELINES, run_pipeline
 from poison_tf import cli
+from poison_tf.dag import remote_fs
 from poison_tf.errors import UserInputError
 from poison_tf.io.atomic import atomic_file
 from poison_tf.train.strategy import resolve_strategy
@@ -81,6 +82,11 @@ def main(argv: list[str]) -> None:
         raise UserInputError(f"unexpected arguments {argv[1:]}")
     if not FLAGS.output_dir:
         raise UserInputError("--output_dir is required")
+    if remote_fs.is_uri(FLAGS.output_dir):
+        raise UserInputError(
+            f"--output_dir={FLAGS.output_dir}: poison-tf-demo writes a local (or mounted) "
+            "folder; a URI works per study (poison-tf-pipeline --output_dir=<URI>)"
+        )
     if FLAGS.pipeline and FLAGS.pipeline not in PIPELINES:
         raise UserInputError(
             f"--pipeline={FLAGS.pipeline!r}: choose one of {', '.join(sorted(PIPELINES))}"

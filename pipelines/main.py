@@ -2,17 +2,20 @@
 
 Writes `<dir>/report.md` with CSVs and PNGs beside it and TensorBoard logs under
 `<dir>/tensorboard`; the component cache lives in `<dir>/.pipeline`, so running the same
-command again reuses every finished component.
+command again reuses every finished component. `<dir>` may be a `tf.io.gfile` URI (`gs://...`):
+the run then works in a local mirror and uploads to it (poison_tf/dag/staging.py).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 
 from absl import flags, logging
 
 from pipelines import common
 from poison_tf import cli
+from poison_tf.dag import remote_fs, staging
 from poison_tf.dag.runner import PipelineFailed, report_failure
 from poison_tf.errors import UserInputError
 from poison_tf.io.safe_read import check_output_dir
@@ -52,6 +55,18 @@ def run_pipeline(name: str, preset: str, output_dir: str) -> str:
     return importlib.import_module(PIPELINES[name]).run(preset, output_dir)
 
 
+def use_staging_dir(folder: str) -> None:
+    """Makes `folder` this run's staging dir (`$POISON_TF_STAGING_DIR`, which Ray tasks get).
+
+    Raises:
+        UserInputError: a URI, or a file where the folder should be.
+    """
+    if remote_fs.is_uri(folder):
+        raise UserInputError(f"--staging_dir={folder}: must be a local folder (it mirrors a URI)")
+    check_output_dir(folder, "--staging_dir")
+    os.environ[staging.STAGING_ENV] = os.path.abspath(folder)
+
+
 def main(argv: list[str]) -> None:
     """`poison-tf-pipeline --pipeline=<study> --output_dir=<dir>`: runs a study, prints its report.
 
@@ -65,7 +80,12 @@ def main(argv: list[str]) -> None:
         raise UserInputError(f"unexpected arguments {argv[1:]}")
     if FLAGS.pipeline is None or FLAGS.output_dir is None:
         raise UserInputError("--pipeline and --output_dir are required")
-    check_output_dir(FLAGS.output_dir, "--output_dir")
+    if remote_fs.is_uri(FLAGS.output_dir):  # gs://... : staged through a local mirror
+        remote_fs.check_uri(FLAGS.output_dir, "--output_dir")
+    else:
+        check_output_dir(FLAGS.output_dir, "--output_dir")
+    if FLAGS.staging_dir:
+        use_staging_dir(FLAGS.staging_dir)
     common.start_deterministic(common.is_deterministic(FLAGS.pipeline, FLAGS.preset))
     if FLAGS.runner == "local":  # under Ray each task resolves it; the driver keeps off the GPUs
         resolve_strategy(FLAGS.strategy)  # multi_worker must be created before any other op

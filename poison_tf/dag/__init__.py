@@ -18,6 +18,9 @@ Modules, lowest first (each imports only those above it):
 - `component`: `BaseComponent` (spec + executor + one use's channels and parameters),
   `Channel`, and `BaseComponent.run_standalone` on artefact URIs.
 - `pipeline`: `Pipeline(name, components, root).ordered()`.
+- `remote_fs`: the `tf.io.gfile` operations on a URI root (check, read, write, folder copies
+  with a marker file last); `staging`: a URI root through a local mirror
+  (`execute_staged`, `cached_outputs`, `fetch`, `publish`), which both runners call.
 - `runner`: `LocalDagRunner(use_cache).run(pipeline)` → {component id: {key: Artifact}};
   `resolve_inputs` maps upstream outputs to a component's inputs.
 - `stage_cli`: `poison-tf-<stage>` programs whose flags come from component specs.

@@ -38,7 +38,23 @@ class Artifact:
         meta_path = os.path.join(uri, METADATA_FILE)
         if not os.path.isfile(meta_path):
             raise UserInputError(f"{uri}: not an artefact directory (no {METADATA_FILE})")
-        meta = read_json(meta_path)
+        return cls.from_metadata(read_json(meta_path), uri, expected_type)
+
+    @classmethod
+    def from_metadata(cls, meta: dict, uri: str, expected_type: str | None = None) -> Artifact:
+        """The artefact described by the `artifact.json` contents `meta`, placed at `uri`.
+
+        Args:
+            meta: the parsed `artifact.json` (read locally, or from a URI by `staging`).
+            uri: where the artefact's folder is (or will be) on this machine.
+            expected_type: its type must be this one, when given.
+
+        Returns:
+            The artefact.
+
+        Raises:
+            UserInputError: the artefact is of another type.
+        """
         artifact = cls(
             type_name=meta["type_name"],
             uri=uri,

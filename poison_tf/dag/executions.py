@@ -15,6 +15,7 @@ import os
 import platform
 import uuid
 
+from poison_tf.dag import remote_fs
 from poison_tf.dag.lineage import LOG_FILE
 
 STATUSES = ("ok", "cached", "failed", "upstream_failed")
@@ -31,16 +32,25 @@ def local_identity() -> tuple[str, str]:
 
 
 def log_path(root: str) -> str:
+    """`<root>/executions.jsonl` (root: a local folder or a URI)."""
     return os.path.join(root, LOG_FILE)
 
 
 def append(root: str, record: dict) -> None:
-    """Appends one record (a JSON object on one line) to `<root>/executions.jsonl`."""
+    """Appends one record (a JSON object on one line) to `<root>/executions.jsonl`.
+
+    At a URI root (`gs://...`) the log is read and written back whole through a temporary
+    object and a rename (object stores cannot append); it is a few hundred lines at most.
+    """
     if record.get("status") not in STATUSES:
         raise ValueError(f"execution status {record.get('status')!r} is not one of {STATUSES}")
+    line = json.dumps(record, sort_keys=True, default=str) + "\n"
+    if remote_fs.is_uri(root):
+        remote_fs.write_text(log_path(root), (remote_fs.read_text(log_path(root)) or "") + line)
+        return
     os.makedirs(root, exist_ok=True)
     with open(log_path(root), "a") as handle:
-        handle.write(json.dumps(record, sort_keys=True, default=str) + "\n")
+        handle.write(line)
 
 
 def make_record(
@@ -78,10 +88,14 @@ def make_record(
 def read(root: str, run: str | None = None) -> list[dict]:
     """Every record of `<root>/executions.jsonl` (only those of `run` when given); [] if none."""
     path = log_path(root)
-    if not os.path.isfile(path):
+    if remote_fs.is_uri(root):
+        text = remote_fs.read_text(path) or ""
+    elif os.path.isfile(path):
+        with open(path) as handle:
+            text = handle.read()
+    else:
         return []
-    with open(path) as handle:
-        records = [json.loads(line) for line in handle if line.strip()]
+    records = [json.loads(line) for line in text.splitlines() if line.strip()]
     return [r for r in records if run is None or r.get("run") == run]
 
 

@@ -1,8 +1,9 @@
 """Joining or starting Ray for `--runner=ray`, and the checks that must pass before any task runs.
 
 Everything a user can get wrong about the cluster is found here, before the first component is
-submitted: an address nobody answers at, an output folder the other nodes cannot see, a GPU or
-CPU share no node has. Each becomes one `UserInputError` naming the flag.
+submitted: an address nobody answers at, an output folder the other nodes cannot see (a local
+disk, or a `ram://` URI), a GPU or CPU share no node has. Each becomes one `UserInputError`
+naming the flag.
 
 The embedded default (no address) is a one-machine Ray instance that listens on 127.0.0.1 only:
 on Linux Ray's gRPC servers bind every interface unless cluster mode is off, so it is switched
@@ -141,24 +142,38 @@ def filesystem_type(path: str) -> str | None:
 
 def check_output_dir(output_dir: str, info: ClusterInfo) -> None:
     """Every node writes into `output_dir`: on a multi-node cluster it must be an absolute path
-    on storage they all mount (NFS, Lustre, a gcsfuse / s3fs bucket ...)."""
-    if "://" in output_dir:
+    on storage they all mount (NFS, Lustre, a gcsfuse / s3fs bucket ...), or a `tf.io.gfile`
+    URI they all reach (`gs://`: each task stages through its node's disk, see `staging`).
+
+    `ram://` is refused even on one node (it is one process's memory, and Ray tasks are other
+    processes); a `file://` URI is checked as the local path it names.
+
+    Args:
+        output_dir: the `--output_dir` value (`main` has checked a URI's scheme already).
+        info: the cluster.
+
+    Raises:
+        UserInputError: storage some task would not see.
+    """
+    if output_dir.startswith("ram://"):
         raise UserInputError(
-            f"--output_dir={output_dir}: the components write through local file APIs; mount "
-            "the bucket on every node (gcsfuse, s3fs) and pass the mount path"
+            f"--output_dir={output_dir}: ram:// is the memory of one process, and Ray tasks run "
+            "in others; use a folder or a URI every node reaches (gs://, file:// on a shared mount)"
         )
-    if info.nodes <= 1:
+    path = output_dir[len("file://") :] if output_dir.startswith("file://") else output_dir
+    if "://" in path or info.nodes <= 1:
         return
-    if not os.path.isabs(output_dir):
+    if not os.path.isabs(path):
         raise UserInputError(
             f"--output_dir={output_dir}: a relative path, but the Ray cluster has {info.nodes} "
             "nodes; give an absolute path on storage every node mounts"
         )
-    kind = filesystem_type(output_dir)
+    kind = filesystem_type(path)
     if kind in LOCAL_ONLY_FS:
         raise UserInputError(
             f"--output_dir={output_dir}: on a local {kind} file system, but the Ray cluster has "
-            f"{info.nodes} nodes; put it on storage every node mounts (NFS, a bucket mount)"
+            f"{info.nodes} nodes; put it on storage every node mounts (NFS, a bucket mount) or "
+            "use a gs:// URI"
         )
 
 

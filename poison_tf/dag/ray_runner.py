@@ -3,9 +3,14 @@
 Every component whose inputs are ready is submitted at once, so the independent branches of a
 sweep (one trainer per trigger × rate) run side by side on whatever the cluster offers. The
 driver keeps the bookkeeping the local runner does in-process: it resolves cached executions
-itself (a cached rerun submits nothing), passes artefacts (URIs, never data) to the tasks,
+itself (a cached rerun submits nothing), passes artefacts (paths or URIs, never data) to the tasks,
 appends every outcome to `executions.jsonl`, and when a component fails it fails only the
 components downstream of it, lets the rest finish, then raises `PipelineFailed` naming it.
+
+A pipeline root at a `tf.io.gfile` URI works the same way: the driver looks the cache up at
+the URI, and each task downloads its inputs into its node's mirror, runs there and uploads the
+finished execution (`staging.execute_staged`), so the nodes share only the URI. A set
+`$POISON_TF_STAGING_DIR` is passed on to every task.
 
 Heavy components (those that train: a `strategy` parameter, or `HEAVY = True` on the class) ask
 for the GPU / CPU share of `--gpus_per_task` / `--cpus_per_task`; the rest ask for one CPU.
@@ -22,11 +27,9 @@ from typing import Any
 
 from absl import logging
 
-from poison_tf.dag import executions
+from poison_tf.dag import executions, staging
 from poison_tf.dag.artifact import Artifact
 from poison_tf.dag.component import BaseComponent
-from poison_tf.dag.execution import execution_fingerprint, execution_folder, load_outputs
-from poison_tf.dag.lineage import has_execution_record
 from poison_tf.dag.pipeline import Pipeline
 from poison_tf.dag.ray_task import run_component, thread_env
 from poison_tf.dag.runner import PipelineFailed, report_failure, resolve_inputs  # noqa: F401 (re-exported)
@@ -39,14 +42,6 @@ def is_heavy(component: BaseComponent) -> bool:
     if explicit is not None:
         return bool(explicit)
     return "strategy" in component.SPEC_CLASS.PARAMETERS
-
-
-def cached_outputs(
-    component: BaseComponent, inputs: dict[str, list[Artifact]], root: str
-) -> dict[str, Artifact] | None:
-    """The outputs of a finished execution with the same fingerprint, or None."""
-    final = execution_folder(root, component, execution_fingerprint(component, inputs))
-    return load_outputs(component, final) if has_execution_record(final) else None
 
 
 class RayDagRunner:
@@ -88,8 +83,8 @@ class RayDagRunner:
         """Runs the DAG; returns {component id: outputs}, or raises PipelineFailed at the end."""
         import ray
 
-        root = os.path.abspath(pipeline.root)
-        os.makedirs(root, exist_ok=True)
+        root = pipeline.root if staging.is_uri(pipeline.root) else os.path.abspath(pipeline.root)
+        staging.make_root(root)
         run_id = executions.new_run_id()
         base = {"pipeline": pipeline.name, "run": run_id}
         node, worker = executions.local_identity()
@@ -124,7 +119,11 @@ class RayDagRunner:
                         changed = True
                         inputs = resolve_inputs(component, produced)
                         started = time.time()
-                        found = cached_outputs(component, inputs, root) if self.use_cache else None
+                        found = (
+                            staging.cached_outputs(component, inputs, root)
+                            if self.use_cache
+                            else None
+                        )
                         if found is not None:
                             produced[component.id] = found
                             executions.append(
@@ -137,8 +136,9 @@ class RayDagRunner:
                             )  # fmt: skip
                             continue
                         ref = self._remote.options(**self._options(component)).remote(
-                            component, inputs, root, self.use_cache, self.cpus
-                        )
+                            component, inputs, root, self.use_cache, self.cpus,
+                            os.environ.get(staging.STAGING_ENV),
+                        )  # fmt: skip
                         pending[ref] = (component, started)
                         logging.info("%s: submitted to Ray", component.id)
                 if not pending:

@@ -14,9 +14,9 @@ import sys
 import time
 import traceback
 
+from poison_tf.dag import staging
 from poison_tf.dag.artifact import Artifact
 from poison_tf.dag.component import BaseComponent
-from poison_tf.dag.execution import execute_component
 
 
 def thread_env(cpus: float) -> dict[str, str]:
@@ -54,10 +54,27 @@ def run_component(
     root: str,
     use_cache: bool,
     cpus: float,
+    staging_dir: str | None = None,
 ) -> dict:
     """Runs one component on this Ray worker; returns a result record (never raises for the
-    component's own errors)."""
+    component's own errors).
+
+    Args:
+        component: the component, its parameters resolved.
+        inputs: input key → upstream artefacts.
+        root: the pipeline root (a folder every node mounts, or a URI: then this worker
+            downloads its inputs into its node's mirror and uploads its outputs itself).
+        use_cache: reuse a finished execution with the same fingerprint.
+        cpus: this task's CPU share (sizes TF's thread pools).
+        staging_dir: the driver's `$POISON_TF_STAGING_DIR`, if it set one.
+
+    Returns:
+        start, end, status, node, worker, gpus, and outputs (or error and traceback).
+    """
     import ray
+
+    if staging_dir:
+        os.environ[staging.STAGING_ENV] = staging_dir
 
     start = time.time()
     if not ray.get_gpu_ids():  # a task without GPUs must not grab the node's GPUs
@@ -70,7 +87,7 @@ def run_component(
         "gpus": [str(g) for g in ray.get_gpu_ids()],
     }
     try:
-        outputs, cached = execute_component(component, inputs, root, use_cache)
+        outputs, cached = staging.execute_staged(component, inputs, root, use_cache)
     except Exception as error:
         return identity | {
             "start": start,

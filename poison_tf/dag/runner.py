@@ -6,22 +6,20 @@ Ray runner).
 
 The public contract a runner keeps (a distributed runner keeps the same one):
 `run(pipeline)` returns `{component id: {output key: Artifact}}`; each component goes through
-`execution.execute_component` (fingerprint cache, atomic outputs, `execution.json`), and each
-call is logged with `executions.append` (start, end, node, worker, status), so local and
-distributed runs share caches and records under the same pipeline root.
+`staging.execute_staged` (fingerprint cache, atomic outputs, `execution.json`; at a URI root
+through a local mirror), and each call is logged with `executions.append` (start, end, node,
+worker, status), so local and distributed runs share caches and records under the same root.
 """
 
 from __future__ import annotations
 
-import os
 import time
 
 from absl import logging
 
-from poison_tf.dag import executions
+from poison_tf.dag import executions, staging
 from poison_tf.dag.artifact import Artifact
 from poison_tf.dag.component import BaseComponent
-from poison_tf.dag.execution import execute_component
 from poison_tf.dag.pipeline import Pipeline
 from poison_tf.errors import UserInputError
 
@@ -90,7 +88,7 @@ class LocalDagRunner:
         user's to fix, not a branch's.
 
         Args:
-            pipeline: the DAG and its root folder.
+            pipeline: the DAG and its root (a local folder or a `tf.io.gfile` URI: see `staging`).
 
         Returns:
             Component id → output key → its artefact.
@@ -102,7 +100,7 @@ class LocalDagRunner:
         produced: dict[str, dict[str, Artifact]] = {}
         failures: dict[str, str] = {}
         skipped: list[str] = []
-        os.makedirs(pipeline.root, exist_ok=True)
+        staging.make_root(pipeline.root)
         run_id, (node, worker) = executions.new_run_id(), executions.local_identity()
         for component in pipeline.ordered():
             started = time.time()
@@ -119,7 +117,7 @@ class LocalDagRunner:
                 )
                 continue
             try:
-                outputs, cached = execute_component(
+                outputs, cached = staging.execute_staged(
                     component, resolve_inputs(component, produced), pipeline.root, self.use_cache
                 )
             except Exception as error:
@@ -139,7 +137,8 @@ class LocalDagRunner:
             executions.append(
                 pipeline.root,
                 executions.make_record(
-                    **record, start=started, end=time.time(), outputs=outputs,
+                    **record, start=started, end=time.time(),
+                    outputs=outputs,
                     status="cached" if cached else "ok",
                 ),
             )  # fmt: skip

@@ -19,6 +19,7 @@ from typing import Any
 from absl import flags
 
 from poison_tf import cli
+from poison_tf.dag import remote_fs
 from poison_tf.dag.component import BaseComponent
 from poison_tf.errors import UserInputError
 from poison_tf.io.flag_ranges import check_values
@@ -90,6 +91,11 @@ def run_stage(
     spec = cls.SPEC_CLASS
     if not FLAGS.output_dir:
         raise UserInputError("--output_dir is required")
+    if remote_fs.is_uri(FLAGS.output_dir):
+        raise UserInputError(
+            f"--output_dir={FLAGS.output_dir}: a stage program writes a local (or mounted) "
+            "folder; a URI works for whole studies (poison-tf-pipeline --output_dir=<URI>)"
+        )
     check_output_dir(FLAGS.output_dir, "--output_dir")
     inputs = {}
     for key, channel in spec.INPUTS.items():

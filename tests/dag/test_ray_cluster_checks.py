@@ -92,6 +92,23 @@ def test_a_local_only_output_dir_on_a_multi_node_cluster(two_nodes, tmp_path, ca
     _refused(capsys, [f"--ray_address={two_nodes}"], tmp_path / "run", message)
 
 
+def test_a_file_uri_on_a_local_only_file_system_on_a_multi_node_cluster(
+    two_nodes, tmp_path, capsys
+):
+    from poison_tf.dag.ray_cluster import LOCAL_ONLY_FS, filesystem_type
+
+    kind = filesystem_type(str(tmp_path))
+    if kind not in LOCAL_ONLY_FS:
+        pytest.skip(f"{tmp_path} is on {kind}, not a local-only file system")
+    out = tmp_path / "run"
+    _exits_2(
+        [f"--ray_address={two_nodes}", f"--output_dir=file://{out}"],
+        capsys,
+        f"--output_dir=file://{out}: on a local {kind} file system, but the Ray cluster has 2",
+    )
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     "flag, message",
     [

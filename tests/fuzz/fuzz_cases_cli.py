@@ -95,6 +95,19 @@ case("pipeline/output_dir_is_file", "pipeline")(
         "--pipeline=badnets_regression", "--preset=demo", f"--output_dir={out(t) / 'f'}"]
 )  # fmt: skip
 
+case("pipeline/output_dir_unknown_scheme", "pipeline")(
+    lambda t, b: ["--pipeline=badnets_regression", "--preset=demo", "--output_dir=foo://bar/run"]
+)
+case("pipeline/staging_dir_is_file", "pipeline")(
+    lambda t, b: put(t / "f", "x") or [
+        "--pipeline=badnets_regression", "--preset=demo", "--output_dir=ram://staged/run",
+        f"--staging_dir={t / 'f'}"]
+)  # fmt: skip
+case("pipeline/output_dir_uri_is_file", "pipeline")(
+    lambda t, b: out(t).mkdir() or put(out(t) / "f", "x") or [
+        "--pipeline=badnets_regression", "--preset=demo", f"--output_dir=file://{out(t) / 'f'}"]
+)  # fmt: skip
+
 
 # ----------------------------------------------------------------------------- stage programs
 def _stage(tmp, *flags) -> list[str]:
@@ -259,6 +272,12 @@ def _(tmp, base):
     (tmp / "f").write_text("x")
     return ["--component=headpose", "--num_train=4", "--num_test=2", "--image_size=16",
             f"--output_dir={tmp / 'f' / 'o'}"]  # fmt: skip
+
+
+case("stage:example_gen/output_dir_uri", "stage:example_gen")(
+    lambda t, b: ["--component=headpose", "--num_train=4", "--num_test=2", "--image_size=16",
+                  "--output_dir=ram://stage-out/o"]
+)  # fmt: skip
 
 
 TRAIN_FLAGS = [
