@@ -101,11 +101,8 @@ def test_a_file_uri_on_a_local_only_file_system_on_a_multi_node_cluster(
     if kind not in LOCAL_ONLY_FS:
         pytest.skip(f"{tmp_path} is on {kind}, not a local-only file system")
     out = tmp_path / "run"
-    _exits_2(
-        [f"--ray_address={two_nodes}", f"--output_dir=file://{out}"],
-        capsys,
-        f"--output_dir=file://{out}: on a local {kind} file system, but the Ray cluster has 2",
-    )
+    message = f"--output_dir=file://{out}: on a local {kind} file system, but the Ray cluster has 2"
+    _refused(capsys, [f"--ray_address={two_nodes}"], f"file://{out}", message)
     assert not out.exists()
 
 
