@@ -2,9 +2,10 @@
 
 A stage is a set of components a user picks from with `--component` (the first is the
 default). The flags of a stage are made from its components' specs: one list flag per input
-channel (artefact URIs) and one flag per parameter, with the parameter's `help` text (only the
-flags given are passed; the rest keep the spec's default). They are defined when the program
-starts rather than at import time because each program carries the flags of its own stage only.
+channel (artefact URIs, with the channel's type and `help`) and one flag per parameter, with the
+parameter's `help` text (only the flags given are passed; the rest keep the spec's default).
+They are defined when the program starts rather than at import time because each program
+carries the flags of its own stage only.
 The program prints the output artefacts as JSON on stdout (progress goes to stderr).
 """
 
@@ -57,9 +58,11 @@ def define_stage_flags(
     defined: dict[str, type] = {}
     for cls in components.values():
         spec = cls.SPEC_CLASS
-        for key in spec.INPUTS:
+        for key, channel in spec.INPUTS.items():
             if key not in defined:
-                flags.DEFINE_list(key, None, f"Input artefact URI(s) for {key!r}.")
+                about = f": {channel.help}" if channel.help else ""
+                text = f"Input artefact URI(s) for {key!r} ({channel.type_name}){about}."
+                flags.DEFINE_list(key, None, text)
                 defined[key] = list
         for name, parameter in spec.PARAMETERS.items():
             if name in defined:
