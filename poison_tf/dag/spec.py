@@ -17,7 +17,7 @@ class ChannelParameter:
         type_name: the artefact type (`poison_tf.types`), checked when channels are wired.
         optional: an input that may be left unconnected.
         help: what the channel holds beyond its type (the role of an input, the files of an
-            output), for the component's generated docstring and the stage program's flag.
+            output), for the component's generated docstring.
     """
 
     type_name: str

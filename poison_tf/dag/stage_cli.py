@@ -2,10 +2,9 @@
 
 A stage is a set of components a user picks from with `--component` (the first is the
 default). The flags of a stage are made from its components' specs: one list flag per input
-channel (artefact URIs, with the channel's type and `help`) and one flag per parameter, with the
-parameter's `help` text (only the flags given are passed; the rest keep the spec's default).
-They are defined when the program starts rather than at import time because each program
-carries the flags of its own stage only.
+channel (artefact URIs) and one flag per parameter, with the parameter's `help` text (only the
+flags given are passed; the rest keep the spec's default). They are defined when the program
+starts rather than at import time because each program carries the flags of its own stage only.
 The program prints the output artefacts as JSON on stdout (progress goes to stderr).
 """
 
@@ -58,11 +57,9 @@ def define_stage_flags(
     defined: dict[str, type] = {}
     for cls in components.values():
         spec = cls.SPEC_CLASS
-        for key, channel in spec.INPUTS.items():
+        for key in spec.INPUTS:
             if key not in defined:
-                about = f": {channel.help}" if channel.help else ""
-                text = f"Input artefact URI(s) for {key!r} ({channel.type_name}){about}."
-                flags.DEFINE_list(key, None, text)
+                flags.DEFINE_list(key, None, f"Input artefact URI(s) for {key!r}.")
                 defined[key] = list
         for name, parameter in spec.PARAMETERS.items():
             if name in defined:

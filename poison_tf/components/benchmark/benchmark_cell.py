@@ -46,8 +46,8 @@ class BenchmarkCellSpec(ComponentSpec):
     INPUTS = {"examples": types.Examples.channel()}
     OUTPUTS = {
         "metrics": types.Metrics.channel(
-            help="metrics.json (one row per defence), the poison plan.json and NC's recovered "
-            "trigger as a PNG"
+            help="metrics.json with one row per defence, the poison plan.json and NC's "
+            "recovered trigger as a PNG"
         )
     }
     PARAMETERS = {
