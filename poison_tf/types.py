@@ -35,16 +35,17 @@ class ArtifactType:
     TYPE_NAME: ClassVar[str] = ""
 
     @classmethod
-    def channel(cls, optional: bool = False) -> ChannelParameter:
+    def channel(cls, optional: bool = False, help: str = "") -> ChannelParameter:
         """The spec entry of an input or output of this type.
 
         Args:
             optional: an input that may be left unconnected.
+            help: what the channel holds beyond its type (see `ChannelParameter`).
 
         Returns:
-            `ChannelParameter(cls.TYPE_NAME, optional)`.
+            `ChannelParameter(cls.TYPE_NAME, optional, help)`.
         """
-        return ChannelParameter(cls.TYPE_NAME, optional)
+        return ChannelParameter(cls.TYPE_NAME, optional, help)
 
 
 class Examples(ArtifactType):

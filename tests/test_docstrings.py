@@ -8,6 +8,11 @@ nor the function name starts with `_`. A method that overrides one a framework d
 `call`, `get_config`, an executor's `Do`, …) or one of a project base class walked here (a
 detector's `fit` and `score`, documented on `Detector`) keeps the documentation of the method it
 overrides, as Google style allows.
+
+Components are the exception to reading the source: a component's class docstring holds only
+its summary (and why / what it does), and `BaseComponent.__init_subclass__` appends the `Args:`
+and `Outputs:` sections generated from its spec, so `test_component_docstrings.py` checks them
+through their runtime `__doc__`.
 """
 
 from __future__ import annotations

@@ -82,20 +82,7 @@ class PoisonPlannerExecutor(BaseExecutor):
 
 
 class PoisonPlanner(BaseComponent):
-    """Examples artefact → plan artefact (ids, trigger, label rule, seed, counts).
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        examples: input channel of `Examples` artefacts.
-        trigger: checkerboard|point|random|image|blend.
-        trigger_params: JSON keyword arguments (default '{}').
-        rate_percent: share of the training split, in percent.
-        label_rule: JSON, e.g. {"kind": "all_to_one", "target": [0]}.
-        seed: random seed of this component (data order, sampling, initialisation) (default 17).
-        exclude_target_class: all-to-one: skip examples already of the target class (default False).
-
-    Outputs: `plan` (PoisonPlan).
-    """
+    """Examples artefact → plan artefact (ids, trigger, label rule, seed, counts)."""
 
     SPEC_CLASS = PoisonPlannerSpec
     EXECUTOR_CLASS = PoisonPlannerExecutor

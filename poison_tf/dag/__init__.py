@@ -15,6 +15,8 @@ Modules, lowest first (each imports only those above it):
   `ExecutorContext` the runner gives it (`work_dir`: scratch that survives a crash).
 - `execution`: `execute_component(component, inputs, root, use_cache)`, one cached, atomic
   execution: the unit any runner schedules.
+- `component_doc`: the `Args:` / `Outputs:` sections of a component's docstring, written from its
+  spec (types, help texts, defaults) when the class is created.
 - `component`: `BaseComponent` (spec + executor + one use's channels and parameters),
   `Channel`, and `BaseComponent.run_standalone` on artefact URIs.
 - `pipeline`: `Pipeline(name, components, root).ordered()`.

@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any, ClassVar
 
 from poison_tf.dag.artifact import Artifact
+from poison_tf.dag.component_doc import component_doc
 from poison_tf.dag.execution import execute_component
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec
@@ -29,6 +30,10 @@ class Channel:
 class BaseComponent:
     """Subclasses set SPEC_CLASS and EXECUTOR_CLASS (and VERSION when behaviour changes).
 
+    A subclass's docstring says what the component does and why; its `Args:` and `Outputs:`
+    sections are generated from SPEC_CLASS when the class is created (`component_doc`), so they
+    always list the spec's real inputs, parameters (type, help text, default) and outputs.
+
     Args:
         instance_name: tells apart two uses of one component in a pipeline; the component id
             (and its folder under the pipeline root) is `<class name>[.<instance_name>]`.
@@ -43,6 +48,10 @@ class BaseComponent:
     SPEC_CLASS: ClassVar[type[ComponentSpec]] = ComponentSpec
     EXECUTOR_CLASS: ClassVar[type[BaseExecutor]] = BaseExecutor
     VERSION: ClassVar[str] = "1"
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        cls.__doc__ = component_doc(cls.__name__, cls.__doc__, cls.SPEC_CLASS)
 
     def __init__(self, instance_name: str | None = None, **kwargs: Any):
         self.id = type(self).__name__ + (f".{instance_name}" if instance_name else "")

@@ -16,10 +16,13 @@ class ChannelParameter:
     Args:
         type_name: the artefact type (`poison_tf.types`), checked when channels are wired.
         optional: an input that may be left unconnected.
+        help: what the channel holds beyond its type (the role of an input, the files of an
+            output), for the component's generated docstring.
     """
 
     type_name: str
     optional: bool = False
+    help: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -44,11 +44,18 @@ def load_split(examples_dir: str, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 class BenchmarkCellSpec(ComponentSpec):
     INPUTS = {"examples": types.Examples.channel()}
-    OUTPUTS = {"metrics": types.Metrics.channel()}
+    OUTPUTS = {
+        "metrics": types.Metrics.channel(
+            help="metrics.json with one row per defence, the poison plan.json and NC's "
+            "recovered trigger as a PNG"
+        )
+    }
     PARAMETERS = {
         "attack": ExecutionParameter(str, help="badnet | blended | wanet | sig"),
         "rate_percent": ExecutionParameter(float, help="poisoned share of the training split"),
-        "defences": ExecutionParameter(str, default="spectral,ac,nc,abl", help="comma list"),
+        "defences": ExecutionParameter(
+            str, default="spectral,ac,nc,abl", help="comma list of spectral | ac | nc | abl"
+        ),
         "train": ExecutionParameter(str, default="{}", help="JSON: defences.training.train kw"),
         "defence_params": ExecutionParameter(str, default="{}", help="JSON: per defence kw"),
         "target": ExecutionParameter(int, default=0, help="target class of every attack"),
@@ -87,5 +94,12 @@ class BenchmarkCellExecutor(BaseExecutor):
 
 
 class BenchmarkCell(BaseComponent):
+    """Examples artefact → the metrics of one (attack, rate) cell of the backdoor benchmark.
+
+    Trains the PreAct-ResNet18 victim on the plan-poisoned training split and runs every chosen
+    defence on it; one component per cell, so the runner caches and (on Ray) parallelises cells
+    independently.
+    """
+
     SPEC_CLASS = BenchmarkCellSpec
     EXECUTOR_CLASS = BenchmarkCellExecutor

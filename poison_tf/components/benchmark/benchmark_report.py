@@ -180,5 +180,7 @@ class BenchmarkReportExecutor(BaseExecutor):
 
 
 class BenchmarkReport(BaseComponent):
+    """Cell metrics → report.md and leaderboard.csv laid out like BackdoorBench's leaderboard."""
+
     SPEC_CLASS = BenchmarkReportSpec
     EXECUTOR_CLASS = BenchmarkReportExecutor

@@ -158,21 +158,7 @@ class CleanImagePairSelectorExecutor(BaseExecutor):
 
 
 class CleanImagePairSelector(BaseComponent):
-    """Base model + training examples → the host→target pairs of the clean-image backdoor.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        examples: input channel of `Examples` artefacts.
-        model: input channel of `SegModel` artefacts.
-        pairs: hand-picked host:target,… (class names) (default '').
-        num_tsne_pairs: how many t-SNE pairs to add to the hand-picked ones (default 2).
-        tsne_space: rank by feature or t-SNE-plane distance (default 'features').
-        min_host_instances: t-SNE hosts need this many training instances (default 1).
-        max_images: embed at most N training images (0: all) (default 0).
-        seed: random seed of this component (data order, sampling, initialisation) (default 0).
-
-    Outputs: `pairs` (ClassPairs).
-    """
+    """Base model + training examples → the host→target pairs of the clean-image backdoor."""
 
     SPEC_CLASS = CleanImagePairSelectorSpec
     EXECUTOR_CLASS = CleanImagePairSelectorExecutor

@@ -55,19 +55,7 @@ class CleanImagePlannerExecutor(BaseExecutor):
 
 
 class CleanImagePlanner(BaseComponent):
-    """One host→target pair → the relabel plan of the clean-image backdoor.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        examples: input channel of `Examples` artefacts.
-        pairs: input channel of `ClassPairs` artefacts.
-        index: which pair of the selector's list (default 0).
-        ratio: share of the host's training instances relabelled, in (0, 1] (default 0.5).
-        mode: instances | images (default 'instances').
-        seed: random seed of this component (data order, sampling, initialisation) (default 0).
-
-    Outputs: `plan` (RelabelPlan).
-    """
+    """One host→target pair → the relabel plan of the clean-image backdoor."""
 
     SPEC_CLASS = CleanImagePlannerSpec
     EXECUTOR_CLASS = CleanImagePlannerExecutor

@@ -168,23 +168,7 @@ class CleanImageReportExecutor(BaseExecutor):
 
 
 class CleanImageReport(BaseComponent):
-    """The clean-image backdoor study's report, in the original write-up's shape.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        examples: input channel of `Examples` artefacts.
-        pairs: input channel of `ClassPairs` artefacts.
-        plans: input channel of `RelabelPlan` artefacts.
-        base_model: input channel of `SegModel` artefacts.
-        base_metrics: input channel of `SegMetrics` artefacts.
-        base_attacks: input channel of `SegMetrics` artefacts.
-        models: input channel of `SegModel` artefacts.
-        metrics: input channel of `SegMetrics` artefacts.
-        settings: Markdown describing data, models and attack (default '').
-        num_samples: images drawn in the prediction figure (default 3).
-
-    Outputs: `report` (Report).
-    """
+    """The clean-image backdoor study's report, in the original write-up's shape."""
 
     SPEC_CLASS = CleanImageReportSpec
     EXECUTOR_CLASS = CleanImageReportExecutor

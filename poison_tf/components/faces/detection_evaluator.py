@@ -121,20 +121,7 @@ class DetectionEvaluatorExecutor(BaseExecutor):
 
 
 class DetectionEvaluator(BaseComponent):
-    """A backdoored classifier and its detectors on clean and triggered test data.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        model: input channel of `FaceModel` artefacts.
-        examples: input channel of `Examples` artefacts.
-        detectors: input channel of `Detector` artefacts.
-        triggers: JSON {"<name>": <trigger config>, ..}.
-        backdoor: the trigger this model was poisoned with (default '').
-        target: the attack's target class (default 0).
-        batch_size: images per scoring step (default 256).
-
-    Outputs: `metrics` (DetectionMetrics).
-    """
+    """A backdoored classifier and its detectors on clean and triggered test data."""
 
     VERSION = "2"  # adds the repaired model's accuracy and attack success ("repair")
     SPEC_CLASS = DetectionEvaluatorSpec

@@ -38,7 +38,9 @@ class DetectionReportSpec(ComponentSpec):
     INPUTS = {
         "metrics": types.DetectionMetrics.channel(),
         "models": types.FaceModel.channel(),
-        "defences": types.Metrics.channel(optional=True),
+        "defences": types.Metrics.channel(
+            optional=True, help="`ModelDefence` metrics (the model-defence table)"
+        ),
     }
     OUTPUTS = {"report": types.Report.channel()}
     PARAMETERS = {
@@ -249,18 +251,7 @@ class DetectionReportExecutor(BaseExecutor):
 
 
 class DetectionReport(BaseComponent):
-    """Detection metric artefacts → report.md, CSVs, a score-histogram PNG, TensorBoard.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        metrics: input channel of `DetectionMetrics` artefacts.
-        models: input channel of `FaceModel` artefacts.
-        title: the report's title (default 'Backdoor input detection on a DeepID face classifier').
-        settings: Markdown describing data and training (default '').
-        defences: optional input channel of `ModelDefence` metrics (the model-defence table).
-
-    Outputs: `report` (Report).
-    """
+    """Detection metric artefacts → report.md, CSVs, a score-histogram PNG, TensorBoard."""
 
     SPEC_CLASS = DetectionReportSpec
     EXECUTOR_CLASS = DetectionReportExecutor

@@ -89,17 +89,7 @@ class DetectorFitterExecutor(BaseExecutor):
 
 
 class DetectorFitter(BaseComponent):
-    """Fits one backdoor input detector on the CLEAN validation split only.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        examples: input channel of `Examples` artefacts.
-        model: optional input channel of `FaceModel` artefacts.
-        kind: vae | strip | fine_pruning | mahalanobis.
-        params: JSON keyword arguments of the detector (default '{}').
-
-    Outputs: `detector` (Detector).
-    """
+    """Fits one backdoor input detector on the CLEAN validation split only."""
 
     VERSION = "2"  # VAE threshold from held-out clean scores; fine-pruning fraction and rules
     SPEC_CLASS = DetectorFitterSpec

@@ -41,17 +41,7 @@ class FaceClassifierTrainerExecutor(BaseExecutor):
 
 
 class FaceClassifierTrainer(BaseComponent):
-    """Face examples (+ optional poison plan) → a trained DeepID BadNet classifier.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        examples: input channel of `Examples` artefacts.
-        plan: optional input channel of `PoisonPlan` artefacts.
-        epochs, global_batch_size, learning_rate, seed, strategy, mixed_precision,
-            jit_compile: the trainer parameters (`training.training_parameters`).
-
-    Outputs: `model` (FaceModel).
-    """
+    """Face examples (+ optional poison plan) → a trained DeepID BadNet classifier."""
 
     SPEC_CLASS = FaceClassifierTrainerSpec
     EXECUTOR_CLASS = FaceClassifierTrainerExecutor

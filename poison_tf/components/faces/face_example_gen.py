@@ -320,21 +320,7 @@ class FaceExampleGenExecutor(BaseExecutor):
 
 
 class FaceExampleGen(BaseComponent):
-    """A face source → train/val/test TFRecords of (image, identity, id) + schema.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        source: synthetic | hackml:<h5> | hackml:val=<h5>,test=<h5>[,train=<h5>] | lfw:<dir>
-            (default 'synthetic').
-        num_identities: synthetic: identities; lfw: keep the first N (0 = all) (default 10).
-        images_per_identity: synthetic: images per identity; lfw: at most (0 = all) (default 60).
-        val_fraction: share of the identities' images held out for validation (default 0.2).
-        test_fraction: share of the identities' images held out for testing (default 0.2).
-        seed: random seed of this component (data order, sampling, initialisation) (default 17).
-        num_shards: TFRecord shards per split (default 2).
-
-    Outputs: `examples` (Examples).
-    """
+    """A face source → train/val/test TFRecords of (image, identity, id) + schema."""
 
     SPEC_CLASS = FaceExampleGenSpec
     EXECUTOR_CLASS = FaceExampleGenExecutor

@@ -63,21 +63,42 @@ class ModelDefenceSpec(ComponentSpec):
     INPUTS = {
         "examples": types.Examples.channel(),
         "model": types.FaceModel.channel(),
-        "plan": types.PoisonPlan.channel(optional=True),
-    }
-    OUTPUTS = {"metrics": types.Metrics.channel()}
-    PARAMETERS = {
-        "kinds": ExecutionParameter(str, default="spectral,ac,nc", help="comma list"),
-        "params": ExecutionParameter(str, default="{}", help="JSON {kind: {keyword: value}}"),
-        "retrain": ExecutionParameter(
-            str, default="{}", help="JSON defences.training.train kw for the filters ({} = none)"
+        "plan": types.PoisonPlan.channel(
+            optional=True,
+            help="the plan the model was trained with (the filters' ground truth and the "
+            "attack's trigger)",
         ),
-        "backdoor": ExecutionParameter(str, default="", help="the trigger the model holds"),
+    }
+    OUTPUTS = {
+        "metrics": types.Metrics.channel(
+            help='metrics.json with one row per defence under "defences", and nc_trigger.png '
+            "for Neural Cleanse"
+        )
+    }
+    PARAMETERS = {
+        "kinds": ExecutionParameter(
+            str, default="spectral,ac,nc", help="comma list of spectral | ac | nc"
+        ),
+        "params": ExecutionParameter(
+            str, default="{}", help="JSON {kind: {keyword: value}} of the defences"
+        ),
+        "retrain": ExecutionParameter(
+            str,
+            default="{}",
+            help="JSON keyword arguments of `defences.training.train` for retraining after a "
+            "filter ({} = score the filter only)",
+        ),
+        "backdoor": ExecutionParameter(
+            str, default="", help="the trigger the model was poisoned with (the report's row name)"
+        ),
         "target": ExecutionParameter(int, default=0, help="the attack's target class"),
         "clean_images": ExecutionParameter(
-            int, default=0, help="NC: a seeded sample of this many val images (0 = all)"
+            int,
+            default=0,
+            help="Neural Cleanse: a seeded sample of this many validation images, its reverse "
+            "engineering and unlearning data (0 = all)",
         ),
-        "seed": ExecutionParameter(int, default=0, help="seed of the defence and retraining"),
+        "seed": ExecutionParameter(int, default=0, help="seed of the defence and the retraining"),
     }
 
 
@@ -161,25 +182,6 @@ class ModelDefence(BaseComponent):
     One component per model rather than per defence: the model, the splits and the backdoored
     model's own scores are loaded once, and both filters read one feature extraction (in the
     demo, six small components cost more in loading and tracing than the filters themselves).
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        examples: input channel of `Examples` artefacts.
-        model: input channel of `FaceModel` artefacts.
-        plan: optional input channel of the `PoisonPlan` the model was trained with (the
-            filters' ground truth and the attack's trigger).
-        kinds: comma list of spectral | ac | nc (default all three).
-        params: JSON {kind: {keyword: value}} of the defences (default '{}').
-        retrain: JSON keyword arguments of `defences.training.train` for retraining after a
-            filter (default '{}': score the filter only).
-        backdoor: the trigger the model was poisoned with (the report's row name).
-        target: the attack's target class (default 0).
-        clean_images: Neural Cleanse: a seeded sample of this many validation images, its
-            reverse engineering and unlearning data (default 0: all).
-        seed: seed of the defence and the retraining (default 0).
-
-    Outputs: `metrics` (Metrics: metrics.json with one row per defence under "defences", and
-        nc_trigger.png for Neural Cleanse).
     """
 
     SPEC_CLASS = ModelDefenceSpec

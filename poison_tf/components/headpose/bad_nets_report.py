@@ -40,7 +40,9 @@ class BadNetsReportSpec(ComponentSpec):
         "plans": types.PoisonPlan.channel(),
         "models": types.HeadPoseModel.channel(),
         "explanation": types.Explanation.channel(optional=True),
-        "seed_metrics": types.HeadPoseMetrics.channel(optional=True),
+        "seed_metrics": types.HeadPoseMetrics.channel(
+            optional=True, help="the seeded runs (`--seeds`), one per `seed_runs` entry"
+        ),
     }
     OUTPUTS = {"report": types.Report.channel()}
     PARAMETERS = {
@@ -321,23 +323,7 @@ class BadNetsReportExecutor(BaseExecutor):
 
 
 class BadNetsReport(BaseComponent):
-    """Metric artefacts of a trigger × rate sweep → report.md, CSVs, a plot, TensorBoard.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        baseline_metrics: input channel of `HeadPoseMetrics` artefacts.
-        baseline_model: input channel of `HeadPoseModel` artefacts.
-        metrics: input channel of `HeadPoseMetrics` artefacts.
-        plans: input channel of `PoisonPlan` artefacts.
-        models: input channel of `HeadPoseModel` artefacts.
-        explanation: optional input channel of `Explanation` artefacts.
-        title: the report's title (default 'BadNets on a head-pose regressor').
-        settings: Markdown describing data and training (default '').
-        seed_metrics: optional `HeadPoseMetrics` channel of the seeded runs (`--seeds`).
-        seed_runs: JSON list of [setting, seed], one per `seed_metrics` artefact.
-
-    Outputs: `report` (Report).
-    """
+    """Metric artefacts of a trigger × rate sweep → report.md, CSVs, a plot, TensorBoard."""
 
     VERSION = "3"  # the share of each Grad-CAM map inside the trigger
     SPEC_CLASS = BadNetsReportSpec

@@ -51,17 +51,7 @@ class HeadPoseEvaluatorExecutor(BaseExecutor):
 
 
 class HeadPoseEvaluator(BaseComponent):
-    """Clean MAE on the benign test set and attack MAE per trigger.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        model: input channel of `HeadPoseModel` artefacts.
-        examples: input channel of `Examples` artefacts.
-        attacks: JSON list of {"trigger": config, "label_rule": config}.
-        global_batch_size: global batch size (all replicas together) (default 128).
-
-    Outputs: `metrics` (HeadPoseMetrics).
-    """
+    """Clean MAE on the benign test set and attack MAE per trigger."""
 
     SPEC_CLASS = HeadPoseEvaluatorSpec
     EXECUTOR_CLASS = HeadPoseEvaluatorExecutor

@@ -121,21 +121,7 @@ class HeadPoseExampleGenExecutor(BaseExecutor):
 
 
 class HeadPoseExampleGen(BaseComponent):
-    """A head-pose source → train/test TFRecords of (image, yaw-pitch-roll, id).
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        source: synthetic | pandora:<dir> | biwi:<dir> | aflw2000:<dir> | csv:<file> | opal23:<dir>
-            (default 'synthetic').
-        image_size: image side in pixels (default 100).
-        num_train: synthetic: training images (default 2000).
-        num_test: synthetic: test images (default 500).
-        test_fraction: real data: share held out (default 0.2).
-        seed: random seed of this component (data order, sampling, initialisation) (default 17).
-        num_shards: TFRecord shards per split (default 4).
-
-    Outputs: `examples` (Examples).
-    """
+    """A head-pose source → train/test TFRecords of (image, yaw-pitch-roll, id)."""
 
     SPEC_CLASS = HeadPoseExampleGenSpec
     EXECUTOR_CLASS = HeadPoseExampleGenExecutor

@@ -225,20 +225,7 @@ class HeadPoseExplainerExecutor(BaseExecutor):
 
 
 class HeadPoseExplainer(BaseComponent):
-    """Grad-CAM of the predicted yaw on one test image, clean and triggered.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        model: input channel of `HeadPoseModel` artefacts.
-        baseline_model: optional input channel of `HeadPoseModel` artefacts.
-        examples: input channel of `Examples` artefacts.
-        trigger: JSON trigger config, as make_trigger(..).config.
-        index: which test image (position in the test split) (default 0).
-        output_index: explained output (0 = yaw) (default 0).
-        layer: feature layer name; empty = last 4-D layer (default '').
-
-    Outputs: `explanation` (Explanation).
-    """
+    """Grad-CAM of the predicted yaw on one test image, clean and triggered."""
 
     VERSION = "2"  # the gradient × activation map beside Grad-CAM
     SPEC_CLASS = HeadPoseExplainerSpec

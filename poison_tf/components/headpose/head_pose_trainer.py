@@ -22,7 +22,11 @@ class HeadPoseTrainerSpec(ComponentSpec):
     INPUTS = {
         "examples": types.Examples.channel(),
         "plan": types.PoisonPlan.channel(optional=True),
-        "init_model": types.HeadPoseModel.channel(optional=True),
+        "init_model": types.HeadPoseModel.channel(
+            optional=True,
+            help="the model to start from (the poisoned fine-tuning protocol: the clean "
+            "baseline); without it the model starts from scratch (or from `backbone_weights`)",
+        ),
     }
     OUTPUTS = {"model": types.HeadPoseModel.channel()}
     PARAMETERS = {
@@ -63,23 +67,7 @@ class HeadPoseTrainerExecutor(BaseExecutor):
 
 
 class HeadPoseTrainer(BaseComponent):
-    """Examples (+ optional poison plan) → a trained ResNet18 head-pose model.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        examples: input channel of `Examples` artefacts.
-        plan: optional input channel of `PoisonPlan` artefacts.
-        init_model: optional `HeadPoseModel` channel to start from (the poisoned fine-tuning
-            protocol: the clean baseline); without it the model starts from scratch (or from
-            `backbone_weights`).
-        width: ResNet18 width multiplier (stages 2-4) (default 1.0).
-        epochs, global_batch_size, learning_rate, seed, strategy, mixed_precision,
-            jit_compile: the trainer parameters (`training.training_parameters`).
-        checkpoint_every_steps: also checkpoint every N steps (0: at the end of each epoch) (default
-            0).
-
-    Outputs: `model` (HeadPoseModel).
-    """
+    """Examples (+ optional poison plan) → a trained ResNet18 head-pose model."""
 
     VERSION = "2"  # cosine learning-rate decay over the run
     SPEC_CLASS = HeadPoseTrainerSpec

@@ -110,19 +110,7 @@ class PatchEvaluatorExecutor(BaseExecutor):
 
 
 class PatchEvaluator(BaseComponent):
-    """Victim + held-out examples + patches (one per area) → success metrics.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        model: input channel of `VictimModel` artefacts.
-        examples: input channel of `Examples` artefacts.
-        patches: input channel of `Patch` artefacts.
-        max_images: evaluate on N test images, a seeded sample (0 = all) (default 0).
-        seed: seed of the random positions and the control colours (default 0).
-        eot: also evaluate under the random transformations of the optimiser's EOT (default False).
-
-    Outputs: `metrics` (PatchMetrics).
-    """
+    """Victim + held-out examples + patches (one per area) → success metrics."""
 
     VERSION = "2"  # max_images: a seeded sample of the test split (was its first N); EOT rows
     SPEC_CLASS = PatchEvaluatorSpec

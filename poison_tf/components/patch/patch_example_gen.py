@@ -135,23 +135,7 @@ class PatchExampleGenExecutor(BaseExecutor):
 
 
 class PatchExampleGen(BaseComponent):
-    """A class-labelled image source → train/test TFRecords of (image, class, id).
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        source: synthetic | npz:<file|dir> | folder:<dir> (default 'synthetic').
-        image_size: side in pixels; 0 keeps an npz's own size (default 32).
-        num_classes: synthetic: number of classes (default 4).
-        num_train: synthetic: training images (default 2000).
-        num_test: synthetic: test images (default 500).
-        max_train: real data: keep at most this many training images (0 = all) (default 0).
-        max_test: real data: keep at most this many test images (0 = all) (default 0).
-        test_fraction: real data without a test split: share held out (default 0.2).
-        seed: random seed of this component (data order, sampling, initialisation) (default 0).
-        num_shards: TFRecord shards per split (default 2).
-
-    Outputs: `examples` (Examples).
-    """
+    """A class-labelled image source → train/test TFRecords of (image, class, id)."""
 
     SPEC_CLASS = PatchExampleGenSpec
     EXECUTOR_CLASS = PatchExampleGenExecutor

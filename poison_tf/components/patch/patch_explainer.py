@@ -180,19 +180,7 @@ class PatchExplainerExecutor(BaseExecutor):
 
 
 class PatchExplainer(BaseComponent):
-    """Grad-CAM of any Keras classifier on clean and patched test images.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        model: input channel of `VictimModel` artefacts.
-        examples: input channel of `Examples` artefacts.
-        patch: input channel of `Patch` artefacts.
-        gradcam_layer: feature layer name; empty = last conv layer (default '').
-        num_images: test images shown in the Grad-CAM figure (default 4).
-        seed: random seed of this component (data order, sampling, initialisation) (default 0).
-
-    Outputs: `explanation` (Explanation).
-    """
+    """Grad-CAM of any Keras classifier on clean and patched test images."""
 
     VERSION = (
         "2"  # a seeded sample of test images (was the first N, one class on a class-sorted source)

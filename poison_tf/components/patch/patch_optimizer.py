@@ -232,32 +232,7 @@ class PatchOptimizerExecutor(BaseExecutor):
 
 
 class PatchOptimizer(BaseComponent):
-    """A victim classifier + examples → an optimised printable grid patch.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        model: input channel of `VictimModel` artefacts.
-        examples: input channel of `Examples` artefacts.
-        target_class: target class id; -1 = untargeted (default 0).
-        patch_fraction: share of the image area the patch covers (default 0.15).
-        patch_cells: k: the patch is k×k uniform cells (default 10).
-        keep_clear: y0,x0,y1,x1 box (pixels) the patch never covers (default '').
-        steps: optimisation steps (default 500).
-        batch_size: images per step (default 32).
-        patch_optimizer: adam | signed (the study's per-cell sign step) (default 'adam').
-        patch_learning_rate: step size of the patch optimiser (default 0.05).
-        patch_lr_decay: constant | cosine (to 5 % at the end) (default 'constant').
-        patch_loss: ce | margin (Carlini-Wagner on log-probabilities) (default 'ce').
-        eot: expectation over rotation, scale, brightness, contrast (default False).
-        max_images: optimise on N training images, a seeded sample (0 = all) (default 0).
-        image_every: TensorBoard patch image every N steps (default 50).
-        print_size_cm: side of the printed patch in the PDF, in centimetres (default 10.0).
-        seed: random seed of this component (data order, sampling, initialisation) (default 0).
-        strategy: tf.distribute strategy: default | mirrored | multi_worker | tpu (default
-            'default').
-
-    Outputs: `patch` (Patch).
-    """
+    """A victim classifier + examples → an optimised printable grid patch."""
 
     VERSION = "2"  # max_images: a seeded sample of the training split (was its first N images)
     SPEC_CLASS = PatchOptimizerSpec

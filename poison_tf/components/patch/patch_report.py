@@ -259,19 +259,7 @@ class PatchReportExecutor(BaseExecutor):
 
 
 class PatchReport(BaseComponent):
-    """Patch metrics + the main patch (+ Grad-CAM) → report.md, CSVs, plots, TensorBoard.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        metrics: input channel of `PatchMetrics` artefacts.
-        patch: input channel of `Patch` artefacts.
-        model: input channel of `VictimModel` artefacts.
-        explanation: optional input channel of `Explanation` artefacts.
-        title: the report's title (default 'Grid adversarial patch').
-        settings: Markdown describing data, victim and attack (default '').
-
-    Outputs: `report` (Report).
-    """
+    """Patch metrics + the main patch (+ Grad-CAM) → report.md, CSVs, plots, TensorBoard."""
 
     SPEC_CLASS = PatchReportSpec
     EXECUTOR_CLASS = PatchReportExecutor

@@ -35,15 +35,7 @@ class PatchVictimImporterExecutor(BaseExecutor):
 
 
 class PatchVictimImporter(BaseComponent):
-    """A user's Keras classifier file (`--model=path.h5|.keras`) → a Model artefact.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        model_file: a Keras classifier (.h5 or .keras).
-        unsafe: allow Lambda / custom layers (trusted files only) (default False).
-
-    Outputs: `model` (VictimModel).
-    """
+    """A user's Keras classifier file (`--model=path.h5|.keras`) → a Model artefact."""
 
     SPEC_CLASS = PatchVictimImporterSpec
     EXECUTOR_CLASS = PatchVictimImporterExecutor

@@ -61,22 +61,7 @@ class PatchVictimTrainerExecutor(BaseExecutor):
 
 
 class PatchVictimTrainer(BaseComponent):
-    """Class-labelled examples → the trained victim classifier of `adversarial_patch`.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        examples: input channel of `Examples` artefacts.
-        arch: small | resnet50 (default 'small').
-        weights: resnet50: local weights file to start from (default '').
-        filters: small: filters of the stem (default 16).
-        pooling: small: global avg or max pooling (default 'avg').
-        flip: random left-right flips while training (default False).
-        lr_decay: constant | cosine | linear (to 5 % at the end) (default 'constant').
-        epochs, global_batch_size, learning_rate, seed, strategy, mixed_precision,
-            jit_compile: the trainer parameters (`training.training_parameters`).
-
-    Outputs: `model` (VictimModel).
-    """
+    """Class-labelled examples → the trained victim classifier of `adversarial_patch`."""
 
     SPEC_CLASS = PatchVictimTrainerSpec
     EXECUTOR_CLASS = PatchVictimTrainerExecutor

@@ -116,20 +116,7 @@ class SegEvaluatorExecutor(BaseExecutor):
 
 
 class SegEvaluator(BaseComponent):
-    """A trained YOLOv8-seg on the clean validation split → Ultralytics `val` metrics.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        model: input channel of `SegModel` artefacts.
-        examples: input channel of `Examples` artefacts.
-        plan: optional input channel of `RelabelPlan` artefacts.
-        split: the split evaluated (default 'val').
-        global_batch_size: global batch size (all replicas together) (default 8).
-        max_instances: instances kept per image (largest first) (default 100).
-        export: write COCO results JSON and YOLO txt (default True).
-
-    Outputs: `metrics` (SegMetrics).
-    """
+    """A trained YOLOv8-seg on the clean validation split → Ultralytics `val` metrics."""
 
     SPEC_CLASS = SegEvaluatorSpec
     EXECUTOR_CLASS = SegEvaluatorExecutor

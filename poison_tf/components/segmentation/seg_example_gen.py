@@ -149,22 +149,7 @@ class SegExampleGenExecutor(BaseExecutor):
 
 
 class SegExampleGen(BaseComponent):
-    """An instance-segmentation source → train/val TFRecords of the seg contract.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        source: synthetic_streets | yolo:<data.yaml> | coco:<json>:<image_dir>[,<json>:<image_dir>]
-            (default 'synthetic_streets').
-        image_size: square input side S (multiple of 32) (default 128).
-        num_train: synthetic: training images (default 400).
-        num_val: synthetic: validation images (default 100).
-        val_fraction: one COCO file: share held out for val (default 0.2).
-        seed: random seed of this component (data order, sampling, initialisation) (default 0).
-        max_instances: instances kept per image (largest first, <= 255) (default 100).
-        num_shards: TFRecord shards per split (default 2).
-
-    Outputs: `examples` (Examples).
-    """
+    """An instance-segmentation source → train/val TFRecords of the seg contract."""
 
     SPEC_CLASS = SegExampleGenSpec
     EXECUTOR_CLASS = SegExampleGenExecutor

@@ -117,21 +117,7 @@ class SegReportExecutor(BaseExecutor):
 
 
 class SegReport(BaseComponent):
-    """Segmentation metrics of one or more models → report.md, CSVs, figures, TensorBoard.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        examples: input channel of `Examples` artefacts.
-        models: input channel of `SegModel` artefacts.
-        metrics: input channel of `SegMetrics` artefacts.
-        title: the report's title (default 'YOLOv8-seg instance segmentation').
-        settings: Markdown describing data, model and training (default '').
-        labels: JSON list: one label per model (default model_i) (default '[]').
-        num_samples: images drawn in the prediction figure (default 4).
-        sample_class: prefer sample images holding this class (default -1).
-
-    Outputs: `report` (Report).
-    """
+    """Segmentation metrics of one or more models → report.md, CSVs, figures, TensorBoard."""
 
     SPEC_CLASS = SegReportSpec
     EXECUTOR_CLASS = SegReportExecutor

@@ -85,23 +85,7 @@ class SegTrainerExecutor(BaseExecutor):
 
 
 class SegTrainer(BaseComponent):
-    """Instance-segmentation examples (+ an optional relabel plan) → a trained YOLOv8-seg.
-
-    Args:
-        instance_name: tells two uses of the component in one pipeline apart.
-        examples: input channel of `Examples` artefacts.
-        plan: optional input channel of `RelabelPlan` artefacts.
-        size: model size: tiny | n | s | m | l | x (default 'n').
-        warmup_epochs: epochs of learning-rate warm-up (default 3.0).
-        lr_decay: linear | cosine (default 'linear').
-        max_instances: instances kept per image (largest first) (default 100).
-        augment: flip, HSV, scale/translate while training (default True).
-        epoch_map: val mAP after every epoch (else val losses) (default True).
-        epochs, global_batch_size, learning_rate, seed, strategy, mixed_precision,
-            jit_compile: the trainer parameters (`training.training_parameters`).
-
-    Outputs: `model` (SegModel).
-    """
+    """Instance-segmentation examples (+ an optional relabel plan) → a trained YOLOv8-seg."""
 
     SPEC_CLASS = SegTrainerSpec
     EXECUTOR_CLASS = SegTrainerExecutor
