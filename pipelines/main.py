@@ -58,6 +58,9 @@ def run_pipeline(name: str, preset: str, output_dir: str) -> str:
 def use_staging_dir(folder: str) -> None:
     """Makes `folder` this run's staging dir (`$POISON_TF_STAGING_DIR`, which Ray tasks get).
 
+    Args:
+        folder: the `--staging_dir` flag's value, a local folder.
+
     Raises:
         UserInputError: a URI, or a file where the folder should be.
     """
