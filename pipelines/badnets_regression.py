@@ -215,9 +215,11 @@ def build(config: BadNetsConfig, root: str) -> tuple[Pipeline, str]:
         **common.training_flags(),
     )
     poisoned_train = dict(train)
-    if config.protocol == "finetune":
+    if config.protocol == "finetune":  # short runs measured by their evaluators: no validation
         poisoned_train.update(
-            epochs=config.finetune_epochs, learning_rate=config.finetune_learning_rate
+            epochs=config.finetune_epochs,
+            learning_rate=config.finetune_learning_rate,
+            validate=False,
         )
     rule = {"kind": "regression_target", "target": list(config.target)}
     gen = HeadPoseExampleGen(

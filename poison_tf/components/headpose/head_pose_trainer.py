@@ -43,6 +43,12 @@ class HeadPoseTrainerSpec(ComponentSpec):
         "checkpoint_every_steps": ExecutionParameter(
             int, default=0, help="also checkpoint every N steps (0: at the end of each epoch)"
         ),
+        "validate": ExecutionParameter(
+            bool,
+            default=True,
+            help="validate after every epoch (history.json, TensorBoard); off for short "
+            "fine-tunes that an evaluator measures anyway (a trace and a pass saved)",
+        ),
     }
 
 
@@ -62,7 +68,9 @@ class HeadPoseTrainerExecutor(BaseExecutor):
             init_model=types.HeadPoseModel.path(init[0]) if init else "",
         )
         out = output_dict["model"][0]
-        train_and_export(task, exec_properties, out, self.work_dir)
+        train_and_export(
+            task, exec_properties, out, self.work_dir, validate=exec_properties["validate"]
+        )
         out.properties["input_size"] = task.input_size
 
 

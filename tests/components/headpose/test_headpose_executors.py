@@ -65,6 +65,13 @@ def test_trainer_fine_tunes_from_an_init_model(artefacts):
     tuned = artefacts.run(HeadPoseTrainer, inputs, width=0.25, epochs=1, global_batch_size=16)
     moved = types.HeadPoseModel.load(tuned["model"]).get_weights()
     assert not all(np.array_equal(a, b) for a, b in zip(source, moved))
+    assert "val_loss" in types.HeadPoseModel.history(tuned["model"])[0]
+    quiet = artefacts.run(  # the fine-tunes of the finetune protocol: no per-epoch validation
+        HeadPoseTrainer, inputs, width=0.25, epochs=1, global_batch_size=16, validate=False
+    )
+    assert "val_loss" not in types.HeadPoseModel.history(quiet["model"])[0]
+    same = types.HeadPoseModel.load(quiet["model"]).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(moved, same))  # validation trains nothing
     artefacts.user_error(HeadPoseTrainer, inputs, "does not match", width=0.5, epochs=1)
 
 
