@@ -82,6 +82,8 @@ def test_resolved_config_is_written_and_shown(tmp_path):
     path = config_flags.write_config(record, str(tmp_path))
     written = json.loads(open(path).read())
     assert written["config"]["seed"] == 5 and written["preset"] == "demo"
-    assert written["config"]["rates"] == [50.0, 20.0, 10.0]
+    assert written["config"]["rates"] == [
+        float(r) for r in badnets_regression.PRESETS["demo"].rates
+    ]
     section = common.config_section(record)
     assert "## Configuration" in section and '"seed": 5' in section
