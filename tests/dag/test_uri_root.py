@@ -15,18 +15,12 @@ import tensorflow as tf
 from absl import flags
 from absl.testing import flagsaver
 
-from poison_tf.dag import (
-    BaseComponent,
-    BaseExecutor,
-    ChannelParameter,
-    ComponentSpec,
-    LocalDagRunner,
-    Pipeline,
-    executions,
-    remote_fs,
-    staging,
-)
-from poison_tf.dag.runner import PipelineFailed
+from poison_tf.dag import executions, remote_fs, staging
+from poison_tf.dag.component import BaseComponent
+from poison_tf.dag.executor import BaseExecutor
+from poison_tf.dag.pipeline import Pipeline
+from poison_tf.dag.runner import LocalDagRunner, PipelineFailed
+from poison_tf.dag.spec import ChannelParameter, ComponentSpec
 
 
 @pytest.fixture
