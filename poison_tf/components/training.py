@@ -77,6 +77,7 @@ def train_and_export(
         seed=exec_properties["seed"],
         deterministic=exec_properties.get("deterministic", False),
         checkpoint_every_steps=exec_properties.get("checkpoint_every_steps", 0),
+        validate=exec_properties.get("validate", True),
         tensorboard_dir=os.path.join(work, "tensorboard"),
     )
     model = fit(task, TrainerConfig(**(settings | config)))
