@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import posixpath
 import sys
 
 from pipelines import common
@@ -39,7 +40,7 @@ from poison_tf.components.faces.face_classifier_trainer import FaceClassifierTra
 from poison_tf.components.faces.face_example_gen import FaceExampleGen
 from poison_tf.components.faces.model_defence import ModelDefence
 from poison_tf.components.poison_planner import PoisonPlanner
-from poison_tf.dag import Pipeline, staging
+from poison_tf.dag import Pipeline, remote_fs, staging
 from poison_tf.data.synthetic_faces import HEIGHT, WIDTH
 from poison_tf.defences.model_defences import MODEL_DEFENCES, check_names
 from poison_tf.poison.face_triggers import FACE_TRIGGERS, write_face_trigger
@@ -112,6 +113,19 @@ def validate(config: DetectionConfig) -> DetectionConfig:
     return config
 
 
+def _face_trigger(name: str, folder: str) -> dict:
+    """Writes the trigger PNG into `folder`; returns its `image` trigger parameters. At a URI
+    `folder` the PNG is written in the local mirror (PIL writes files) and uploaded, and the
+    parameters name the URI, so a task on any node reads it (`load_rgba` reads URIs)."""
+    stamp = write_face_trigger(name, staging.local_path(folder), HEIGHT, WIDTH)
+    if remote_fs.is_uri(folder):
+        uri = posixpath.join(folder, os.path.basename(stamp["path"]))
+        if not remote_fs.exists(uri):  # the same bytes every time
+            remote_fs.put_file(stamp["path"], uri)
+        stamp["path"] = uri
+    return stamp
+
+
 def build(config: DetectionConfig, root: str) -> tuple[Pipeline, str]:
     """The backdoor detection DAG for `config` under `<root>/.pipeline`, and its report's id."""
     train = dict(
@@ -141,8 +155,8 @@ def build(config: DetectionConfig, root: str) -> tuple[Pipeline, str]:
         if epochs > 0
         else {}
     )
-    folder = staging.local_path(os.path.join(root, ".pipeline", "triggers"))  # PIL writes it
-    stamps = {t: write_face_trigger(t, folder, HEIGHT, WIDTH) for t in config.triggers}
+    folder = os.path.join(root, ".pipeline", "triggers")
+    stamps = {t: _face_trigger(t, folder) for t in config.triggers}
     configs = json.dumps({t: make_trigger("image", **p).config for t, p in stamps.items()})
     for offset, seed in enumerate(common.seed_list(config.seed, config.seeds)):
         suffix = f"_seed{seed}" if offset else ""  # the first seed keeps the single-run ids

@@ -1,8 +1,9 @@
 """What every trainer component does around its Task: train in the work dir, export the model.
 
 Checkpoints and logs go to the executor's work dir (stable per fingerprint, so a killed run
-resumes); the trained model, `history.json` and the TensorBoard logs are then copied into the
-output artefact. Logs exist only on the chief: under multi_worker every worker saves the model
+resumes; after each checkpoint the executor's `work_saved` lets the runner copy it to a URI
+root, so a retry on another node resumes too); the trained model, `history.json` and the
+TensorBoard logs are then copied into the output artefact. Logs exist only on the chief: under multi_worker every worker saves the model
 (each runs the pipeline in its own root) but only the chief has logs to copy.
 """
 
@@ -15,6 +16,7 @@ import keras
 
 from poison_tf.components.parameters import seed_parameter, strategy_parameter
 from poison_tf.dag.artifact import Artifact
+from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ExecutionParameter
 from poison_tf.train.loop import TrainerConfig, fit
 from poison_tf.train.task import Task
@@ -52,7 +54,7 @@ def training_parameters(epochs: int, seed: int = 17) -> dict[str, ExecutionParam
 
 
 def train_and_export(
-    task: Task, exec_properties: dict, out: Artifact, work_dir: str, **config
+    task: Task, exec_properties: dict, out: Artifact, executor: BaseExecutor, **config
 ) -> keras.Model:
     """Trains `task` with the trainer parameters in `exec_properties` and saves into `out`.
 
@@ -60,14 +62,16 @@ def train_and_export(
         task: the Task to train.
         exec_properties: the trainer's resolved parameters (see `training_parameters`).
         out: the model artefact that receives `model.keras`, `history.json`, `tensorboard/`.
-        work_dir: checkpoints and logs while training (the executor's `work_dir`: stable per
-            fingerprint, so a killed run resumes).
+        executor: the trainer's executor. Checkpoints and logs go to its `work_dir` (stable
+            per fingerprint, so a killed run resumes), and its `work_saved` runs after each
+            checkpoint (with a URI root the runner copies them there, so a retry on another
+            node resumes too).
         **config: further `TrainerConfig` fields.
 
     Returns:
         The trained model.
     """
-    work = work_dir
+    work = executor.work_dir
     settings = dict(
         model_dir=work,
         epochs=exec_properties["epochs"],
@@ -79,6 +83,7 @@ def train_and_export(
         checkpoint_every_steps=exec_properties.get("checkpoint_every_steps", 0),
         validate=exec_properties.get("validate", True),
         tensorboard_dir=os.path.join(work, "tensorboard"),
+        on_checkpoint=executor.work_saved,
     )
     model = fit(task, TrainerConfig(**(settings | config)))
     Model.save(model, out)

@@ -12,7 +12,8 @@ Modules, lowest first (each imports only those above it):
 - `fingerprint`: `fingerprint(payload)`, `path_stamp(path)`, `parameter_stamp(value, spec)`.
 - `lineage`: `execution.json` per execution and the `executions.jsonl` run log.
 - `executor`: `BaseExecutor.Do(input_dict, output_dict, exec_properties)` and the
-  `ExecutorContext` the runner gives it (`work_dir`: scratch that survives a crash).
+  `ExecutorContext` the runner gives it (`work_dir`: scratch that survives a crash;
+  `work_saved()`: "a checkpoint there is complete").
 - `execution`: `execute_component(component, inputs, root, use_cache)`, one cached, atomic
   execution: the unit any runner schedules.
 - `component_doc`: the `Args:` / `Outputs:` sections of a component's docstring, written from its
@@ -21,8 +22,10 @@ Modules, lowest first (each imports only those above it):
   `Channel`, and `BaseComponent.run_standalone` on artefact URIs.
 - `pipeline`: `Pipeline(name, components, root).ordered()`.
 - `remote_fs`: the `tf.io.gfile` operations on a URI root (check, read, write, folder copies
-  with a marker file last); `staging`: a URI root through a local mirror
-  (`execute_staged`, `cached_outputs`, `fetch`, `publish`), which both runners call.
+  with a marker file last); `work_sync`: an execution's `work_dir` (checkpoints) copied to a
+  URI root at each `work_saved`, a manifest last, so a retry on another node resumes;
+  `staging`: a URI root through a local mirror (`execute_staged`, `cached_outputs`, `fetch`,
+  `publish`), which both runners call.
 - `runner`: `LocalDagRunner(use_cache).run(pipeline)` → {component id: {key: Artifact}};
   `resolve_inputs` maps upstream outputs to a component's inputs.
 - `stage_cli`: `poison-tf-<stage>` programs whose flags come from component specs.

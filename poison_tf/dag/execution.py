@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from absl import logging
@@ -74,6 +75,11 @@ def execution_folder(root: str, component: BaseComponent, fp: str) -> str:
     return os.path.join(root, component.id, fp[:16])
 
 
+def work_folder(root: str, component: BaseComponent, fp: str) -> str:
+    """`<root>/<component id>/.work/<fp[:16]>`: the execution's `work_dir` (checkpoints)."""
+    return os.path.join(root, component.id, WORK_FOLDER, fp[:16])
+
+
 def load_outputs(component: BaseComponent, folder: str) -> dict[str, Artifact]:
     """The output artefacts of the finished execution in `folder`."""
     return {
@@ -87,6 +93,7 @@ def execute_component(
     inputs: dict[str, list[Artifact]],
     root: str,
     use_cache: bool = True,
+    on_work_saved: Callable[[], None] | None = None,
 ) -> tuple[dict[str, Artifact], bool]:
     """Runs (or reuses) one component.
 
@@ -95,6 +102,8 @@ def execute_component(
         inputs: input key → the upstream artefacts (finished ones: loaded or just produced).
         root: the pipeline root (every worker must see the same folder).
         use_cache: reuse a finished execution with the same fingerprint.
+        on_work_saved: run each time the executor says its `work_dir` holds a complete
+            checkpoint (`ExecutorContext.work_saved`); `staging` copies it to a URI root.
 
     Returns:
         (output key → artefact, whether the outputs came from the cache).
@@ -116,9 +125,10 @@ def execute_component(
         os.makedirs(artifact.uri)
     started = time.time()
     logging.info("%s: running", component.id)
-    work_dir = os.path.join(home, WORK_FOLDER, fp[:16])
+    work_dir = work_folder(root, component, fp)
+    context = ExecutorContext(work_dir=work_dir, on_work_saved=on_work_saved)
     try:
-        component.EXECUTOR_CLASS(ExecutorContext(work_dir=work_dir)).Do(
+        component.EXECUTOR_CLASS(context).Do(
             {key: list(group) for key, group in inputs.items()},
             {key: [artifact] for key, artifact in outputs.items()},
             dict(component.exec_properties),

@@ -4,7 +4,8 @@ The task never raises for a component's own error: it returns a `failed` result 
 error, so Ray does not retry a deterministic failure and the driver can fail just that branch.
 A worker that dies (SIGKILL, node lost, out of memory) is different: that is a Ray system
 failure, retried up to `max_retries` times, and the retry resumes from the trainer's checkpoint
-because the work dir is keyed by the execution fingerprint, not by the attempt.
+because the work dir is keyed by the execution fingerprint, not by the attempt (with a URI
+root, on another node too: `work_sync` keeps a copy of the work dir at the URI).
 """
 
 from __future__ import annotations

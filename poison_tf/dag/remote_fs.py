@@ -102,6 +102,25 @@ def remove_tree(uri: str) -> None:
         gfile.rmtree(uri)
 
 
+def put_file(local: str, uri: str) -> None:
+    """Copies the local file `local` to the object `uri` (written whole at close)."""
+    gfile = _gfile()
+    gfile.makedirs(posixpath.dirname(uri))
+    gfile.copy(local, uri, overwrite=True)
+
+
+def get_file(uri: str, local: str) -> None:
+    """Copies the object `uri` to the local path `local` (its folder must exist)."""
+    _gfile().copy(uri, local, overwrite=True)
+
+
+def remove_file(uri: str) -> None:
+    """Deletes the file `uri` (nothing when it does not exist)."""
+    gfile = _gfile()
+    if gfile.exists(uri):
+        gfile.remove(uri)
+
+
 def _files_under(root: str) -> list[str]:
     """Paths (relative, `/`-separated) of every file under the URI folder `root`."""
     found = []

@@ -18,11 +18,15 @@ the URI alone; nodes whose staging dirs differ still agree, since artefacts trav
 4. The finished execution folder is then uploaded with `execution.json` last: a cut upload
    leaves a folder without it, which the cache does not count, and the next run executes it
    again. The mirror is a working copy, never a cache.
+5. The execution's `work_dir` (a trainer's checkpoints) follows the URI too
+   (`work_sync.WorkDirSync`): before the executor runs, the newest complete copy at
+   `<uri>/<component id>/.work/<fp>/` is downloaded unless this node's own is as new; each
+   time the executor says a checkpoint is complete (`ExecutorContext.work_saved`) the files
+   that changed are uploaded, a manifest last; after step 4 the copy is deleted. So a task
+   killed on one node and retried on another resumes from its last uploaded checkpoint.
 
-Under Ray every task does 2-4 in its own worker, so nodes share nothing but the URI. What is
-not atomic: two runs writing the same execution at once (the last writer's files win); and
-the trainer's checkpoints (`work_dir`) stay in the node's mirror, so a retry on another node
-trains from the start.
+Under Ray every task does 2-5 in its own worker, so nodes share nothing but the URI. What is
+not atomic: two runs writing the same execution at once (the last writer's files win).
 """
 
 from __future__ import annotations
@@ -42,9 +46,11 @@ from poison_tf.dag.execution import (
     execution_fingerprint,
     execution_folder,
     load_outputs,
+    work_folder,
 )
 from poison_tf.dag.lineage import EXECUTION_FILE, has_execution_record
 from poison_tf.dag.remote_fs import is_uri
+from poison_tf.dag.work_sync import WorkDirSync
 
 STAGING_ENV = "POISON_TF_STAGING_DIR"
 
@@ -190,13 +196,18 @@ def execute_staged(component, inputs: dict[str, list[Artifact]], root: str, use_
             return found, True
     local_inputs = {key: [fetch(a) for a in group] for key, group in inputs.items()}
     mirror = local_path(root)
+    fp = execution_fingerprint(component, inputs)
+    work = WorkDirSync(work_folder(mirror, component, fp), work_folder(root, component, fp))
+    work.restore()  # a checkpoint another node left at the URI, when this node has none as new
     # the URI alone says what is finished: a finished copy left in the mirror (its upload was
     # cut, or the folder at the URI was deleted to force a rerun) is executed again
-    outputs, _ = execute_component(component, local_inputs, mirror, use_cache=False)
-    fp = execution_fingerprint(component, inputs)
+    outputs, _ = execute_component(
+        component, local_inputs, mirror, use_cache=False, on_work_saved=work.save
+    )
     remote = execution_folder(root, component, fp)
     logging.info("%s: uploading to %s", component.id, remote)
     remote_fs.upload_tree(execution_folder(mirror, component, fp), remote, last=EXECUTION_FILE)
+    work.discard()  # after the upload: a cut upload still resumes from the copy
     return _at_uri(outputs, root), False
 
 

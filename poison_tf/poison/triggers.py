@@ -297,7 +297,8 @@ def load_rgba(path: str) -> np.ndarray:
     """Reads a PNG (or any PIL image) as RGBA uint8; names the file when it cannot.
 
     Args:
-        path: the image file.
+        path: the image file, or a `tf.io.gfile` URI (a pipeline at a `gs://` root keeps its
+            trigger images there, where every node reads them).
 
     Returns:
         uint8 [h, w, 4].
@@ -305,12 +306,18 @@ def load_rgba(path: str) -> np.ndarray:
     Raises:
         UserInputError: the file cannot be read as an image.
     """
+    import io
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
+        source = path
+        if "://" in str(path):
+            with tf.io.gfile.GFile(path, "rb") as handle:
+                source = io.BytesIO(handle.read())
+        with Image.open(source) as image:
             return np.asarray(image.convert("RGBA"))
-    except (OSError, UnidentifiedImageError) as error:
+    except (OSError, UnidentifiedImageError, tf.errors.OpError) as error:
         raise UserInputError(f"{path}: cannot read trigger image ({error})") from None
 
 

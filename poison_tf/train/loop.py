@@ -23,6 +23,7 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf
@@ -53,6 +54,9 @@ class TrainerConfig:
     validate: bool = True
     deterministic: bool = False
     progress: bool = True
+    # run on the chief after each checkpoint, once the logs that go with it are written: a
+    # runner's ExecutorContext.work_saved (copies the model_dir to a URI root); None: nothing
+    on_checkpoint: Callable[[], None] | None = None
 
 
 def _mixed_policy() -> str:
@@ -238,6 +242,7 @@ class _Loop:
             ):
                 self.step_in_epoch.assign(skip + steps)
                 self.manager.save(checkpoint_number=global_step)
+                self.checkpoint_complete()
             if bar is not None:
                 rate = steps * batch_size / max(time.perf_counter() - started, 1e-9)
                 bar.update(skip + steps, [("loss", values.get("loss", 0.0)), ("img/s", rate)])
@@ -256,6 +261,16 @@ class _Loop:
             tf.summary.scalar("epoch_loss", result.get("loss", 0.0))
             tf.summary.scalar("images_per_second", result["images_per_second"])
         return result
+
+    def checkpoint_complete(self) -> None:
+        """Runs `config.on_checkpoint` (chief only), its summaries flushed first. The epoch's
+        own checkpoint is announced by `_train` after `history.json` has that epoch, so the
+        state handed on is a consistent pair of checkpoint and history."""
+        if self.config.on_checkpoint is None or not self.chief:
+            return
+        self.train_writer.flush()
+        self.val_writer.flush()
+        self.config.on_checkpoint()
 
     def weights_for_evaluation(self):
         """The EMA weights while evaluating when the Task keeps an EMA, else the raw ones."""
@@ -323,6 +338,7 @@ def _train(loop: _Loop, config: TrainerConfig) -> keras.Model:
         logging.info("epoch %d: %s", epoch + 1, logs)
         if loop.chief:
             write_json(history_path, history)
+        loop.checkpoint_complete()  # the epoch's checkpoint (run_epoch saved it), its history
     if not loop.chief:
         shutil.rmtree(loop.checkpoint_dir, ignore_errors=True)
     loop.train_writer.flush()

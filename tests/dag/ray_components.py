@@ -90,7 +90,9 @@ class TinyTrainerSpec(ComponentSpec):
 class TinyTrainerExecutor(BaseExecutor):
     """Trains tests/train's tiny MLP task deterministically; saves its weights as weights.npz.
 
-    The marker line holds the checkpoint it started from, so a test sees a retry resume."""
+    The marker line holds the checkpoint it started from and that checkpoint's epoch, so a test
+    sees a retry resume; it tells the runner of every checkpoint (`work_saved`), so a URI root
+    keeps a copy another node resumes from."""
 
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         import tensorflow as tf
@@ -101,7 +103,8 @@ class TinyTrainerExecutor(BaseExecutor):
         work = self.work_dir
         latest = tf.train.latest_checkpoint(os.path.join(work, "checkpoints"))
         threads = os.environ.get("TF_NUM_INTRAOP_THREADS")  # read by TF when its runtime starts
-        mark(exec_properties["marker"], f"start {latest} threads={threads}")
+        epoch = tf.train.load_variable(latest, "epoch/.ATTRIBUTES/VARIABLE_VALUE") if latest else 0
+        mark(exec_properties["marker"], f"start {latest} threads={threads} epoch={epoch}")
         task = TinyRegressionTask(seed=exec_properties["seed"])
         delay = exec_properties["delay"]
         if delay:
@@ -123,6 +126,7 @@ class TinyTrainerExecutor(BaseExecutor):
                 deterministic=True,
                 progress=False,
                 validate=False,
+                on_checkpoint=self.work_saved,
             ),
         )
         np.savez(output_dict["model"][0].path("weights.npz"), *model.get_weights())

@@ -1,10 +1,24 @@
-"""The backdoor-detection pipeline end to end at tiny sizes, its tables and its cache."""
+"""The backdoor-detection pipeline end to end at tiny sizes, its tables and its cache; at a URI
+root its trigger images live at the URI, where a task on any node reads them."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import shutil
+import uuid
+
+import numpy as np
 import pandas as pd
 import pytest
+from absl import flags
+from absl.testing import flagsaver
 from pipeline_cli import error_lines, rerun_is_fully_cached, run_cli, run_into
+
+from pipelines import backdoor_detection
+from poison_tf.dag import staging
+from poison_tf.poison.face_triggers import write_face_trigger
+from poison_tf.poison.triggers import load_rgba, trigger_from_config
 
 TINY = [
     "--pipeline=backdoor_detection",
@@ -98,3 +112,21 @@ def test_bad_flags_exit_2_and_write_nothing(tmp_path, capsys, flag, message):
     errors = error_lines(capsys.readouterr().err)
     assert len(errors) == 1 and message in errors[0]
     assert not out.exists()
+
+
+def test_at_a_uri_root_the_trigger_images_are_read_from_the_uri(tmp_path, monkeypatch):
+    monkeypatch.setenv(staging.STAGING_ENV, str(tmp_path / "driver"))
+    root = f"ram://detection-{uuid.uuid4().hex[:8]}/study"
+    config = dataclasses.replace(backdoor_detection.PRESETS["demo"], triggers=("lipstick",))
+    with flagsaver.flagsaver():
+        if not flags.FLAGS.is_parsed():
+            flags.FLAGS.mark_as_parsed()
+        pipeline, _ = backdoor_detection.build(config, root)
+    (plan,) = [c for c in pipeline.components if type(c).__name__ == "PoisonPlanner"]
+    params = json.loads(plan.exec_properties["trigger_params"])
+    assert params["path"].startswith(f"{root}/.pipeline/triggers/lipstick_")
+    shutil.rmtree(tmp_path / "driver")  # a task on another node has no copy of the driver's
+    local = write_face_trigger("lipstick", str(tmp_path / "local"))
+    np.testing.assert_array_equal(load_rgba(params["path"]), load_rgba(local["path"]))
+    trigger = trigger_from_config({"name": "image", **params})  # as a plan rebuilds it
+    assert trigger.config["path"] == params["path"]

@@ -36,7 +36,7 @@ class FaceClassifierTrainerExecutor(BaseExecutor):
             seed=exec_properties["seed"],
         )
         out = output_dict["model"][0]
-        train_and_export(task, exec_properties, out, self.work_dir, progress=False)
+        train_and_export(task, exec_properties, out, self, progress=False)
         out.properties["num_classes"] = task.num_classes
 
 

@@ -68,7 +68,7 @@ class HeadPoseTrainerExecutor(BaseExecutor):
             init_model=types.HeadPoseModel.path(init[0]) if init else "",
         )
         out = output_dict["model"][0]
-        train_and_export(task, exec_properties, out, self.work_dir)
+        train_and_export(task, exec_properties, out, self)
         out.properties["input_size"] = task.input_size
 
 

@@ -53,7 +53,7 @@ class PatchVictimTrainerExecutor(BaseExecutor):
             lr_decay=p["lr_decay"],
         )
         out = output_dict["model"][0]
-        train_and_export(task, p, out, self.work_dir)
+        train_and_export(task, p, out, self)
         last = types.VictimModel.last_epoch(out)
         if "val_accuracy" in last:
             out.properties["test_accuracy"] = float(last["val_accuracy"])

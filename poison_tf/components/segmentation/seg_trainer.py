@@ -74,7 +74,7 @@ class SegTrainerExecutor(BaseExecutor):
             trust_pickle=p.get("trust_pickle", False),
         )
         out = output_dict["model"][0]
-        train_and_export(task, p, out, self.work_dir)
+        train_and_export(task, p, out, self)
         out.properties["size"] = task.size  # the init file's size when fine-tuning
         out.properties["init_weights"] = p.get("init_weights") or ""
         out.properties["poisoned"] = plan is not None
