@@ -7,6 +7,8 @@ One declaration each, so that the flag every stage program generates from them (
 
 from __future__ import annotations
 
+from typing import Any
+
 from poison_tf.dag.spec import ExecutionParameter
 
 SEED_HELP = "random seed of this component (data order, sampling, initialisation)"
@@ -71,3 +73,21 @@ def seeds_parameter() -> ExecutionParameter:
     return ExecutionParameter(
         str, default="", help="JSON list: the seed of each metrics input (--seeds=N runs)"
     )
+
+
+def parameter_values(exec_properties: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The resolved values of the parameters `names`, keyed by name.
+
+    For a constructor whose keyword arguments are named like the component's parameters: each
+    such parameter is then named once (`Task(**parameter_values(p, "seed"))`), not twice
+    (`Task(seed=p["seed"])`), and what is left spelled out is what a component renames or
+    converts.
+
+    Args:
+        exec_properties: the component's resolved parameters.
+        *names: the parameters to pass on.
+
+    Returns:
+        {name: value}.
+    """
+    return {name: exec_properties[name] for name in names}

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import Any
 
 import keras
 
-from poison_tf.components.parameters import seed_parameter, strategy_parameter
+from poison_tf.components.parameters import parameter_values, seed_parameter, strategy_parameter
 from poison_tf.dag.artifact import Artifact
 from poison_tf.dag.spec import ExecutionParameter
 from poison_tf.train.loop import TrainerConfig, fit
@@ -51,6 +52,22 @@ def training_parameters(epochs: int, seed: int = 17) -> dict[str, ExecutionParam
     }
 
 
+def task_arguments(exec_properties: dict[str, Any], *more: str) -> dict[str, Any]:
+    """A trainer's Task keyword arguments that are its parameters under the same names.
+
+    Every Task takes the global batch size, learning rate and seed of `training_parameters`;
+    `more` adds the trainer's own (its model's width, `epochs` for a learning-rate schedule ...).
+
+    Args:
+        exec_properties: the trainer's resolved parameters.
+        *more: further parameters the Task takes under their own names.
+
+    Returns:
+        {name: value}.
+    """
+    return parameter_values(exec_properties, "global_batch_size", "learning_rate", "seed", *more)
+
+
 def train_and_export(
     task: Task, exec_properties: dict, out: Artifact, work_dir: str, **config
 ) -> keras.Model:
@@ -70,11 +87,9 @@ def train_and_export(
     work = work_dir
     settings = dict(
         model_dir=work,
-        epochs=exec_properties["epochs"],
-        strategy=exec_properties["strategy"],
-        mixed_precision=exec_properties["mixed_precision"],
-        jit_compile=exec_properties["jit_compile"],
-        seed=exec_properties["seed"],
+        **parameter_values(
+            exec_properties, "epochs", "strategy", "mixed_precision", "jit_compile", "seed"
+        ),
         deterministic=exec_properties.get("deterministic", False),
         checkpoint_every_steps=exec_properties.get("checkpoint_every_steps", 0),
         validate=exec_properties.get("validate", True),
