@@ -41,6 +41,7 @@ import tempfile
 import time
 
 from absl import app, flags
+from benchmark_flags import define_seed
 from machine import machine
 
 flags.DEFINE_integer("num_examples", 2048, "Training images in each synthetic artefact.")
@@ -50,7 +51,7 @@ flags.DEFINE_integer("repeats", 5, "Timed repeats per pipeline (medians beside t
 flags.DEFINE_float("rate_percent", 10.0, "Poison rate, percent of the training split.")
 flags.DEFINE_list("studies", ["headpose", "faces"], "headpose and/or faces.")
 flags.DEFINE_boolean("steps", True, "Also time the intermediate (fused, hash-table) variant.")
-flags.DEFINE_integer("seed", 17, "Seed of the rendering and of the poison selection.")
+define_seed(17, "the rendering and of the poison selection")
 
 FLAGS = flags.FLAGS
 
