@@ -14,7 +14,12 @@ from typing import Any
 
 import keras
 
-from poison_tf.components.parameters import parameter_values, seed_parameter, strategy_parameter
+from poison_tf.components.parameters import (
+    global_batch_size_parameter,
+    parameter_values,
+    seed_parameter,
+    strategy_parameter,
+)
 from poison_tf.dag.artifact import Artifact
 from poison_tf.dag.spec import ExecutionParameter
 from poison_tf.train.loop import TrainerConfig, fit
@@ -34,9 +39,7 @@ def training_parameters(epochs: int, seed: int = 17) -> dict[str, ExecutionParam
     """
     return {
         "epochs": ExecutionParameter(int, default=epochs, help="training epochs"),
-        "global_batch_size": ExecutionParameter(
-            int, default=64, help="global batch size (all replicas together)"
-        ),
+        "global_batch_size": global_batch_size_parameter(64),
         "learning_rate": ExecutionParameter(
             float, default=1e-3, help="learning rate of the optimiser"
         ),
