@@ -28,10 +28,11 @@ import tempfile
 import time
 
 from absl import app, flags
+from benchmark_flags import define_repeats
 
 flags.DEFINE_integer("num_examples", 4096, "Images in the trigger-cost artefact.")
 flags.DEFINE_integer("batch_size", 128, "Batch size of the input pipeline.")
-flags.DEFINE_integer("repeats", 5, "Timed passes per pipeline (medians reported).")
+define_repeats(5, "Timed passes per pipeline")
 flags.DEFINE_list("attacks", ["badnet", "blended", "wanet", "sig"], "Attacks to time.")
 flags.DEFINE_integer("defence_examples", 1200, "Training images of the defence-timing victim.")
 flags.DEFINE_integer("width", 8, "PreAct-ResNet18 width of the defence-timing victim.")

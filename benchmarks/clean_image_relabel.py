@@ -34,14 +34,15 @@ import time
 
 import numpy as np
 from absl import app, flags
+from benchmark_flags import define_repeats, define_seed
 
 flags.DEFINE_integer("num_instances", 100_000, "Instances in the synthetic label folder.")
 flags.DEFINE_integer("num_images", 10_000, "Label files the instances are spread over.")
 flags.DEFINE_integer("points", 12, "Polygon points per instance line.")
 flags.DEFINE_float("ratio", 0.5, "Share of host instances relabelled.")
 flags.DEFINE_integer("batch_size", 64, "Images per tf.data batch.")
-flags.DEFINE_integer("repeats", 3, "Timed runs per method (median reported).")
-flags.DEFINE_integer("seed", 0, "Seed of the generator and of the selection.")
+define_repeats(3, "Timed runs per method")
+define_seed(0, "the generator and of the selection")
 
 FLAGS = flags.FLAGS
 NUM_CLASSES = 10

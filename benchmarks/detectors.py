@@ -30,6 +30,7 @@ import statistics
 import time
 
 from absl import app, flags
+from benchmark_flags import define_seed
 from machine import machine
 
 flags.DEFINE_integer("fit_images", 2000, "Clean images each detector is fitted on.")
@@ -41,7 +42,7 @@ flags.DEFINE_integer("repeats", 3, "Score calls per detector (the first is cold)
 flags.DEFINE_list(
     "detectors", ["vae", "strip", "fine_pruning", "mahalanobis"], "Detectors to measure."
 )
-flags.DEFINE_integer("seed", 3, "Seed of the weights and images.")
+define_seed(3, "the weights and images")
 
 FLAGS = flags.FLAGS
 PER = 10_000

@@ -39,12 +39,13 @@ import tempfile
 import time
 
 from absl import app, flags
+from benchmark_flags import define_repeats, define_seed
 from machine import machine
 
 flags.DEFINE_integer("num_images", 20000, "Images in the synthetic HackML data file.")
 flags.DEFINE_integer("batch_size", 256, "Batch of the streamed eval (the CLI's default).")
-flags.DEFINE_integer("repeats", 2, "Runs per side (fresh subprocess each); medians are reported.")
-flags.DEFINE_integer("seed", 5, "Seed of the images, labels and weights.")
+define_repeats(2, "Runs per side, a fresh subprocess each")
+define_seed(5, "the images, labels and weights")
 flags.DEFINE_string("folder", None, "Keep the files here instead of a temporary folder.")
 flags.DEFINE_enum(
     "worker", None, ["ours", "plain", "plain_b", "plain_b_noremap"], "Internal: run one side."

@@ -24,10 +24,11 @@ import tempfile
 import time
 
 from absl import app, flags
+from benchmark_flags import define_repeats
 
 flags.DEFINE_integer("batch_size", 8, "Images per forward pass.")
 flags.DEFINE_integer("image_size", 224, "Square input side.")
-flags.DEFINE_integer("repeats", 5, "Timed passes per framework and model (median reported).")
+define_repeats(5, "Timed passes per framework and model")
 flags.DEFINE_integer("threads", 2, "Threads for both frameworks.")
 FLAGS = flags.FLAGS
 

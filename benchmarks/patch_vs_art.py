@@ -31,6 +31,7 @@ import statistics
 import time
 
 from absl import app, flags
+from benchmark_flags import define_seed
 
 flags.DEFINE_list(
     "models", ["small", "resnet50"], "Victims: small (the demo's residual CNN) and/or resnet50."
@@ -40,7 +41,7 @@ flags.DEFINE_integer("batch_size", 32, "Images per optimisation step (both sides
 flags.DEFINE_integer("steps", 10, "Timed steps per side per round.")
 flags.DEFINE_integer("rounds", 3, "Alternating timed rounds per side.")
 flags.DEFINE_float("patch_fraction", 0.15, "Patch area as a share of the image (both sides).")
-flags.DEFINE_integer("seed", 0, "Seed of the model weights and the images.")
+define_seed(0, "the model weights and the images")
 
 FLAGS = flags.FLAGS
 NUM_CLASSES = 10

@@ -41,6 +41,7 @@ import tempfile
 import time
 
 from absl import app, flags
+from benchmark_flags import define_seed
 from machine import machine
 
 flags.DEFINE_integer("num_examples", 2048, "Training images in each synthetic artefact.")
@@ -50,7 +51,7 @@ flags.DEFINE_integer("repeats", 5, "Timed repeats per pipeline (medians beside t
 flags.DEFINE_float("rate_percent", 10.0, "Poison rate, percent of the training split.")
 flags.DEFINE_list("studies", ["headpose", "faces"], "headpose and/or faces.")
 flags.DEFINE_boolean("steps", True, "Also time the intermediate (fused, hash-table) variant.")
-flags.DEFINE_integer("seed", 17, "Seed of the rendering and of the poison selection.")
+define_seed(17, "the rendering and of the poison selection")
 
 FLAGS = flags.FLAGS
 
@@ -100,35 +101,6 @@ def faces_setup(folder: str, num: int, rate: float, seed: int):
     return FaceClassificationTask, plan
 
 
-def old_map_fn(plan):
-    """The Tasks' previous poison map, as it was: hash-table lookup, the trigger's layers padded
-    at run time, a `poisoned` flag; gather / stamp / scatter of the poisoned rows."""
-    import tensorflow as tf
-
-    table, trigger, rule = plan.membership(), plan.trigger, plan.label_rule
-
-    def stamp(images):
-        shape = tf.shape(images)
-        pattern, alpha = trigger.layers(shape[-3], shape[-2])
-        return images * (1.0 - alpha) + pattern * alpha
-
-    def poison(example):
-        example = dict(example)
-        is_poisoned = table.lookup(tf.cast(example["id"], tf.int64)) > 0
-        rows = tf.where(is_poisoned)
-        image, label = example["image"], example["label"]
-        example["image"] = tf.tensor_scatter_nd_update(
-            image, rows, stamp(tf.gather_nd(image, rows))
-        )
-        example["label"] = tf.tensor_scatter_nd_update(
-            label, rows, rule.apply(tf.gather_nd(label, rows))
-        )
-        example["poisoned"] = is_poisoned
-        return example
-
-    return poison
-
-
 def _decoded(task, epoch: int, transform=None):
     from poison_tf.data.image_examples import image_examples_dataset
 
@@ -138,10 +110,14 @@ def _decoded(task, epoch: int, transform=None):
 
 
 def old_inputs(task, epoch: int):
-    """The previous Task path: a separate parallel map of `old_map_fn` after `batch`."""
+    """The previous Task path: a separate parallel map of `reference_map_fn` after `batch`."""
     import tensorflow as tf
 
-    dataset = _decoded(task, epoch).map(old_map_fn(task.plan), num_parallel_calls=tf.data.AUTOTUNE)
+    from poison_tf.poison.reference_map import reference_map_fn
+
+    dataset = _decoded(task, epoch).map(
+        reference_map_fn(task.plan), num_parallel_calls=tf.data.AUTOTUNE
+    )
     return dataset.map(lambda e: (e["image"], e["label"])).prefetch(tf.data.AUTOTUNE)
 
 

@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 from absl import app, flags
+from benchmark_flags import define_seed
 
 flags.DEFINE_integer("images", 5000, "Validation images.")
 flags.DEFINE_integer("dets", 100, "Detections per image.")
@@ -33,7 +34,7 @@ flags.DEFINE_float("gt", 7.3, "Mean ground-truth instances per image (COCO val: 
 flags.DEFINE_integer("classes", 80, "Classes.")
 flags.DEFINE_integer("mask_size", 160, "Mask side in pixels (boxes live in the same square).")
 flags.DEFINE_integer("ref_images", 500, "Images for the timed mask comparison with COCOeval.")
-flags.DEFINE_integer("seed", 0, "Seed of the synthetic data.")
+define_seed(0, "the synthetic data")
 
 FLAGS = flags.FLAGS
 

@@ -24,13 +24,14 @@ import tempfile
 import time
 
 from absl import app, flags
+from benchmark_flags import define_seed
 
 flags.DEFINE_string("size", "n", "Model size (tiny, n, s, ...).")
 flags.DEFINE_integer("image_size", 320, "Square input side S.")
 flags.DEFINE_integer("batch_size", 8, "Global batch size.")
 flags.DEFINE_integer("rounds", 5, "Alternating timed rounds of each variant.")
 flags.DEFINE_integer("steps", 3, "Steps per round and variant.")
-flags.DEFINE_integer("seed", 17, "Seed of the scenes and the model.")
+define_seed(17, "the scenes and the model")
 FLAGS = flags.FLAGS
 
 

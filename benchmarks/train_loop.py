@@ -33,6 +33,7 @@ import tempfile
 import time
 
 from absl import app, flags
+from benchmark_flags import define_seed
 
 flags.DEFINE_integer("input_size", 48, "Image side in pixels.")
 flags.DEFINE_float("width", 0.25, "ResNet18 width multiplier (stages 2-4).")
@@ -42,7 +43,7 @@ flags.DEFINE_integer("epochs", 6, "Timed epochs of each loop, after one warm-up 
 flags.DEFINE_boolean("jit_compile", False, "XLA-compile the train step (both loops).")
 flags.DEFINE_boolean("mixed_precision", False, "Mixed precision (bfloat16 on CPU, float16 on GPU).")
 flags.DEFINE_boolean("interleave", True, "Alternate the loops epoch by epoch (else ours first).")
-flags.DEFINE_integer("seed", 17, "Seed of the data and of both models.")
+define_seed(17, "the data and of both models")
 
 FLAGS = flags.FLAGS
 

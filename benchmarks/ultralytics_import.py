@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
 from absl import app, flags  # noqa: E402
+from benchmark_flags import define_repeats  # noqa: E402
 
 from poison_tf.io.ultralytics_import import import_ultralytics  # noqa: E402
 from poison_tf.models.yolo_seg_transfer import with_image_size  # noqa: E402
@@ -33,7 +34,7 @@ from poison_tf.models.yolo_seg_transfer import with_image_size  # noqa: E402
 flags.DEFINE_list("sizes", ["n", "s"], "YOLOv8-seg sizes to import.")
 flags.DEFINE_integer("image_size", 320, "Input size of the forward-speed comparison.")
 flags.DEFINE_integer("batch", 4, "Images per forward call.")
-flags.DEFINE_integer("repeats", 5, "Timed forward calls per framework (median reported).")
+define_repeats(5, "Timed forward calls per framework")
 flags.DEFINE_integer(
     "threads",
     1,

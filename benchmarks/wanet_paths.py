@@ -18,12 +18,13 @@ import statistics
 import time
 
 from absl import app, flags
+from benchmark_flags import define_repeats
 
 flags.DEFINE_integer("size", 32, "Image side.")
 flags.DEFINE_integer("poisoned_rows", 13, "Rows warped with the fixed grid per batch.")
 flags.DEFINE_integer("noise_rows", 26, "Noise-mode rows per batch.")
 flags.DEFINE_integer("calls", 200, "Calls per timed round.")
-flags.DEFINE_integer("repeats", 5, "Timed rounds per function (medians reported).")
+define_repeats(5, "Timed rounds per function")
 FLAGS = flags.FLAGS
 
 

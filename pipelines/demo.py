@@ -80,13 +80,7 @@ def main(argv: list[str]) -> None:
     """
     if len(argv) > 1:
         raise UserInputError(f"unexpected arguments {argv[1:]}")
-    if not FLAGS.output_dir:
-        raise UserInputError("--output_dir is required")
-    if remote_fs.is_uri(FLAGS.output_dir):
-        raise UserInputError(
-            f"--output_dir={FLAGS.output_dir}: poison-tf-demo writes a local (or mounted) "
-            "folder; a URI works per study (poison-tf-pipeline --output_dir=<URI>)"
-        )
+    remote_fs.require_local_output_dir(FLAGS.output_dir, "poison-tf-demo", "per study")
     if FLAGS.pipeline and FLAGS.pipeline not in PIPELINES:
         raise UserInputError(
             f"--pipeline={FLAGS.pipeline!r}: choose one of {', '.join(sorted(PIPELINES))}"

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import Any
 
 import keras
 
-from poison_tf.components.parameters import seed_parameter, strategy_parameter
+from poison_tf.components.parameters import (
+    global_batch_size_parameter,
+    parameter_values,
+    seed_parameter,
+    strategy_parameter,
+)
 from poison_tf.dag.artifact import Artifact
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ExecutionParameter
@@ -35,9 +41,7 @@ def training_parameters(epochs: int, seed: int = 17) -> dict[str, ExecutionParam
     """
     return {
         "epochs": ExecutionParameter(int, default=epochs, help="training epochs"),
-        "global_batch_size": ExecutionParameter(
-            int, default=64, help="global batch size (all replicas together)"
-        ),
+        "global_batch_size": global_batch_size_parameter(64),
         "learning_rate": ExecutionParameter(
             float, default=1e-3, help="learning rate of the optimiser"
         ),
@@ -51,6 +55,22 @@ def training_parameters(epochs: int, seed: int = 17) -> dict[str, ExecutionParam
             bool, default=False, help="TF op determinism, fixed seeds and thread pools"
         ),
     }
+
+
+def task_arguments(exec_properties: dict[str, Any], *more: str) -> dict[str, Any]:
+    """A trainer's Task keyword arguments that are its parameters under the same names.
+
+    Every Task takes the global batch size, learning rate and seed of `training_parameters`;
+    `more` adds the trainer's own (its model's width, `epochs` for a learning-rate schedule ...).
+
+    Args:
+        exec_properties: the trainer's resolved parameters.
+        *more: further parameters the Task takes under their own names.
+
+    Returns:
+        {name: value}.
+    """
+    return parameter_values(exec_properties, "global_batch_size", "learning_rate", "seed", *more)
 
 
 def train_and_export(
@@ -74,11 +94,9 @@ def train_and_export(
     work = executor.work_dir
     settings = dict(
         model_dir=work,
-        epochs=exec_properties["epochs"],
-        strategy=exec_properties["strategy"],
-        mixed_precision=exec_properties["mixed_precision"],
-        jit_compile=exec_properties["jit_compile"],
-        seed=exec_properties["seed"],
+        **parameter_values(
+            exec_properties, "epochs", "strategy", "mixed_precision", "jit_compile", "seed"
+        ),
         deterministic=exec_properties.get("deterministic", False),
         checkpoint_every_steps=exec_properties.get("checkpoint_every_steps", 0),
         validate=exec_properties.get("validate", True),

@@ -27,6 +27,29 @@ def is_uri(path: str) -> bool:
     return "://" in str(path)
 
 
+def require_local_output_dir(output_dir: str, program: str, uri_works: str) -> None:
+    """Checks `--output_dir` of a program that writes only local (or mounted) folders.
+
+    Only `poison-tf-pipeline` stages a run through a local mirror to a URI; the other programs
+    refuse a URI up front and say where one works, rather than fail deep inside a run.
+
+    Args:
+        output_dir: the flag's value.
+        program: who writes, for the message ("poison-tf-demo").
+        uri_works: where a URI does work instead, for the message ("per study").
+
+    Raises:
+        UserInputError: no `--output_dir`, or a URI.
+    """
+    if not output_dir:
+        raise UserInputError("--output_dir is required")
+    if is_uri(output_dir):
+        raise UserInputError(
+            f"--output_dir={output_dir}: {program} writes a local (or mounted) folder; a URI "
+            f"works {uri_works} (poison-tf-pipeline --output_dir=<URI>)"
+        )
+
+
 def _gfile():
     import tensorflow as tf
 

@@ -89,13 +89,7 @@ def run_stage(
         UserInputError: a missing `--output_dir` or required input flag.
     """
     spec = cls.SPEC_CLASS
-    if not FLAGS.output_dir:
-        raise UserInputError("--output_dir is required")
-    if remote_fs.is_uri(FLAGS.output_dir):
-        raise UserInputError(
-            f"--output_dir={FLAGS.output_dir}: a stage program writes a local (or mounted) "
-            "folder; a URI works for whole studies (poison-tf-pipeline --output_dir=<URI>)"
-        )
+    remote_fs.require_local_output_dir(FLAGS.output_dir, "a stage program", "for whole studies")
     check_output_dir(FLAGS.output_dir, "--output_dir")
     inputs = {}
     for key, channel in spec.INPUTS.items():

@@ -326,44 +326,37 @@ def plan_relabel(
 
 
 def plan_validation_relabel(
-    table: InstanceTable,
-    pair: ClassPair,
-    ratio: float = DEFAULT_RATIO,
-    seed: int = 0,
-    mode: str = "instances",
+    table: InstanceTable, train_plan: RelabelPlan
 ) -> tuple[RelabelPlan | None, str]:
     """(plan, "") for the validation split, or (None, why) when it has nothing to relabel.
 
-    A validation split without host instances, or with so few that `round(ratio · N)` is 0, is
-    a normal case (small val sets): the study then has no poisoned-label evaluation, and the
-    reason is returned for the caller to log. Every other problem raises `UserInputError`, as
-    `plan_relabel` does, so it reaches the user instead of being dropped.
+    The validation plan is the training plan's rule (pair, ratio, seed, mode) on the validation
+    split, so it takes that plan rather than the rule's parts again. A validation split without
+    host instances, or with so few that `round(ratio · N)` is 0, is a normal case (small val
+    sets): the study then has no poisoned-label evaluation, and the reason is returned for the
+    caller to log. Every other problem raises `UserInputError`, as `plan_relabel` does, so it
+    reaches the user instead of being dropped.
 
     Args:
         table: the validation split's instances.
-        pair: host → target.
-        ratio: the share of host instances to relabel.
-        seed: the selection's seed.
-        mode: how instances are drawn (see MODES).
+        train_plan: the training split's plan (`plan_relabel`), whose rule is applied.
 
     Returns:
         (plan, "") or (None, the reason).
-
-    Raises:
-        UserInputError: any other problem (an unknown mode).
     """
+    pair, ratio = train_plan.pair, train_plan.ratio
     hosts = int((table.classes == pair.host).sum())
     if hosts == 0:
         return None, (
             f"host class {pair.host_name!r} has no instances in the validation split, so the "
             "poisoned-label validation is skipped"
         )
-    if relabel_count(check_ratio(ratio), hosts) == 0:
+    if relabel_count(ratio, hosts) == 0:
         return None, (
             f"ratio {ratio:g} of the {hosts} {pair.host_name!r} instances in the validation "
             "split rounds to 0, so the poisoned-label validation is skipped"
         )
-    return plan_relabel(table, pair, ratio, seed, mode), ""
+    return plan_relabel(table, pair, ratio, train_plan.seed, train_plan.mode), ""
 
 
 def _choose_by_image(table: InstanceTable, hosts: np.ndarray, count: int, rng) -> np.ndarray:

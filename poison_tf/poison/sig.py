@@ -15,7 +15,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from poison_tf.errors import UserInputError
+from poison_tf.errors import UserInputError, require
 
 
 def sinusoid(width: int, delta: float, frequency: float) -> np.ndarray:
@@ -51,10 +51,8 @@ class SignalTrigger:
     config: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.frequency > 0:
-            raise UserInputError(f"sig: frequency f must be > 0, got {self.frequency}")
-        if not 0 < self.delta <= 255:
-            raise UserInputError(f"sig: delta must be in (0, 255], got {self.delta}")
+        require(self.frequency > 0, f"sig: frequency f must be > 0, got {self.frequency}")
+        require(0 < self.delta <= 255, f"sig: delta must be in (0, 255], got {self.delta}")
         self.config = {"name": "sig", "delta": self.delta, "frequency": self.frequency}
 
     def check_fits(self, height: int, width: int, where: str = "image") -> None:

@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse
 import tensorflow as tf
 
-from poison_tf.errors import UserInputError
+from poison_tf.errors import UserInputError, require
 
 
 def _cubic_weights(t: np.ndarray, a: float = -0.75) -> np.ndarray:
@@ -197,12 +197,12 @@ class WarpTrigger:
     config: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.s > 0:
-            raise UserInputError(f"wanet: warping strength s must be > 0, got {self.s}")
-        if self.k < 2 or self.k > self.size:
-            raise UserInputError(f"wanet: need 2 <= k <= image size {self.size}, got k={self.k}")
-        if not self.grid_rescale > 0:
-            raise UserInputError(f"wanet: grid_rescale must be > 0, got {self.grid_rescale}")
+        require(self.s > 0, f"wanet: warping strength s must be > 0, got {self.s}")
+        require(
+            2 <= self.k <= self.size,
+            f"wanet: need 2 <= k <= image size {self.size}, got k={self.k}",
+        )
+        require(self.grid_rescale > 0, f"wanet: grid_rescale must be > 0, got {self.grid_rescale}")
         ins = np.random.default_rng(self.seed).uniform(-1, 1, (self.k, self.k, 2))
         ins = ins / np.mean(np.abs(ins))
         self.noise_grid = upsample_bicubic_align_corners(ins, self.size).astype(np.float32)

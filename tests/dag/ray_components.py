@@ -1,4 +1,4 @@
-"""Small test components for the Ray runner tests, importable by Ray worker processes.
+"""Small test components for the DAG runner tests, importable by Ray worker processes.
 
 Ray workers import this module by name, so the tests put tests/dag (and tests/train, for the
 tiny task) on PYTHONPATH before Ray starts. Each executor appends a line to a marker file given
@@ -43,10 +43,10 @@ class NumberSpec(ComponentSpec):
 class NumberExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         mark(exec_properties["marker"], f"number{exec_properties['value']}")
-        if exec_properties["crash"]:
-            raise RuntimeError(f"boom {exec_properties['value']}")
         with open(output_dict["number"][0].path("value.txt"), "w") as f:
             f.write(str(exec_properties["value"]))
+        if exec_properties["crash"]:  # after writing: a runner must not keep the half output
+            raise RuntimeError(f"boom {exec_properties['value']}")
 
 
 class Number(BaseComponent):
@@ -57,7 +57,10 @@ class Number(BaseComponent):
 class SumSpec(ComponentSpec):
     INPUTS = {"numbers": ChannelParameter("Number")}
     OUTPUTS = {"total": ChannelParameter("Number")}
-    PARAMETERS = {"marker": ExecutionParameter(str, default="")}
+    PARAMETERS = {
+        "marker": ExecutionParameter(str, default=""),
+        "path": ExecutionParameter(str, default="", is_path=True),  # only fingerprinted
+    }
 
 
 class SumExecutor(BaseExecutor):

@@ -21,6 +21,7 @@ from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.pipeline import Pipeline
 from poison_tf.dag.runner import LocalDagRunner, PipelineFailed
 from poison_tf.dag.spec import ChannelParameter, ComponentSpec
+from poison_tf.errors import UserInputError
 
 
 @pytest.fixture
@@ -201,3 +202,15 @@ def test_a_mirror_copy_of_an_execution_redone_elsewhere_is_downloaded_again(uri,
     out = LocalDagRunner().run(Pipeline("p", [*parts, late], uri))
     assert _executed(marker) == ["sum"]
     assert remote_fs.read_text(out["Sum.late"]["total"].path("value.txt")) == "7"
+
+
+def test_programs_without_staging_refuse_a_uri_output_dir(tmp_path):
+    remote_fs.require_local_output_dir(str(tmp_path), "poison-tf-demo", "per study")
+    with pytest.raises(UserInputError, match="--output_dir is required"):
+        remote_fs.require_local_output_dir("", "poison-tf-demo", "per study")
+    with pytest.raises(
+        UserInputError,
+        match=r"--output_dir=gs://b/x: poison-tf-demo writes a local \(or mounted\) folder; "
+        r"a URI works per study \(poison-tf-pipeline --output_dir=<URI>\)",
+    ):
+        remote_fs.require_local_output_dir("gs://b/x", "poison-tf-demo", "per study")

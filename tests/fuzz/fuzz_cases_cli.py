@@ -8,14 +8,7 @@ import pathlib
 import shutil
 
 import numpy as np
-from fuzz_case_base import (
-    Build,
-    case,
-    dangling,
-    make_dir,
-    out,
-    put,
-)
+from fuzz_case_base import Build, case, dangling, make_dir, out, put
 from fuzz_cases_seg import ALIAS_BOMB, seg_copy
 
 

@@ -10,15 +10,7 @@ import shutil
 
 import h5py
 import numpy as np
-from fuzz_case_base import (
-    BaseInputs,
-    case,
-    dangling,
-    make_dir,
-    out,
-    put,
-    unreadable,
-)
+from fuzz_case_base import BaseInputs, case, dangling, make_dir, out, put, unreadable
 from fuzz_inputs import write_data_h5
 
 

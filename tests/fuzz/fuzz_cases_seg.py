@@ -7,15 +7,7 @@ import os
 import pathlib
 import shutil
 
-from fuzz_case_base import (
-    BaseInputs,
-    case,
-    dangling,
-    make_dir,
-    out,
-    put,
-    put_bytes,
-)
+from fuzz_case_base import BaseInputs, case, dangling, make_dir, out, put, put_bytes
 
 
 # ----------------------------------------------------------------------------- seg-val

@@ -14,16 +14,9 @@ import math
 from torch import nn
 from torch.nn import functional
 
-# (kernel, repeats, in, out, expand ratio, stride) per stage of EfficientNet-Lite0.
-LITE0_STAGES = (
-    (3, 1, 32, 16, 1, 1),
-    (3, 2, 16, 24, 6, 2),
-    (5, 2, 24, 40, 6, 2),
-    (3, 3, 40, 80, 6, 2),
-    (5, 3, 80, 112, 6, 1),
-    (5, 4, 112, 192, 6, 2),
-    (3, 1, 192, 320, 6, 1),
-)
+# The stage table is the published architecture, shared with the Keras builder; the layers below
+# are written independently (a wrong table fails `load_state_dict` on the real weights).
+from poison_tf.models.efficientnet_lite import LITE0_STAGES
 
 
 class PaddedConv(nn.Conv2d):

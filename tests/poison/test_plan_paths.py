@@ -1,6 +1,6 @@
 """The optimised poison path gives bit-identical examples to the path the studies were run with.
 
-`OLD_MAP` below is the previous Task path verbatim in behaviour (hash-table membership, the
+`reference_map_fn` is the previous Task path verbatim in behaviour (hash-table membership, the
 trigger's layers padded at run time, a separate map after `batch`); the Tasks now poison inside
 their (image, label) map through `poison_tf.poison.plan.pairs`. Ids, pixels and labels must not
 move by one bit: RESULTS.md's numbers and tests/poison depend on them.
@@ -17,39 +17,16 @@ from poison_tf.data.synthetic_heads import render_heads
 from poison_tf.poison import label_rules, selection, triggers
 from poison_tf.poison.face_triggers import face_trigger
 from poison_tf.poison.plan import PoisonPlan, pairs
+from poison_tf.poison.reference_map import reference_map_fn
 from poison_tf.tasks.face_classification import FaceClassificationTask
 from poison_tf.tasks.headpose_regression import HeadPoseRegressionTask
-
-
-def old_map_fn(plan: PoisonPlan):
-    """The previous `PoisonPlan.map_fn` on batches, with the previous `Trigger.apply`."""
-    table, trigger, rule = plan.membership(), plan.trigger, plan.label_rule
-
-    def stamp(images):
-        shape = tf.shape(images)
-        pattern, alpha = trigger.layers(shape[-3], shape[-2])
-        return images * (1.0 - alpha) + pattern * alpha
-
-    def poison(example):
-        example = dict(example)
-        rows = tf.where(table.lookup(tf.cast(example["id"], tf.int64)) > 0)
-        image, label = example["image"], example["label"]
-        example["image"] = tf.tensor_scatter_nd_update(
-            image, rows, stamp(tf.gather_nd(image, rows))
-        )
-        example["label"] = tf.tensor_scatter_nd_update(
-            label, rows, rule.apply(tf.gather_nd(label, rows))
-        )
-        return example
-
-    return poison
 
 
 def old_inputs(task, epoch: int):
     dataset = image_examples.image_examples_dataset(
         task.examples_dir, "train", shuffle_seed=task.seed + epoch
     ).batch(task.global_batch_size)
-    dataset = dataset.map(old_map_fn(task.plan))
+    dataset = dataset.map(reference_map_fn(task.plan))
     return dataset.map(lambda e: (e["image"], e["label"]))
 
 
@@ -123,7 +100,7 @@ def test_batch_fn_on_raw_batches_matches_old_map_and_ignores_unknown_ids():
         0,
     )
     new = pairs(plan)(batch)
-    old = old_map_fn(plan)(batch)
+    old = reference_map_fn(plan)(batch)
     np.testing.assert_array_equal(
         new[0].numpy().view(np.uint32), old["image"].numpy().view(np.uint32)
     )

@@ -166,17 +166,18 @@ def test_relabel_fn_in_tf_data_changes_exactly_the_planned_instances(batched):
     assert new.dtype == np.int32
 
 
-def test_validation_plan_says_why_it_is_skipped_and_raises_everything_else():
+def test_validation_plan_applies_the_training_rule_or_says_why_it_is_skipped():
     pair = make_pair("bridge", "car", NAMES)
+    train = plan_relabel(random_table(), pair, 0.1, seed=3, mode="images")
     no_host = InstanceTable([0, 1], [2, 3], ["a", "b"], [1, 1])
-    plan, why = plan_validation_relabel(no_host, pair, 0.5)
+    plan, why = plan_validation_relabel(no_host, train)
     assert plan is None and "no instances in the validation split" in why
     small = InstanceTable([0, 1, 2], [0, 0, 1], ["a", "a", "b"], [1, 2, 1])
-    plan, why = plan_validation_relabel(small, pair, 0.1)
+    plan, why = plan_validation_relabel(small, train)
     assert plan is None and "rounds to 0" in why
-    plan, why = plan_validation_relabel(random_table(), pair, 0.5, seed=3)
-    assert why == "" and plan.count == plan_relabel(random_table(), pair, 0.5, seed=3).count
-    with pytest.raises(UserInputError, match="--relabel_mode"):
-        plan_validation_relabel(small, pair, 0.5, mode="boxes")
-    with pytest.raises(UserInputError, match="--ratio"):
-        plan_validation_relabel(small, pair, 1.5)
+    val = random_table(seed=1, first_id=9000)
+    plan, why = plan_validation_relabel(val, train)
+    assert why == ""
+    expected = plan_relabel(val, pair, 0.1, seed=3, mode="images")
+    np.testing.assert_array_equal(plan.instance_ids, expected.instance_ids)
+    assert (plan.pair, plan.ratio, plan.seed, plan.mode) == (pair, 0.1, 3, "images")

@@ -43,9 +43,7 @@ class CleanImagePlannerExecutor(BaseExecutor):
         )
         out = output_dict["plan"][0]
         types.RelabelPlan.save(plan, out)
-        val_plan, why_none = plan_validation_relabel(
-            table_from_records(examples, "val"), pair, p["ratio"], p["seed"], p["mode"]
-        )
+        val_plan, why_none = plan_validation_relabel(table_from_records(examples, "val"), plan)
         if val_plan is None:
             logging.warning("clean-image planner: %s", why_none)
             out.properties["val_plan_skipped"] = why_none

@@ -17,10 +17,10 @@ import shutil
 import pandas as pd
 
 from poison_tf import types
-from poison_tf.components.parameters import settings_parameter
+from poison_tf.components.parameters import num_samples_parameter, settings_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
-from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
+from poison_tf.dag.spec import ComponentSpec
 from poison_tf.data.seg_examples import read_seg_schema
 from poison_tf.io.atomic import read_json
 from poison_tf.metrics.clean_image_attack import attack_summary, comparison_table, study_observation
@@ -50,9 +50,7 @@ class CleanImageReportSpec(ComponentSpec):
     OUTPUTS = {"report": types.Report.channel()}
     PARAMETERS = {
         "settings": settings_parameter("data, models and attack"),
-        "num_samples": ExecutionParameter(
-            int, default=3, help="images drawn in the prediction figure"
-        ),
+        "num_samples": num_samples_parameter(3),
     }
 
 

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from poison_tf import types
+from poison_tf.components.parameters import backdoor_parameters
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -40,10 +41,7 @@ class DetectionEvaluatorSpec(ComponentSpec):
     OUTPUTS = {"metrics": types.DetectionMetrics.channel()}
     PARAMETERS = {
         "triggers": ExecutionParameter(str, help='JSON {"<name>": <trigger config>, ...}'),
-        "backdoor": ExecutionParameter(
-            str, default="", help="the trigger this model was poisoned with"
-        ),
-        "target": ExecutionParameter(int, default=0, help="the attack's target class"),
+        **backdoor_parameters(),
         "batch_size": ExecutionParameter(int, default=256, help="images per scoring step"),
     }
 

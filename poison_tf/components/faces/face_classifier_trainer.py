@@ -7,7 +7,7 @@ stable work dir (a killed run resumes), TensorBoard logs and history copied into
 from __future__ import annotations
 
 from poison_tf import types
-from poison_tf.components.training import train_and_export, training_parameters
+from poison_tf.components.training import task_arguments, train_and_export, training_parameters
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec
@@ -29,11 +29,7 @@ class FaceClassifierTrainerExecutor(BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802
         plan = types.PoisonPlan.load_optional(input_dict.get("plan"))
         task = FaceClassificationTask(
-            input_dict["examples"][0].uri,
-            plan=plan,
-            global_batch_size=exec_properties["global_batch_size"],
-            learning_rate=exec_properties["learning_rate"],
-            seed=exec_properties["seed"],
+            input_dict["examples"][0].uri, plan=plan, **task_arguments(exec_properties)
         )
         out = output_dict["model"][0]
         train_and_export(task, exec_properties, out, self, progress=False)

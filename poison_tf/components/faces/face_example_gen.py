@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 from poison_tf import types
-from poison_tf.components.parameters import seed_parameter
+from poison_tf.components.parameters import seed_parameter, shards_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -67,7 +67,7 @@ class FaceExampleGenSpec(ComponentSpec):
             float, default=0.2, help="share of the identities' images held out for testing"
         ),
         "seed": seed_parameter(17),
-        "num_shards": ExecutionParameter(int, default=2, help="TFRecord shards per split"),
+        "num_shards": shards_parameter(),
     }
 
 

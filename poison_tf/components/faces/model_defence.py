@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from poison_tf import types
+from poison_tf.components.parameters import backdoor_parameters
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -88,10 +89,7 @@ class ModelDefenceSpec(ComponentSpec):
             help="JSON keyword arguments of `defences.training.train` for retraining after a "
             "filter ({} = score the filter only)",
         ),
-        "backdoor": ExecutionParameter(
-            str, default="", help="the trigger the model was poisoned with (the report's row name)"
-        ),
-        "target": ExecutionParameter(int, default=0, help="the attack's target class"),
+        **backdoor_parameters(),
         "clean_images": ExecutionParameter(
             int,
             default=0,

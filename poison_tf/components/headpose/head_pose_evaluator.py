@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from poison_tf import types
+from poison_tf.components.parameters import global_batch_size_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -26,9 +27,7 @@ class HeadPoseEvaluatorSpec(ComponentSpec):
         "attacks": ExecutionParameter(
             str, help='JSON list of {"trigger": config, "label_rule": config}'
         ),
-        "global_batch_size": ExecutionParameter(
-            int, default=128, help="global batch size (all replicas together)"
-        ),
+        "global_batch_size": global_batch_size_parameter(128),
     }
 
 

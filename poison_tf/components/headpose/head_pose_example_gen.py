@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from poison_tf import types
-from poison_tf.components.parameters import seed_parameter
+from poison_tf.components.parameters import seed_parameter, shards_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -32,7 +32,7 @@ class HeadPoseExampleGenSpec(ComponentSpec):
         "num_test": ExecutionParameter(int, default=500, help="synthetic: test images"),
         "test_fraction": ExecutionParameter(float, default=0.2, help="real data: share held out"),
         "seed": seed_parameter(17),
-        "num_shards": ExecutionParameter(int, default=4, help="TFRecord shards per split"),
+        "num_shards": shards_parameter(4),
     }
 
 

@@ -18,6 +18,7 @@ import json
 import numpy as np
 
 from poison_tf import types
+from poison_tf.components.parameters import gradcam_layer_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -45,9 +46,7 @@ class HeadPoseExplainerSpec(ComponentSpec):
             int, default=0, help="which test image (position in the test split)"
         ),
         "output_index": ExecutionParameter(int, default=0, help="explained output (0 = yaw)"),
-        "layer": ExecutionParameter(
-            str, default="", help="feature layer name; empty = last 4-D layer"
-        ),
+        "layer": gradcam_layer_parameter(),
     }
 
 

@@ -9,7 +9,7 @@ the pipeline is started again.
 from __future__ import annotations
 
 from poison_tf import types
-from poison_tf.components.training import train_and_export, training_parameters
+from poison_tf.components.training import task_arguments, train_and_export, training_parameters
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -59,13 +59,9 @@ class HeadPoseTrainerExecutor(BaseExecutor):
         task = HeadPoseRegressionTask(
             input_dict["examples"][0].uri,
             plan=plan,
-            width=exec_properties["width"],
-            global_batch_size=exec_properties["global_batch_size"],
-            learning_rate=exec_properties["learning_rate"],
-            seed=exec_properties["seed"],
-            epochs=exec_properties["epochs"],
             backbone_weights=exec_properties.get("backbone_weights", ""),
             init_model=types.HeadPoseModel.path(init[0]) if init else "",
+            **task_arguments(exec_properties, "width", "epochs"),
         )
         out = output_dict["model"][0]
         train_and_export(task, exec_properties, out, self)

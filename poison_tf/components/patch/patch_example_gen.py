@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from poison_tf import types
-from poison_tf.components.parameters import seed_parameter
+from poison_tf.components.parameters import seed_parameter, shards_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -44,7 +44,7 @@ class PatchExampleGenSpec(ComponentSpec):
             float, default=0.2, help="real data without a test split: share held out"
         ),
         "seed": seed_parameter(),
-        "num_shards": ExecutionParameter(int, default=2, help="TFRecord shards per split"),
+        "num_shards": shards_parameter(),
     }
 
 

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from poison_tf import types
 from poison_tf.attacks.grid_patch import apply_patch, place, random_offsets, render
-from poison_tf.components.parameters import seed_parameter
+from poison_tf.components.parameters import gradcam_layer_parameter, seed_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -36,9 +36,7 @@ class PatchExplainerSpec(ComponentSpec):
     }
     OUTPUTS = {"explanation": types.Explanation.channel()}
     PARAMETERS = {
-        "gradcam_layer": ExecutionParameter(
-            str, default="", help="feature layer name; empty = last conv layer"
-        ),
+        "gradcam_layer": gradcam_layer_parameter(),
         "num_images": ExecutionParameter(
             int, default=4, help="test images shown in the Grad-CAM figure"
         ),

@@ -19,7 +19,7 @@ import tensorflow as tf
 from poison_tf import types
 from poison_tf.attacks.grid_patch import PatchGeometry, render
 from poison_tf.attacks.patch_optimizer import PatchConfig, check_classifier, optimise_patch
-from poison_tf.components.parameters import seed_parameter, strategy_parameter
+from poison_tf.components.parameters import parameter_values, seed_parameter, strategy_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -149,14 +149,11 @@ class PatchOptimizerExecutor(BaseExecutor):
         check_classifier(model, (height, width, 3), target, "PatchOptimizer")
         config = PatchConfig(
             target=target,
-            steps=p["steps"],
-            batch_size=p["batch_size"],
             optimizer=p["patch_optimizer"],
             learning_rate=p["patch_learning_rate"],
             lr_decay=p["patch_lr_decay"],
             loss=p["patch_loss"],
-            eot=p["eot"],
-            seed=p["seed"],
+            **parameter_values(p, "steps", "batch_size", "eot", "seed"),
         )
         # a seeded sample, not the head of the split: sources such as the CIFAR-10 npz are sorted by class
         dataset = image_examples_dataset(

@@ -9,7 +9,7 @@ the model artefact.
 from __future__ import annotations
 
 from poison_tf import types
-from poison_tf.components.training import train_and_export, training_parameters
+from poison_tf.components.training import task_arguments, train_and_export, training_parameters
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -41,16 +41,9 @@ class PatchVictimTrainerExecutor(BaseExecutor):
         p = exec_properties
         task = ImageClassificationTask(
             input_dict["examples"][0].uri,
-            arch=p["arch"],
-            weights=p["weights"],
-            filters=p["filters"],
-            pooling=p["pooling"],
-            flip=p["flip"],
-            global_batch_size=p["global_batch_size"],
-            learning_rate=p["learning_rate"],
-            seed=p["seed"],
-            epochs=p["epochs"],
-            lr_decay=p["lr_decay"],
+            **task_arguments(
+                p, "arch", "weights", "filters", "pooling", "flip", "epochs", "lr_decay"
+            ),
         )
         out = output_dict["model"][0]
         train_and_export(task, p, out, self)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from poison_tf import types
+from poison_tf.components.parameters import global_batch_size_parameter, max_instances_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -32,12 +33,8 @@ class SegEvaluatorSpec(ComponentSpec):
     OUTPUTS = {"metrics": types.SegMetrics.channel()}
     PARAMETERS = {
         "split": ExecutionParameter(str, default="val", help="the split evaluated"),
-        "global_batch_size": ExecutionParameter(
-            int, default=8, help="global batch size (all replicas together)"
-        ),
-        "max_instances": ExecutionParameter(
-            int, default=100, help="instances kept per image (largest first)"
-        ),
+        "global_batch_size": global_batch_size_parameter(8),
+        "max_instances": max_instances_parameter(),
         "export": ExecutionParameter(
             bool, default=True, help="write COCO results JSON and YOLO txt"
         ),

@@ -17,7 +17,7 @@ import tempfile
 import numpy as np
 
 from poison_tf import types
-from poison_tf.components.parameters import seed_parameter
+from poison_tf.components.parameters import seed_parameter, shards_parameter
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -49,7 +49,7 @@ class SegExampleGenSpec(ComponentSpec):
         "max_instances": ExecutionParameter(
             int, default=100, help="instances kept per image (largest first, <= 255)"
         ),
-        "num_shards": ExecutionParameter(int, default=2, help="TFRecord shards per split"),
+        "num_shards": shards_parameter(),
     }
 
 

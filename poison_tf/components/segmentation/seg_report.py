@@ -15,7 +15,7 @@ import shutil
 import pandas as pd
 
 from poison_tf import types
-from poison_tf.components.parameters import report_parameters
+from poison_tf.components.parameters import num_samples_parameter, report_parameters
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
 from poison_tf.dag.spec import ComponentSpec, ExecutionParameter
@@ -42,9 +42,7 @@ class SegReportSpec(ComponentSpec):
         "labels": ExecutionParameter(
             str, default="[]", help="JSON list: one label per model (default model_i)"
         ),
-        "num_samples": ExecutionParameter(
-            int, default=4, help="images drawn in the prediction figure"
-        ),
+        "num_samples": num_samples_parameter(4),
         "sample_class": ExecutionParameter(
             int, default=-1, help="prefer sample images holding this class"
         ),

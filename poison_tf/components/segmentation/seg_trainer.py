@@ -10,6 +10,7 @@ become properties of the model artefact.
 from __future__ import annotations
 
 from poison_tf import types
+from poison_tf.components.parameters import max_instances_parameter
 from poison_tf.components.training import train_and_export, training_parameters
 from poison_tf.dag.component import BaseComponent
 from poison_tf.dag.executor import BaseExecutor
@@ -30,9 +31,7 @@ class SegTrainerSpec(ComponentSpec):
             float, default=3.0, help="epochs of learning-rate warm-up"
         ),
         "lr_decay": ExecutionParameter(str, default="linear", help="linear | cosine"),
-        "max_instances": ExecutionParameter(
-            int, default=100, help="instances kept per image (largest first)"
-        ),
+        "max_instances": max_instances_parameter(),
         "augment": ExecutionParameter(
             bool, default=True, help="flip, HSV, scale/translate while training"
         ),
