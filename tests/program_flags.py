@@ -61,9 +61,36 @@ def make_targets() -> set[str]:
     return targets
 
 
+def _helper_flags(path: pathlib.Path, tree: ast.Module) -> dict[str, dict[str, dict]]:
+    """Function name → the flags it defines, for the functions a script imports from a module
+    beside it (`from benchmark_flags import define_repeats`): flags defined by a shared helper
+    are the script's flags too."""
+    found: dict[str, dict[str, dict]] = {}
+    for node in ast.walk(tree):
+        sibling = path.parent / f"{getattr(node, 'module', '')}.py"
+        if not isinstance(node, ast.ImportFrom) or node.level or not sibling.is_file():
+            continue
+        imported = {alias.asname or alias.name: alias.name for alias in node.names}
+        for function in ast.parse(sibling.read_text()).body:
+            if isinstance(function, ast.FunctionDef) and function.name in imported.values():
+                module = ast.Module(body=function.body, type_ignores=[])
+                flags_of, _ = _defined_flags(sibling, module, {})
+                found.update(
+                    (alias, flags_of) for alias, name in imported.items() if name == function.name
+                )
+    return found
+
+
 def script_flags(path: pathlib.Path) -> tuple[dict[str, dict], list[str]]:
     """The flags a script defines with `flags.DEFINE_*` (read with ast, not run), and problems."""
     tree = ast.parse(path.read_text())
+    return _defined_flags(path, tree, _helper_flags(path, tree))
+
+
+def _defined_flags(
+    path: pathlib.Path, tree: ast.Module, helpers: dict[str, dict[str, dict]]
+) -> tuple[dict[str, dict], list[str]]:
+    """The `flags.DEFINE_*` calls in `tree`, and the flags of the `helpers` it calls."""
     defined: dict[str, dict] = {}
     problems = []
     for node in ast.walk(tree):
@@ -71,6 +98,9 @@ def script_flags(path: pathlib.Path) -> tuple[dict[str, dict], list[str]]:
             continue
         function = node.func
         called = getattr(function, "attr", None) or getattr(function, "id", None) or ""
+        if called in helpers:
+            defined.update(helpers[called])
+            continue
         if not re.fullmatch(r"DEFINE(_\w+)?", called):
             continue
         keywords = {keyword.arg: keyword.value for keyword in node.keywords}
