@@ -86,7 +86,9 @@ def test_fast_warp_equals_the_reference_path():
     reference's numbers (XLA may reorder a sum: float32 round-off, 1e-7)."""
     trigger = wanet.wanet(SIZE, seed=7)
     rng = np.random.default_rng(3)
-    for images in (rng.random((5, SIZE, SIZE, 3)), rng.random((SIZE, SIZE, 3))):
+    # batches of 1 to 40 rows (the sparse kernel's scalar and vectorised paths), 1 to 4 channels
+    shapes = [(5, SIZE, SIZE, 3), (SIZE, SIZE, 3), (40, SIZE, SIZE, 3), (3, SIZE, SIZE, 1)]
+    for images in (rng.random(shape) for shape in [*shapes, (2, SIZE, SIZE, 4)]):
         images = images.astype(np.float32)
         np.testing.assert_allclose(
             trigger.apply(images).numpy(), trigger.apply_reference(images).numpy(), atol=1e-6
