@@ -26,6 +26,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from poison_tf.errors import UserInputError
 from poison_tf.io.atomic import read_json, write_json
 from poison_tf.poison.label_rules import LabelRule, label_rule_from_config
 from poison_tf.poison.triggers import Trigger, trigger_from_config
@@ -58,6 +59,14 @@ class PoisonPlan:
     _table: tf.lookup.StaticHashTable | None = dataclasses.field(
         default=None, init=False, repr=False, compare=False
     )
+
+    def __post_init__(self) -> None:
+        overlap = np.intersect1d(self.poisoned_ids, self.noise_ids)
+        if len(overlap):
+            raise UserInputError(
+                f"poison plan: {len(overlap)} id(s) are both poisoned and noise-mode "
+                f"(e.g. {int(overlap[0])}); noise_ids must be disjoint from poisoned_ids"
+            )
 
     @property
     def count(self) -> int:
@@ -153,6 +162,36 @@ class PoisonPlan:
         inside = (ids >= 0) & (ids < size)
         return tf.gather(mask, tf.clip_by_value(ids, 0, size - 1)) & inside
 
+    def role_mask(self) -> np.ndarray:
+        """int8 [M]: 1 at every poisoned id, 2 at every noise-mode id, 0 elsewhere; M covers
+        `num_examples` and every planned id.
+
+        Returns:
+            The mask.
+        """
+        planned = [ids for ids in (self.poisoned_ids, self.noise_ids) if len(ids)]
+        size = max([self.num_examples, 1, *(int(ids.max()) + 1 for ids in planned)])
+        mask = np.zeros(size, np.int8)
+        mask[np.asarray(self.poisoned_ids, np.int64)] = 1
+        mask[np.asarray(self.noise_ids, np.int64)] = 2
+        return mask
+
+    def roles(self, ids: tf.Tensor) -> tf.Tensor:
+        """What the plan does to int ids (any shape), by indexing `role_mask`: 1 poisoned,
+        2 noise mode, 0 nothing (out-of-range ids, negative or past the mask, included).
+
+        Args:
+            ids: int example ids.
+
+        Returns:
+            int8, the shape of `ids`.
+        """
+        mask = tf.constant(self.role_mask())
+        ids = tf.cast(ids, tf.int64)
+        size = tf.cast(tf.shape(mask)[0], tf.int64)
+        inside = (ids >= 0) & (ids < size)
+        return tf.gather(mask, tf.clip_by_value(ids, 0, size - 1)) * tf.cast(inside, tf.int8)
+
     def batch_fn(self, image_key: str = "image", label_key: str = "label", id_key: str = "id"):
         """A function on a decoded batch dict → the same dict with the planned rows poisoned.
 
@@ -172,21 +211,23 @@ class PoisonPlan:
         key = (image_key, label_key, id_key)
         cache = self.__dict__.setdefault("_batch_fns", {})
         if key not in cache:
-            trigger, rule = self.trigger, self.label_rule
-            noise = self._noise_table() if len(self.noise_ids) else None
+            trigger, rule, noise = self.trigger, self.label_rule, len(self.noise_ids) > 0
 
             @tf.function(reduce_retracing=True)
             def poison(example: dict) -> dict:
                 example = dict(example)
                 ids = tf.cast(example[id_key], tf.int64)
-                rows = tf.where(self.is_poisoned(ids))  # [K, 1] batch positions
                 image, label = example[image_key], example[label_key]
-                example[image_key] = stamp_rows(trigger, image, rows)
+                if noise:  # WaNet: one role gather, both kinds of warped rows in one scatter
+                    roles = self.roles(ids)
+                    rows = tf.where(roles == 1)  # [K, 1] batch positions
+                    example[image_key] = warp_rows(trigger, image, ids, rows, tf.where(roles == 2))
+                else:
+                    rows = tf.where(self.is_poisoned(ids))  # [K, 1] batch positions
+                    example[image_key] = stamp_rows(trigger, image, rows)
                 example[label_key] = tf.tensor_scatter_nd_update(
                     label, rows, rule.apply(tf.gather_nd(label, rows))
                 )
-                if noise is not None:
-                    example[image_key] = noise_rows(trigger, noise, example[image_key], ids)
                 return example
 
             cache[key] = poison
@@ -268,6 +309,28 @@ def noise_rows(
     rows = tf.where(noise.lookup(ids) > 0)
     return tf.tensor_scatter_nd_update(
         images, rows, trigger.apply_noise(tf.gather_nd(images, rows), tf.gather_nd(ids, rows))
+    )
+
+
+def warp_rows(
+    trigger, images: tf.Tensor, ids: tf.Tensor, rows: tf.Tensor, noisy: tf.Tensor
+) -> tf.Tensor:
+    """A batch with WaNet's fixed warp on `rows` and its noise-mode warp on `noisy`, one scatter.
+
+    Args:
+        trigger: a WaNet `WarpTrigger`.
+        images: [B, H, W, C].
+        ids: [B] int64 example ids.
+        rows: [K, 1] batch positions of the poisoned rows.
+        noisy: [L, 1] batch positions of the noise-mode rows (disjoint from `rows`).
+
+    Returns:
+        [B, H, W, C].
+    """
+    fixed = trigger.apply(tf.gather_nd(images, rows))
+    noise = trigger.apply_noise(tf.gather_nd(images, noisy), tf.gather_nd(ids, noisy))
+    return tf.tensor_scatter_nd_update(
+        images, tf.concat([rows, noisy], 0), tf.concat([fixed, noise], 0)
     )
 
 

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from poison_tf.errors import UserInputError
 from poison_tf.poison import benchmark_attacks, sig, wanet
+from poison_tf.poison.label_rules import all_to_one
 from poison_tf.poison.plan import PoisonPlan
 from poison_tf.poison.triggers import make_trigger, trigger_from_config
 
@@ -165,6 +166,12 @@ def test_wanet_plan_relabels_poisoned_and_keeps_cross_labels():
     changed = np.abs(out_images - images).max(axis=(1, 2, 3)) > 1e-6
     assert np.array_equal(np.flatnonzero(changed), np.union1d(plan.poisoned_ids, plan.noise_ids))
     assert np.array_equal(np.flatnonzero(poisoned), plan.poisoned_ids)
+
+
+def test_plan_with_noise_ids_overlapping_poisoned_ids_is_a_user_error():
+    trigger = wanet.wanet(SIZE)
+    with pytest.raises(UserInputError, match="both poisoned and noise-mode"):
+        PoisonPlan(trigger, all_to_one(0), np.array([1, 4]), 10, 0.2, 0, noise_ids=np.array([4, 5]))
 
 
 def test_plan_with_noise_ids_round_trips(tmp_path):
