@@ -16,7 +16,8 @@ Two ways to apply it, giving bit-identical examples (tests/poison/test_plan_path
 `noise_ids` (optional, disjoint from `poisoned_ids`) are the "cross" examples of WaNet's noise
 mode: their trigger's `apply_noise(images, ids)` is applied and their labels are kept. They are
 not poisoned (the `poisoned` flag stays False), which is the ground truth defences are scored on.
-Both ways apply them.
+Both ways apply them; `batch_fn` warps a batch's poisoned and noise-mode rows together, in one
+XLA-compiled call (`warp_rows`), its fixed-warp rows equal to `map_fn`'s within float32 round-off.
 """
 
 from __future__ import annotations
@@ -197,8 +198,10 @@ class PoisonPlan:
 
         Meant to run inside the map that already follows `batch` (`pairs`), so a poisoned
         pipeline has no stage a clean one lacks. One mask `gather` per batch finds the poisoned
-        rows; only they are gathered, stamped and scattered back. It is a `tf.function` built
-        once per plan, so the map re-traced every epoch only adds a call to it.
+        rows; only they are gathered, stamped and scattered back. With WaNet's noise-mode ids
+        the mask is `role_mask` and both kinds of warped rows go through one compiled call and
+        one scatter (`warp_rows`). It is a `tf.function` built once per plan, so the map
+        re-traced every epoch only adds a call to it.
 
         Args:
             image_key: the batch's image feature.
@@ -218,10 +221,10 @@ class PoisonPlan:
                 example = dict(example)
                 ids = tf.cast(example[id_key], tf.int64)
                 image, label = example[image_key], example[label_key]
-                if noise:  # WaNet: one role gather, both kinds of warped rows in one scatter
+                if noise:  # WaNet: one role gather, both kinds of warped rows in one call
                     roles = self.roles(ids)
-                    rows = tf.where(roles == 1)  # [K, 1] batch positions
-                    example[image_key] = warp_rows(trigger, image, ids, rows, tf.where(roles == 2))
+                    rows = tf.where(tf.equal(roles, 1))  # [K, 1] batch positions
+                    example[image_key] = warp_rows(trigger, image, ids, roles)
                 else:
                     rows = tf.where(self.is_poisoned(ids))  # [K, 1] batch positions
                     example[image_key] = stamp_rows(trigger, image, rows)
@@ -312,26 +315,24 @@ def noise_rows(
     )
 
 
-def warp_rows(
-    trigger, images: tf.Tensor, ids: tf.Tensor, rows: tf.Tensor, noisy: tf.Tensor
-) -> tf.Tensor:
-    """A batch with WaNet's fixed warp on `rows` and its noise-mode warp on `noisy`, one scatter.
+def warp_rows(trigger, images: tf.Tensor, ids: tf.Tensor, roles: tf.Tensor) -> tf.Tensor:
+    """A batch with WaNet's rows warped: the fixed warp where `roles` is 1, the noise-mode warp
+    where it is 2; one gather, one compiled call (`WarpTrigger.apply_rows`), one scatter.
 
     Args:
         trigger: a WaNet `WarpTrigger`.
-        images: [B, H, W, C].
+        images: [B, H, W, C] float32.
         ids: [B] int64 example ids.
-        rows: [K, 1] batch positions of the poisoned rows.
-        noisy: [L, 1] batch positions of the noise-mode rows (disjoint from `rows`).
+        roles: [B] int8, `PoisonPlan.roles(ids)`.
 
     Returns:
         [B, H, W, C].
     """
-    fixed = trigger.apply(tf.gather_nd(images, rows))
-    noise = trigger.apply_noise(tf.gather_nd(images, noisy), tf.gather_nd(ids, noisy))
-    return tf.tensor_scatter_nd_update(
-        images, tf.concat([rows, noisy], 0), tf.concat([fixed, noise], 0)
+    rows = tf.where(roles > 0)  # [K, 1] batch positions
+    warped = trigger.apply_rows(
+        tf.gather_nd(images, rows), tf.gather_nd(ids, rows), tf.equal(tf.gather_nd(roles, rows), 2)
     )
+    return tf.tensor_scatter_nd_update(images, rows, warped)
 
 
 def stamp_rows(trigger: Trigger, images: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
