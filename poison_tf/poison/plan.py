@@ -17,7 +17,8 @@ Two ways to apply it, giving bit-identical examples (tests/poison/test_plan_path
 mode: their trigger's `apply_noise(images, ids)` is applied and their labels are kept. They are
 not poisoned (the `poisoned` flag stays False), which is the ground truth defences are scored on.
 Both ways apply them; `batch_fn` warps a batch's poisoned and noise-mode rows together, in one
-XLA-compiled call (`warp_rows`), its fixed-warp rows equal to `map_fn`'s within float32 round-off.
+XLA-compiled call (`warp_rows`), its fixed-warp rows equal to `map_fn`'s within float32 round-off,
+and with a `KeptRows` (the Tasks') it warps them in the first epoch only and looks them up later.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import tensorflow as tf
 
 from poison_tf.errors import UserInputError
 from poison_tf.io.atomic import read_json, write_json
+from poison_tf.poison.kept_rows import KeptRows
 from poison_tf.poison.label_rules import LabelRule, label_rule_from_config
 from poison_tf.poison.triggers import Trigger, trigger_from_config
 
@@ -193,38 +195,57 @@ class PoisonPlan:
         inside = (ids >= 0) & (ids < size)
         return tf.gather(mask, tf.clip_by_value(ids, 0, size - 1)) * tf.cast(inside, tf.int8)
 
-    def batch_fn(self, image_key: str = "image", label_key: str = "label", id_key: str = "id"):
+    def batch_fn(
+        self,
+        image_key: str = "image",
+        label_key: str = "label",
+        id_key: str = "id",
+        kept: KeptRows | None = None,
+    ):
         """A function on a decoded batch dict → the same dict with the planned rows poisoned.
 
         Meant to run inside the map that already follows `batch` (`pairs`), so a poisoned
         pipeline has no stage a clean one lacks. One mask `gather` per batch finds the poisoned
-        rows; only they are gathered, stamped and scattered back. With WaNet's noise-mode ids
-        the mask is `role_mask` and both kinds of warped rows go through one compiled call and
-        one scatter (`warp_rows`). It is a `tf.function` built once per plan, so the map
+        rows; only they are gathered, stamped and scattered back. For WaNet (a trigger with
+        `apply_rows`) the mask is `role_mask` and the poisoned and noise-mode rows go through
+        one compiled call and one scatter (`warp_rows`); with `kept`, the first epoch keeps
+        those rows and, once all are kept, later pipelines look them up instead of warping
+        (`kept_rows`). It is a `tf.function` built once per plan (and `kept` state), so the map
         re-traced every epoch only adds a call to it.
 
         Args:
             image_key: the batch's image feature.
             label_key: the batch's label feature.
             id_key: the batch's example-id feature.
+            kept: the training split's `KeptRows` (only for images that are a function of the
+                id: no random augmentation before the plan), or None.
 
         Returns:
             The function (dict → dict).
         """
         key = (image_key, label_key, id_key)
-        cache = self.__dict__.setdefault("_batch_fns", {})
+        if kept is None:
+            cache = self.__dict__.setdefault("_batch_fns", {})
+        else:
+            cache, key = kept.functions, (*key, kept.complete())
         if key not in cache:
-            trigger, rule, noise = self.trigger, self.label_rule, len(self.noise_ids) > 0
+            trigger, rule = self.trigger, self.label_rule
+            warps = hasattr(trigger, "apply_rows")  # WaNet
+            look_up = warps and kept is not None and kept.complete()
 
             @tf.function(reduce_retracing=True)
             def poison(example: dict) -> dict:
                 example = dict(example)
                 ids = tf.cast(example[id_key], tf.int64)
                 image, label = example[image_key], example[label_key]
-                if noise:  # WaNet: one role gather, both kinds of warped rows in one call
+                if look_up:  # WaNet, rows kept: look them up by slot
+                    slots = kept.slots_of(ids)
+                    rows = tf.where((slots >= 0) & (slots < kept.poisoned))  # [K, 1] positions
+                    example[image_key] = kept.stamp(image, slots)
+                elif warps:  # WaNet: one role gather, both kinds of warped rows in one call
                     roles = self.roles(ids)
                     rows = tf.where(tf.equal(roles, 1))  # [K, 1] batch positions
-                    example[image_key] = warp_rows(trigger, image, ids, roles)
+                    example[image_key] = warp_rows(trigger, image, ids, roles, kept)
                 else:
                     rows = tf.where(self.is_poisoned(ids))  # [K, 1] batch positions
                     example[image_key] = stamp_rows(trigger, image, rows)
@@ -315,7 +336,9 @@ def noise_rows(
     )
 
 
-def warp_rows(trigger, images: tf.Tensor, ids: tf.Tensor, roles: tf.Tensor) -> tf.Tensor:
+def warp_rows(
+    trigger, images: tf.Tensor, ids: tf.Tensor, roles: tf.Tensor, kept: KeptRows | None = None
+) -> tf.Tensor:
     """A batch with WaNet's rows warped: the fixed warp where `roles` is 1, the noise-mode warp
     where it is 2; one gather, one compiled call (`WarpTrigger.apply_rows`), one scatter.
 
@@ -324,14 +347,19 @@ def warp_rows(trigger, images: tf.Tensor, ids: tf.Tensor, roles: tf.Tensor) -> t
         images: [B, H, W, C] float32.
         ids: [B] int64 example ids.
         roles: [B] int8, `PoisonPlan.roles(ids)`.
+        kept: where to keep the warped rows by id, or None.
 
     Returns:
         [B, H, W, C].
     """
     rows = tf.where(roles > 0)  # [K, 1] batch positions
+    row_ids = tf.gather_nd(ids, rows)
     warped = trigger.apply_rows(
-        tf.gather_nd(images, rows), tf.gather_nd(ids, rows), tf.equal(tf.gather_nd(roles, rows), 2)
+        tf.gather_nd(images, rows), row_ids, tf.equal(tf.gather_nd(roles, rows), 2)
     )
+    if kept is not None:
+        with tf.control_dependencies([kept.keep(row_ids, warped)]):
+            warped = tf.identity(warped)
     return tf.tensor_scatter_nd_update(images, rows, warped)
 
 
@@ -369,18 +397,24 @@ def stamp_rows(trigger: Trigger, images: tf.Tensor, rows: tf.Tensor) -> tf.Tenso
     return tf.tensor_scatter_nd_update(images, where, stamped)
 
 
-def pairs(plan: PoisonPlan | None, image_key: str = "image", label_key: str = "label"):
+def pairs(
+    plan: PoisonPlan | None,
+    image_key: str = "image",
+    label_key: str = "label",
+    kept: KeptRows | None = None,
+):
     """The Tasks' map after `batch`: example dict → (image, label), poisoned by `plan` if any.
 
     Args:
         plan: the poison plan of a training split, or None for a clean pipeline.
         image_key: the example's image key.
         label_key: the example's label key.
+        kept: the split's `KeptRows` (`kept_rows`), for WaNet plans; None warps every epoch.
 
     Returns:
         A function for `Dataset.map` on batches of decoded examples.
     """
-    poison = plan.batch_fn(image_key, label_key) if plan is not None else None
+    poison = plan.batch_fn(image_key, label_key, kept=kept) if plan is not None else None
 
     def to_pair(example: dict):
         if poison is not None:
