@@ -17,12 +17,12 @@ trigger is reproducible from `seed`); the bicubic upsampling reimplements PyTorc
 convolution, A = -0.75, align_corners=True) so the field is the same function of `ins`. Since
 the attack grid is fixed, its four bilinear neighbours and weights are computed once in numpy, as
 a sparse [H·W, H·W] warp matrix with four entries per row, and applying the trigger to a batch is
-one sparse × dense product, the matrix expanded over channels times the batch read transposed
-(`apply`; `apply_reference` is the per-image four-gather form it replaces, kept as the tested
-reference). Cross noise is a hash of (example id, position, seed), so an example gets the same
-noisy warp every epoch (BackdoorBench redraws per batch); the id-free part of the hash is a
-constant and the hash runs in uint32 (the same bits as the int64 reference, `hash_uniform`).
-Images are float32 in [0, 1], [H, W, C] or [B, H, W, C].
+one sparse × dense product on the batch laid out as [H·W, B·C] (`apply`; `apply_reference` is the
+per-image four-gather form it replaces, kept as the tested reference). Cross noise is a hash of
+(example id, position, seed), so an example gets the same noisy warp every epoch (BackdoorBench
+redraws per batch); the id-free part of the hash is a constant and the hash runs in uint32 (the
+same bits as the int64 reference, `hash_uniform`). Images are float32 in [0, 1], [H, W, C] or
+[B, H, W, C].
 """
 
 from __future__ import annotations
@@ -242,13 +242,9 @@ class WarpTrigger:
     def apply(self, images: tf.Tensor) -> tf.Tensor:
         """Warps one image [H, W, C] or a batch [B, H, W, C] with the fixed backdoor grid.
 
-        The whole batch in one sparse product, with no reordering of the batch: the constant
-        warp matrix expanded over the channels ([H·W·C, H·W·C], `_channel_matrix`) times the
-        batch as it lies, [B, H·W·C], read transposed (`adjoint_b`); one 2-D transpose of the
-        [H·W·C, B] result. The same sums in the same order as the [H·W, B·C] product it replaces
-        (bit-identical), without its two 3-D transposes of the batch, which cost more than the
-        product (CPU per 13-row call in tf.data 0.77 → 0.41 ms, BENCHMARKS.md §14). Per image
-        and four gathers of C-float slices (`apply_reference`) it cost 2× the CPU time.
+        The whole batch in one sparse product: images as [H·W, B·C] (pixels × every image's
+        channels), times the constant warp matrix. Per image and four gathers of C-float
+        slices (`apply_reference`) it cost 2× the CPU time (benchmarks/backdoorbench_costs.py).
 
         Args:
             images: [H, W, C] or [B, H, W, C] in [0, 1].
@@ -257,29 +253,16 @@ class WarpTrigger:
             The warped images, same shape.
         """
         images = tf.convert_to_tensor(images)
-        channels = images.shape[-1]
-        if images.dtype != tf.float32 or channels is None:
+        if images.dtype != tf.float32:
             return self.apply_reference(images)
-        size = self.size * self.size * channels
-        matrix = tf.SparseTensor(*self._channel_matrix(channels), dense_shape=[size, size])
-        rows = tf.reshape(images, [-1, size])  # [B, HWC], no copy
-        warped = tf.sparse.sparse_dense_matmul(matrix, rows, adjoint_b=True)  # [HWC, B]
-        return tf.reshape(tf.transpose(warped), tf.shape(images))
-
-    def _channel_matrix(self, channels: int) -> tuple[np.ndarray, np.ndarray]:
-        """The warp matrix on pixel-channel positions (p·C + c): each entry (p, q, w) of
-        `_matrix` becomes (p·C + c, q·C + c, w) for every channel c, rows in order."""
-        cache = self.__dict__.setdefault("_channel_matrices", {})
-        if channels not in cache:
-            (index, values), c = self._matrix, np.arange(channels)
-            rows = (index[:, None, 0] * channels + c[None]).reshape(-1)
-            columns = (index[:, None, 1] * channels + c[None]).reshape(-1)
-            order = np.lexsort((columns, rows))  # canonical: by row, then column
-            cache[channels] = (
-                np.stack([rows[order], columns[order]], 1).astype(np.int64),
-                np.repeat(values, channels)[order].astype(np.float32),
-            )
-        return cache[channels]
+        shape, pixels = tf.shape(images), self.size * self.size
+        rows = tf.reshape(images, [-1, pixels, shape[-1]])  # [B, HW, C]
+        count = tf.shape(rows)[0]
+        columns = tf.reshape(tf.transpose(rows, [1, 0, 2]), [pixels, -1])  # [HW, B·C]
+        matrix = tf.SparseTensor(*self._matrix, dense_shape=[pixels, pixels])
+        warped = tf.sparse.sparse_dense_matmul(matrix, columns)
+        warped = tf.transpose(tf.reshape(warped, [pixels, count, shape[-1]]), [1, 0, 2])
+        return tf.reshape(warped, shape)
 
     def apply_reference(self, images: tf.Tensor) -> tf.Tensor:
         """`apply` as four gathers per image (the reference the fast path is tested against).
