@@ -3,7 +3,7 @@
 A Task rebuilds its input pipeline every epoch, and tf.data instantiates every function of a
 new pipeline anew (graph optimisation and kernels: ~0.3 ms of CPU per op, BENCHMARKS.md §14),
 so WaNet's warp (~100 ops, compiled or not) costs ~60 ms per epoch before its first batch, on
-top of ~1.6 ms per 128-image batch. Its rows are pure functions of (image, example id, plan):
+top of ~1.5 ms per 128-image batch. Its rows are pure functions of (image, example id, plan):
 the fixed warp of the image, or the noise-mode warp whose noise is a hash of the id; and a
 Task's training images are the same every epoch (decoded from its examples artefact, nothing
 random before the plan). So the first epoch keeps each warped row (a variable, by slot) as it
