@@ -16,7 +16,9 @@ Two ways to apply it, giving bit-identical examples (tests/poison/test_plan_path
 `noise_ids` (optional, disjoint from `poisoned_ids`) are the "cross" examples of WaNet's noise
 mode: their trigger's `apply_noise(images, ids)` is applied and their labels are kept. They are
 not poisoned (the `poisoned` flag stays False), which is the ground truth defences are scored on.
-Both ways apply them.
+Both ways apply them; `batch_fn` warps a batch's poisoned and noise-mode rows together, in one
+XLA-compiled call (`warp_rows`), its fixed-warp rows equal to `map_fn`'s within float32 round-off,
+and with a `KeptRows` (the Tasks') it warps them in the first epoch only and looks them up later.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from poison_tf.errors import UserInputError
 from poison_tf.io.atomic import read_json, write_json
+from poison_tf.poison.kept_rows import KeptRows
 from poison_tf.poison.label_rules import LabelRule, label_rule_from_config
 from poison_tf.poison.triggers import Trigger, trigger_from_config
 
@@ -58,6 +62,14 @@ class PoisonPlan:
     _table: tf.lookup.StaticHashTable | None = dataclasses.field(
         default=None, init=False, repr=False, compare=False
     )
+
+    def __post_init__(self) -> None:
+        overlap = np.intersect1d(self.poisoned_ids, self.noise_ids)
+        if len(overlap):
+            raise UserInputError(
+                f"poison plan: {len(overlap)} id(s) are both poisoned and noise-mode "
+                f"(e.g. {int(overlap[0])}); noise_ids must be disjoint from poisoned_ids"
+            )
 
     @property
     def count(self) -> int:
@@ -153,40 +165,93 @@ class PoisonPlan:
         inside = (ids >= 0) & (ids < size)
         return tf.gather(mask, tf.clip_by_value(ids, 0, size - 1)) & inside
 
-    def batch_fn(self, image_key: str = "image", label_key: str = "label", id_key: str = "id"):
+    def role_mask(self) -> np.ndarray:
+        """int8 [M]: 1 at every poisoned id, 2 at every noise-mode id, 0 elsewhere; M covers
+        `num_examples` and every planned id.
+
+        Returns:
+            The mask.
+        """
+        planned = [ids for ids in (self.poisoned_ids, self.noise_ids) if len(ids)]
+        size = max([self.num_examples, 1, *(int(ids.max()) + 1 for ids in planned)])
+        mask = np.zeros(size, np.int8)
+        mask[np.asarray(self.poisoned_ids, np.int64)] = 1
+        mask[np.asarray(self.noise_ids, np.int64)] = 2
+        return mask
+
+    def roles(self, ids: tf.Tensor) -> tf.Tensor:
+        """What the plan does to int ids (any shape), by indexing `role_mask`: 1 poisoned,
+        2 noise mode, 0 nothing (out-of-range ids, negative or past the mask, included).
+
+        Args:
+            ids: int example ids.
+
+        Returns:
+            int8, the shape of `ids`.
+        """
+        mask = tf.constant(self.role_mask())
+        ids = tf.cast(ids, tf.int64)
+        size = tf.cast(tf.shape(mask)[0], tf.int64)
+        inside = (ids >= 0) & (ids < size)
+        return tf.gather(mask, tf.clip_by_value(ids, 0, size - 1)) * tf.cast(inside, tf.int8)
+
+    def batch_fn(
+        self,
+        image_key: str = "image",
+        label_key: str = "label",
+        id_key: str = "id",
+        kept: KeptRows | None = None,
+    ):
         """A function on a decoded batch dict → the same dict with the planned rows poisoned.
 
         Meant to run inside the map that already follows `batch` (`pairs`), so a poisoned
         pipeline has no stage a clean one lacks. One mask `gather` per batch finds the poisoned
-        rows; only they are gathered, stamped and scattered back. It is a `tf.function` built
-        once per plan, so the map re-traced every epoch only adds a call to it.
+        rows; only they are gathered, stamped and scattered back. For WaNet (a trigger with
+        `apply_rows`) the mask is `role_mask` and the poisoned and noise-mode rows go through
+        one compiled call and one scatter (`warp_rows`); with `kept`, the first epoch keeps
+        those rows and, once all are kept, later pipelines look them up instead of warping
+        (`kept_rows`). It is a `tf.function` built once per plan (and `kept` state), so the map
+        re-traced every epoch only adds a call to it.
 
         Args:
             image_key: the batch's image feature.
             label_key: the batch's label feature.
             id_key: the batch's example-id feature.
+            kept: the training split's `KeptRows` (only for images that are a function of the
+                id: no random augmentation before the plan), or None.
 
         Returns:
             The function (dict → dict).
         """
         key = (image_key, label_key, id_key)
-        cache = self.__dict__.setdefault("_batch_fns", {})
+        if kept is None:
+            cache = self.__dict__.setdefault("_batch_fns", {})
+        else:
+            cache, key = kept.functions, (*key, kept.complete())
         if key not in cache:
             trigger, rule = self.trigger, self.label_rule
-            noise = self._noise_table() if len(self.noise_ids) else None
+            warps = hasattr(trigger, "apply_rows")  # WaNet
+            look_up = warps and kept is not None and kept.complete()
 
             @tf.function(reduce_retracing=True)
             def poison(example: dict) -> dict:
                 example = dict(example)
                 ids = tf.cast(example[id_key], tf.int64)
-                rows = tf.where(self.is_poisoned(ids))  # [K, 1] batch positions
                 image, label = example[image_key], example[label_key]
-                example[image_key] = stamp_rows(trigger, image, rows)
+                if look_up:  # WaNet, rows kept: look them up by slot
+                    slots = kept.slots_of(ids)
+                    rows = tf.where((slots >= 0) & (slots < kept.poisoned))  # [K, 1] positions
+                    example[image_key] = kept.stamp(image, slots)
+                elif warps:  # WaNet: one role gather, both kinds of warped rows in one call
+                    roles = self.roles(ids)
+                    rows = tf.where(tf.equal(roles, 1))  # [K, 1] batch positions
+                    example[image_key] = warp_rows(trigger, image, ids, roles, kept)
+                else:
+                    rows = tf.where(self.is_poisoned(ids))  # [K, 1] batch positions
+                    example[image_key] = stamp_rows(trigger, image, rows)
                 example[label_key] = tf.tensor_scatter_nd_update(
                     label, rows, rule.apply(tf.gather_nd(label, rows))
                 )
-                if noise is not None:
-                    example[image_key] = noise_rows(trigger, noise, example[image_key], ids)
                 return example
 
             cache[key] = poison
@@ -271,6 +336,33 @@ def noise_rows(
     )
 
 
+def warp_rows(
+    trigger, images: tf.Tensor, ids: tf.Tensor, roles: tf.Tensor, kept: KeptRows | None = None
+) -> tf.Tensor:
+    """A batch with WaNet's rows warped: the fixed warp where `roles` is 1, the noise-mode warp
+    where it is 2; one gather, one compiled call (`WarpTrigger.apply_rows`), one scatter.
+
+    Args:
+        trigger: a WaNet `WarpTrigger`.
+        images: [B, H, W, C] float32.
+        ids: [B] int64 example ids.
+        roles: [B] int8, `PoisonPlan.roles(ids)`.
+        kept: where to keep the warped rows by id, or None.
+
+    Returns:
+        [B, H, W, C].
+    """
+    rows = tf.where(roles > 0)  # [K, 1] batch positions
+    row_ids = tf.gather_nd(ids, rows)
+    warped = trigger.apply_rows(
+        tf.gather_nd(images, rows), row_ids, tf.equal(tf.gather_nd(roles, rows), 2)
+    )
+    if kept is not None:
+        with tf.control_dependencies([kept.keep(row_ids, warped)]):
+            warped = tf.identity(warped)
+    return tf.tensor_scatter_nd_update(images, rows, warped)
+
+
 def stamp_rows(trigger: Trigger, images: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
     """`images` [B, H, W, C] with `trigger` stamped on `rows` [K, 1], touching only its box.
 
@@ -305,18 +397,24 @@ def stamp_rows(trigger: Trigger, images: tf.Tensor, rows: tf.Tensor) -> tf.Tenso
     return tf.tensor_scatter_nd_update(images, where, stamped)
 
 
-def pairs(plan: PoisonPlan | None, image_key: str = "image", label_key: str = "label"):
+def pairs(
+    plan: PoisonPlan | None,
+    image_key: str = "image",
+    label_key: str = "label",
+    kept: KeptRows | None = None,
+):
     """The Tasks' map after `batch`: example dict → (image, label), poisoned by `plan` if any.
 
     Args:
         plan: the poison plan of a training split, or None for a clean pipeline.
         image_key: the example's image key.
         label_key: the example's label key.
+        kept: the split's `KeptRows` (`kept_rows`), for WaNet plans; None warps every epoch.
 
     Returns:
         A function for `Dataset.map` on batches of decoded examples.
     """
-    poison = plan.batch_fn(image_key, label_key) if plan is not None else None
+    poison = plan.batch_fn(image_key, label_key, kept=kept) if plan is not None else None
 
     def to_pair(example: dict):
         if poison is not None:

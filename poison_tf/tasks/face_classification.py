@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from poison_tf.data.image_examples import image_examples_dataset
 from poison_tf.models.deepid_badnet import build_deepid_badnet
+from poison_tf.poison.kept_rows import kept_rows
 from poison_tf.poison.plan import PoisonPlan, pairs
 from poison_tf.tasks.classification import ClassificationTask
 
@@ -26,6 +27,7 @@ class FaceClassificationTask(ClassificationTask):
     ):
         super().__init__(examples_dir, global_batch_size, learning_rate, seed)
         self.plan = plan
+        self.kept = None  # WaNet rows kept after the first epoch (`kept_rows`)
 
     def build_model(self) -> keras.Model:
         return build_deepid_badnet(self.num_classes, self.input_shape)
@@ -39,4 +41,6 @@ class FaceClassificationTask(ClassificationTask):
         )
         dataset = dataset.batch(self.global_batch_size)
         plan = self.plan if training else None
-        return dataset.map(pairs(plan)).prefetch(tf.data.AUTOTUNE)
+        if plan is not None and self.kept is None:
+            self.kept = kept_rows(plan, dataset.element_spec["image"].shape[1:])
+        return dataset.map(pairs(plan, kept=self.kept)).prefetch(tf.data.AUTOTUNE)

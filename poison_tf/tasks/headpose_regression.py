@@ -13,6 +13,7 @@ import tensorflow as tf
 from poison_tf.data.image_examples import image_examples_dataset, read_schema
 from poison_tf.errors import UserInputError
 from poison_tf.models.resnet18_regressor import build_resnet18_regressor
+from poison_tf.poison.kept_rows import kept_rows
 from poison_tf.poison.label_rules import LabelRule
 from poison_tf.poison.plan import PoisonPlan, pairs, stamp_all
 from poison_tf.poison.triggers import Trigger
@@ -89,6 +90,7 @@ class HeadPoseRegressionTask(Task):
         self.examples_dir = examples_dir
         self.schema = read_schema(examples_dir)
         self.plan = plan
+        self.kept = None  # WaNet rows kept after the first epoch (`kept_rows`)
         self.width = width
         self.global_batch_size = global_batch_size
 
@@ -124,7 +126,9 @@ class HeadPoseRegressionTask(Task):
         dataset = image_examples_dataset(self.examples_dir, source, shuffle_seed=seed)
         dataset = dataset.batch(self.global_batch_size)
         plan = self.plan if training else None
-        return dataset.map(pairs(plan)).prefetch(tf.data.AUTOTUNE)
+        if plan is not None and self.kept is None:
+            self.kept = kept_rows(plan, dataset.element_spec["image"].shape[1:])
+        return dataset.map(pairs(plan, kept=self.kept)).prefetch(tf.data.AUTOTUNE)
 
     def build_losses(self, labels, outputs) -> tf.Tensor:
         """The per-example L1 loss (`l1_per_example`)."""

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from poison_tf.errors import UserInputError
 from poison_tf.poison import benchmark_attacks, sig, wanet
+from poison_tf.poison.label_rules import all_to_one
 from poison_tf.poison.plan import PoisonPlan
 from poison_tf.poison.triggers import make_trigger, trigger_from_config
 
@@ -86,7 +87,9 @@ def test_fast_warp_equals_the_reference_path():
     reference's numbers (XLA may reorder a sum: float32 round-off, 1e-7)."""
     trigger = wanet.wanet(SIZE, seed=7)
     rng = np.random.default_rng(3)
-    for images in (rng.random((5, SIZE, SIZE, 3)), rng.random((SIZE, SIZE, 3))):
+    # batches of 1 to 40 rows (the sparse kernel's scalar and vectorised paths), 1 to 4 channels
+    shapes = [(5, SIZE, SIZE, 3), (SIZE, SIZE, 3), (40, SIZE, SIZE, 3), (3, SIZE, SIZE, 1)]
+    for images in (rng.random(shape) for shape in [*shapes, (2, SIZE, SIZE, 4)]):
         images = images.astype(np.float32)
         np.testing.assert_allclose(
             trigger.apply(images).numpy(), trigger.apply_reference(images).numpy(), atol=1e-6
@@ -163,6 +166,49 @@ def test_wanet_plan_relabels_poisoned_and_keeps_cross_labels():
     changed = np.abs(out_images - images).max(axis=(1, 2, 3)) > 1e-6
     assert np.array_equal(np.flatnonzero(changed), np.union1d(plan.poisoned_ids, plan.noise_ids))
     assert np.array_equal(np.flatnonzero(poisoned), plan.poisoned_ids)
+
+
+def test_wanet_batch_fn_warps_each_row_as_its_role_says():
+    """The trainers' path (both kinds of WaNet rows in one compiled call, `warp_rows`) against the
+    per-kind references: fixed rows as `apply_reference`, noise rows as the uncompiled noise warp
+    (within 1e-6, the fast paths' tolerance); every other row and every label bit for bit."""
+    labels = np.arange(300) % 5
+    rng = np.random.default_rng(4)
+    plan = benchmark_attacks.attack_plan("wanet", labels, rate=0.1, image_size=SIZE)
+    order = rng.permutation(300)
+    ids = np.concatenate([order, [-1, 10**6]])  # unknown ids are left alone
+    images = rng.random((len(ids), SIZE, SIZE, 3)).astype(np.float32)
+    role = np.concatenate([plan.role_mask()[order], [0, 0]])
+    assert (role == 1).sum() == 30 and (role == 2).sum() == 60
+    trigger = plan.trigger
+    for batch in (128, 7, 302):
+        out_x, out_y = [], []
+        for start in range(0, len(ids), batch):
+            part = slice(start, start + batch)
+            example = {"image": images[part], "label": labels[ids[part] % 300], "id": ids[part]}
+            example = plan.batch_fn()({k: tf.constant(v) for k, v in example.items()})
+            out_x.append(example["image"].numpy())
+            out_y.append(example["label"].numpy())
+        out_x, out_y = np.concatenate(out_x), np.concatenate(out_y)
+        untouched = role == 0
+        np.testing.assert_array_equal(
+            out_x[untouched].view(np.uint32), images[untouched].view(np.uint32)
+        )
+        fixed = trigger.apply_reference(images[role == 1]).numpy()
+        np.testing.assert_allclose(out_x[role == 1], fixed, atol=1e-6)
+        noisy = trigger.apply_noise(images[role == 2], ids[role == 2], reference=True).numpy()
+        np.testing.assert_allclose(out_x[role == 2], noisy, atol=1e-6)
+        assert np.abs(out_x[role > 0] - images[role > 0]).max(axis=(1, 2, 3)).min() > 1e-3
+        assert np.all(out_y[role == 1] == 0)
+        np.testing.assert_array_equal(out_y[role != 1], labels[ids[role != 1] % 300])
+    empty = {"image": images[:0], "label": labels[:0], "id": ids[:0]}
+    assert plan.batch_fn()(empty)["image"].shape == (0, SIZE, SIZE, 3)
+
+
+def test_plan_with_noise_ids_overlapping_poisoned_ids_is_a_user_error():
+    trigger = wanet.wanet(SIZE)
+    with pytest.raises(UserInputError, match="both poisoned and noise-mode"):
+        PoisonPlan(trigger, all_to_one(0), np.array([1, 4]), 10, 0.2, 0, noise_ids=np.array([4, 5]))
 
 
 def test_plan_with_noise_ids_round_trips(tmp_path):
