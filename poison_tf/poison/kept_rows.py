@@ -26,6 +26,10 @@ class KeptRows:
     """The warped rows of one training split by slot (poisoned ids first, then noise-mode ids),
     filled by the first epoch; plain variables, captured by handle (no copy per epoch).
 
+    Args:
+        plan: the `PoisonPlan` whose poisoned and noise-mode rows are kept.
+        row_shape: one row's [H, W, C].
+
     Attributes:
         count: rows to keep (poisoned + noise-mode ids of the plan).
         poisoned: how many of the slots are poisoned rows (the first ones).
