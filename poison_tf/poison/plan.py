@@ -36,6 +36,17 @@ from poison_tf.poison.plan_rows import noise_rows, stamp_rows, warp_rows
 from poison_tf.poison.triggers import Trigger, trigger_from_config
 
 
+def _index(mask: np.ndarray, ids: tf.Tensor) -> tf.Tensor:
+    """`mask[ids]` for int ids of any shape, zero (False) where an id is negative or past the
+    mask: a gather instead of a hash-table lookup, which is what the Tasks' map pays per batch.
+    """
+    table = tf.constant(mask)
+    ids = tf.cast(ids, tf.int64)
+    size = tf.cast(tf.shape(table)[0], tf.int64)
+    values = tf.gather(table, tf.clip_by_value(ids, 0, size - 1))
+    return tf.where((ids >= 0) & (ids < size), values, tf.zeros_like(values))
+
+
 @dataclasses.dataclass
 class PoisonPlan:
     """Which examples are poisoned, with which trigger and label rule: the Poison stage's artefact.
@@ -160,11 +171,7 @@ class PoisonPlan:
         Returns:
             bool, the shape of `ids`.
         """
-        mask = tf.constant(self.membership_mask())
-        ids = tf.cast(ids, tf.int64)
-        size = tf.cast(tf.shape(mask)[0], tf.int64)
-        inside = (ids >= 0) & (ids < size)
-        return tf.gather(mask, tf.clip_by_value(ids, 0, size - 1)) & inside
+        return _index(self.membership_mask(), ids)
 
     def role_mask(self) -> np.ndarray:
         """int8 [M]: 1 at every poisoned id, 2 at every noise-mode id, 0 elsewhere; M covers
@@ -190,11 +197,7 @@ class PoisonPlan:
         Returns:
             int8, the shape of `ids`.
         """
-        mask = tf.constant(self.role_mask())
-        ids = tf.cast(ids, tf.int64)
-        size = tf.cast(tf.shape(mask)[0], tf.int64)
-        inside = (ids >= 0) & (ids < size)
-        return tf.gather(mask, tf.clip_by_value(ids, 0, size - 1)) * tf.cast(inside, tf.int8)
+        return _index(self.role_mask(), ids)
 
     def batch_fn(
         self,

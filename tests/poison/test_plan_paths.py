@@ -108,3 +108,22 @@ def test_batch_fn_on_raw_batches_matches_old_map_and_ignores_unknown_ids():
     assert plan.is_poisoned(batch["id"]).numpy().tolist() == [
         False, True, False, True, False, False, True, False, True, False, False, False
     ]  # fmt: skip
+
+
+def test_ids_outside_the_plan_are_clean_even_beside_poisoned_edges():
+    """Ids below 0 or past the mask are clipped to its ends for the gather: with ids 0 and 40
+    (the mask's last) planned, a wrong clip would poison -1 and 41 too."""
+    plan = PoisonPlan(
+        triggers.random_pattern(3, seed=1),
+        label_rules.all_to_all(3),
+        np.array([0, 40]),
+        12,
+        0.3,
+        0,
+        noise_ids=np.array([39]),
+    )
+    ids = tf.constant([-1, -7, 0, 40, 41, 100, 39, 5], tf.int64)
+    assert plan.is_poisoned(ids).numpy().tolist() == [
+        False, False, True, True, False, False, False, False
+    ]  # fmt: skip
+    assert plan.roles(ids).numpy().tolist() == [0, 0, 1, 1, 0, 0, 2, 0]
