@@ -3,8 +3,9 @@
 Checkpoints and logs go to the executor's work dir (stable per fingerprint, so a killed run
 resumes; after each checkpoint the executor's `work_saved` lets the runner copy it to a URI
 root, so a retry on another node resumes too); the trained model, `history.json` and the
-TensorBoard logs are then copied into the output artefact. Logs exist only on the chief: under multi_worker every worker saves the model
-(each runs the pipeline in its own root) but only the chief has logs to copy.
+TensorBoard logs are then copied into the output artefact. Logs exist only on the chief: under
+multi_worker every worker saves the model (each runs the pipeline in its own root) but only the
+chief has logs to copy.
 """
 
 from __future__ import annotations
