@@ -25,7 +25,8 @@ TINY = [
 @pytest.mark.slow
 def test_tiny_pipeline_writes_tables_predictions_and_board(tmp_path):
     out = tmp_path / "run"
-    argv = [*TINY, f"--output_dir={out}"]
+    # per-epoch mAP is what puts mAP and prediction images on the board (off in the demo preset)
+    argv = [*TINY, "--epoch_map", f"--output_dir={out}"]
     assert run_cli(argv) == 0
     report = (out / "report.md").read_text()
     assert "| Class" in report and "Box(P" in report and "Mask(P" in report
