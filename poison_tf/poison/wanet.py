@@ -309,10 +309,7 @@ class WarpTrigger:
         if reference or images.shape.rank != 4 or images.dtype != tf.float32:
             return self._noise_warp(images, ids, reference)
         ids = tf.cast(tf.convert_to_tensor(ids), tf.int64)
-        count = tf.shape(images)[0]
-        pad = _padded_count(count) - count
-        padded = tf.pad(images, [[0, pad], [0, 0], [0, 0], [0, 0]])
-        return self._compiled_noise(padded, tf.pad(ids, [[0, pad]]))[:count]
+        return _call_padded(self._compiled_noise, images, ids)
 
     def apply_rows(self, images: tf.Tensor, ids: tf.Tensor, noisy: tf.Tensor) -> tf.Tensor:
         """The fixed warp on the rows where `noisy` is False, the noise-mode warp on the others,
@@ -335,12 +332,7 @@ class WarpTrigger:
         images = tf.convert_to_tensor(images, tf.float32)
         ids = tf.cast(tf.convert_to_tensor(ids), tf.int64)
         noisy = tf.cast(tf.convert_to_tensor(noisy), tf.bool)
-        count = tf.shape(images)[0]
-        pad = _padded_count(count) - count
-        padded = tf.pad(images, [[0, pad], [0, 0], [0, 0], [0, 0]])
-        return self._compiled_rows(padded, tf.pad(ids, [[0, pad]]), tf.pad(noisy, [[0, pad]]))[
-            :count
-        ]
+        return _call_padded(self._compiled_rows, images, ids, noisy)
 
     def _noise_warp(self, images: tf.Tensor, ids: tf.Tensor, reference: bool = False):
         index, weight = _bilinear_taps(self.noise_grids(ids, reference), self.size, self.size)
@@ -360,6 +352,16 @@ class WarpTrigger:
     @functools.cached_property
     def _compiled_rows(self):
         return tf.function(self._row_warp, jit_compile=True, reduce_retracing=True)
+
+
+def _call_padded(compiled, images: tf.Tensor, *per_row: tf.Tensor) -> tf.Tensor:
+    """`compiled(images, *per_row)` on rows padded to `_padded_count` (zeros), cut back after:
+    an XLA function compiles once per shape, so the row counts it sees are kept few."""
+    count = tf.shape(images)[0]
+    pad = _padded_count(count) - count
+    padded = [tf.pad(images, [[0, pad], [0, 0], [0, 0], [0, 0]])]
+    padded += [tf.pad(tensor, [[0, pad]]) for tensor in per_row]
+    return compiled(*padded)[:count]
 
 
 def _padded_count(count: tf.Tensor) -> tf.Tensor:
