@@ -126,10 +126,13 @@ def remove_tree(uri: str) -> None:
 
 
 def put_file(local: str, uri: str) -> None:
-    """Copies the local file `local` to the object `uri` (written whole at close)."""
+    """Copies the local file `local` to the object `uri` (written whole at close); an existing
+    `uri` is removed first (a `ram://` write over a longer file does not truncate it)."""
     gfile = _gfile()
     gfile.makedirs(posixpath.dirname(uri))
-    gfile.copy(local, uri, overwrite=True)
+    if gfile.exists(uri):
+        gfile.remove(uri)
+    gfile.copy(local, uri)
 
 
 def get_file(uri: str, local: str) -> None:
@@ -154,11 +157,7 @@ def _files_under(root: str) -> list[str]:
 
 
 def download_tree(uri: str, local: str, replace: bool = False) -> None:
-    """Copies the folder `uri` to the local folder `local`, atomically.
-
-    The copy is assembled in a temporary folder beside `local` and renamed into place (one
-    local rename), so `local` existing means it is complete; when another process on this node
-    finished the same download first, its copy is kept and ours dropped.
+    """Copies the folder `uri` to the local folder `local`, atomically (`download_files`).
 
     Args:
         uri: a finished folder at the URI.
@@ -168,20 +167,36 @@ def download_tree(uri: str, local: str, replace: bool = False) -> None:
     Raises:
         FileNotFoundError: `uri` does not exist.
     """
+    if not _gfile().isdir(uri):
+        raise FileNotFoundError(f"{uri}: no such folder to download")
+    files = {relative: posixpath.join(uri, relative) for relative in _files_under(uri)}
+    download_files(files, local, replace)
+
+
+def download_files(files: dict[str, str], local: str, replace: bool = False) -> None:
+    """Makes the local folder `local` hold `files` (relative `/`-separated path → the URI of
+    its bytes), atomically.
+
+    The copy is assembled in a temporary folder beside `local` and renamed into place (one
+    local rename), so `local` existing means it is complete; when another process on this node
+    finished the same download first, its copy is kept and ours dropped.
+
+    Args:
+        files: what `local` should hold, and where each file's bytes are.
+        local: the local path it should appear at.
+        replace: an existing `local` (an outdated copy) is moved aside and replaced.
+    """
     import shutil
     import tempfile
 
-    gfile = _gfile()
-    if not gfile.isdir(uri):
-        raise FileNotFoundError(f"{uri}: no such folder to download")
     parent = os.path.dirname(os.path.abspath(local))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(local)}.down-", dir=parent)
     try:
-        for relative in _files_under(uri):
+        for relative, source in files.items():
             target = os.path.join(tmp, *relative.split("/"))
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            gfile.copy(posixpath.join(uri, relative), target, overwrite=True)
+            get_file(source, target)
         old = f"{tmp}.old"
         if replace and os.path.isdir(local):
             os.rename(local, old)

@@ -230,6 +230,4 @@ def publish(local: str, uri: str, skip: tuple[str, ...] = (".pipeline",)) -> Non
         if os.path.isdir(source):
             remote_fs.upload_tree(source, target)
         else:
-            if tf.io.gfile.exists(target):  # removed first: ram:// writes do not truncate
-                tf.io.gfile.remove(target)
-            tf.io.gfile.copy(source, target)
+            remote_fs.put_file(source, target)

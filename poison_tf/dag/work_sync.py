@@ -34,8 +34,6 @@ import hashlib
 import json
 import os
 import posixpath
-import shutil
-import tempfile
 import uuid
 
 from absl import logging
@@ -110,19 +108,12 @@ class WorkDirSync:
             self._uploaded = record["uploaded"]  # this node's copy is that one, or newer
             return False
         logging.info("resuming %s from its copy at %s", self.local, self.uri)
-        parent = os.path.dirname(os.path.abspath(self.local))
-        os.makedirs(parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(self.local)}.down-", dir=parent)
-        try:
-            for relative, entry in self._manifest["files"].items():
-                target = os.path.join(tmp, *relative.split("/"))
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                remote_fs.get_file(posixpath.join(self.uri, entry["object"]), target)
-            if os.path.isdir(self.local):
-                shutil.rmtree(self.local)
-            os.rename(tmp, self.local)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        files = self._manifest["files"].items()
+        remote_fs.download_files(
+            {relative: posixpath.join(self.uri, entry["object"]) for relative, entry in files},
+            self.local,
+            replace=True,
+        )
         self._uploaded = _local_files(self.local)
         self._write_record(text)
         return True

@@ -15,6 +15,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from poison_tf.dag import remote_fs
 from poison_tf.errors import UserInputError
 
 CORNERS = ("bottom_right", "bottom_left", "top_right", "top_left", "center")
@@ -312,7 +313,7 @@ def load_rgba(path: str) -> np.ndarray:
 
     try:
         source = path
-        if "://" in str(path):
+        if remote_fs.is_uri(path):
             with tf.io.gfile.GFile(path, "rb") as handle:
                 source = io.BytesIO(handle.read())
         with Image.open(source) as image:
