@@ -10,16 +10,15 @@ import glob
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import numpy as np
 import pytest
 import ray_components as rc
 import tensorflow as tf
+from sigkill import sigkill_when
 
 from poison_tf.dag import remote_fs, staging
 from poison_tf.dag.artifact import Artifact
@@ -213,18 +212,8 @@ def test_a_trainer_killed_on_one_node_resumes_on_another(tmp_path):
     shared, marker = tmp_path / "shared", tmp_path / "marker.txt"
     uri = f"file://{shared}"
     killed = _trainer(uri, marker, tmp_path / "node_a", wait=False)
-    deadline = time.time() + 300
-    try:  # kill in epoch 2, once a checkpoint past the first epoch (16 steps) is at the URI
-        while _newest_uploaded(shared) < 18:
-            assert time.time() < deadline and killed.poll() is None, "no checkpoint uploaded"
-            time.sleep(0.05)
-        killed.send_signal(signal.SIGKILL)
-        killed.wait()
-    finally:
-        if killed.poll() is None:
-            killed.kill()
-            killed.wait()
-    assert killed.returncode == -signal.SIGKILL
+    # kill in epoch 2, once a checkpoint past the first epoch (16 steps) is at the URI
+    sigkill_when(killed, lambda: _newest_uploaded(shared) >= 18, timeout_s=300, poll_s=0.05)
     uploaded = _newest_uploaded(shared)
     assert uploaded < 48 and not glob.glob(str(shared / "TinyTrainer.kill" / "[!.]*"))
     _trainer(uri, marker, tmp_path / "node_b")  # another node: an empty mirror

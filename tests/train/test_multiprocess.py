@@ -15,15 +15,14 @@ import os
 import pathlib
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import warnings
 
 import numpy as np
 import pytest
 from parallel_checks import check_shards, check_weights
+from sigkill import sigkill_when
 from tiny_task import TinyRegressionTask
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -110,20 +109,12 @@ def test_sigkill_mid_epoch_resumes_from_the_saved_step(tmp_path):
         WORKER + args + ["0.05"], env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     ckpt_dir = tmp_path / "killed" / "checkpoints"
-    deadline = time.time() + 240
-    try:  # kill in epoch 2, right after a mid-epoch checkpoint (ckpt-18 is step 2 of epoch 2)
-        while time.time() < deadline and proc.poll() is None:
-            if (ckpt_dir / "checkpoint").exists() and _latest_checkpoint(ckpt_dir) >= 18:
-                break
-            time.sleep(0.01)
-        assert proc.poll() is None, "training finished before it could be killed"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    # kill in epoch 2, right after a mid-epoch checkpoint (ckpt-18 is step 2 of epoch 2)
+    sigkill_when(
+        proc,
+        lambda: (ckpt_dir / "checkpoint").exists() and _latest_checkpoint(ckpt_dir) >= 18,
+        timeout_s=240,
+    )
     assert not (tmp_path / "killed.npz").exists()
     saved = _latest_checkpoint(ckpt_dir)
     assert STEPS_PER_EPOCH < saved < total and saved % STEPS_PER_EPOCH, f"ckpt-{saved}"
