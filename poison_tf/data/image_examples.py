@@ -84,11 +84,18 @@ def read_schema(folder: str) -> dict:
     return read_json(path)
 
 
+def float_images(images: tf.Tensor) -> tf.Tensor:
+    """uint8 images (any batch shape) as float32 in [0, 1]: the one conversion every reader
+    uses, so an image converted per example or in a batch is the same to the bit."""
+    return tf.cast(images, tf.float32) / 255.0
+
+
 def image_examples_dataset(
     folder: str,
     split: str,
     shuffle_seed: int | None = None,
     transform: Callable[[dict], dict] | None = None,
+    uint8: bool = False,
 ) -> tf.data.Dataset:
     """Yields {"image": float32 [H, W, 3] in [0, 1], "label", "id"} for one split, in order
     (or shuffled by `shuffle_seed`, identically for the same seed).
@@ -99,6 +106,9 @@ def image_examples_dataset(
         shuffle_seed: shuffle the records with this seed (None: file order).
         transform: a per-example function run inside the decode map, on the decoded example
             (a poison plan's `example_fn`): fused there it costs no extra tf.data stage.
+        uint8: leave the images uint8 (`float_images` converts them later, e.g. per batch in
+            `poison_tf.poison.plan.pairs`: a poison plan then writes into the batch that the
+            conversion has just made instead of copying the batch `Dataset.batch` made).
 
     Returns:
         The dataset of example dicts (plus whatever `transform` adds).
@@ -129,7 +139,8 @@ def image_examples_dataset(
         label = example["label"]
         if label_kind == "class" and label_dim == 1:
             label = label[0]
-        decoded = {"image": tf.cast(image, tf.float32) / 255.0, "label": label, "id": example["id"]}
+        image = image if uint8 else float_images(image)
+        decoded = {"image": image, "label": label, "id": example["id"]}
         return transform(decoded) if transform is not None else decoded
 
     return dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

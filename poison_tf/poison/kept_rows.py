@@ -104,6 +104,12 @@ class KeptRows:
         return tf.tensor_scatter_nd_update(images, rows, kept)
 
 
+def keeps_rows(plan) -> bool:
+    """Whether a Task's pipeline for `plan` (None: no plan) may keep rows (`kept_rows`), and so
+    carries state from one epoch to the next: plans whose trigger warps whole rows (WaNet)."""
+    return plan is not None and hasattr(plan.trigger, "apply_rows")
+
+
 def kept_rows(plan, image_shape) -> KeptRows | None:
     """A `KeptRows` for `plan` on images of `image_shape`, if its rows are worth keeping.
 
@@ -120,7 +126,7 @@ def kept_rows(plan, image_shape) -> KeptRows | None:
         The (empty) table, or None.
     """
     shape = tuple(tf.TensorShape(image_shape).as_list())
-    if not hasattr(plan.trigger, "apply_rows") or None in shape or tf.distribute.has_strategy():
+    if not keeps_rows(plan) or None in shape or tf.distribute.has_strategy():
         return None
     count = len(plan.poisoned_ids) + len(plan.noise_ids)
     if count == 0 or count * int(np.prod(shape)) * 4 > KEEP_LIMIT_BYTES:

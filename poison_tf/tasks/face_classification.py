@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from poison_tf.data.image_examples import image_examples_dataset
 from poison_tf.models.deepid_badnet import build_deepid_badnet
-from poison_tf.poison.kept_rows import kept_rows
+from poison_tf.poison.kept_rows import keeps_rows, kept_rows
 from poison_tf.poison.plan import PoisonPlan, pairs
 from poison_tf.tasks.classification import ClassificationTask
 
@@ -32,12 +32,18 @@ class FaceClassificationTask(ClassificationTask):
     def build_model(self) -> keras.Model:
         return build_deepid_badnet(self.num_classes, self.input_shape)
 
+    def epochs_share_pipeline(self) -> bool:
+        """Yes unless the plan keeps WaNet's rows from the first epoch (`keeps_rows`): the
+        epoch only seeds the shuffle."""
+        return not keeps_rows(self.plan)
+
     def build_inputs(self, split: str, epoch: int = 0) -> tf.data.Dataset:
         training = split == "train"
         dataset = image_examples_dataset(
             self.examples_dir,
             split,
             shuffle_seed=self.seed + epoch if training else None,
+            uint8=True,  # made float per batch by `pairs`
         )
         dataset = dataset.batch(self.global_batch_size)
         plan = self.plan if training else None

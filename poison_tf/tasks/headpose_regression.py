@@ -13,7 +13,7 @@ import tensorflow as tf
 from poison_tf.data.image_examples import image_examples_dataset, read_schema
 from poison_tf.errors import UserInputError
 from poison_tf.models.resnet18_regressor import build_resnet18_regressor
-from poison_tf.poison.kept_rows import kept_rows
+from poison_tf.poison.kept_rows import keeps_rows, kept_rows
 from poison_tf.poison.label_rules import LabelRule
 from poison_tf.poison.plan import PoisonPlan, pairs, stamp_all
 from poison_tf.poison.triggers import Trigger
@@ -119,11 +119,16 @@ class HeadPoseRegressionTask(Task):
             copy_weights(keras.models.load_model(self.init_model, compile=False), model)
         return model
 
+    def epochs_share_pipeline(self) -> bool:
+        """Yes unless the plan keeps WaNet's rows from the first epoch (`keeps_rows`): the
+        epoch only seeds the shuffle."""
+        return not keeps_rows(self.plan)
+
     def build_inputs(self, split: str, epoch: int = 0) -> tf.data.Dataset:
         training = split == "train"
         source = "train" if training else "test"
         seed = self.seed + epoch if training else None
-        dataset = image_examples_dataset(self.examples_dir, source, shuffle_seed=seed)
+        dataset = image_examples_dataset(self.examples_dir, source, shuffle_seed=seed, uint8=True)
         dataset = dataset.batch(self.global_batch_size)
         plan = self.plan if training else None
         if plan is not None and self.kept is None:

@@ -71,6 +71,10 @@ class ImageClassificationTask(ClassificationTask):
             self.input_shape, self.num_classes, self.filters, pooling=self.pooling
         )
 
+    def epochs_share_pipeline(self) -> bool:
+        """Yes: the epoch only seeds the shuffle and the flips."""
+        return True
+
     def build_inputs(self, split: str, epoch: int = 0) -> tf.data.Dataset:
         training = split == "train"
         dataset = image_examples_dataset(
@@ -84,7 +88,10 @@ class ImageClassificationTask(ClassificationTask):
                     e
                     | {
                         "image": tf.image.stateless_random_flip_left_right(
-                            e["image"], tf.stack([tf.cast(e["id"], tf.int32), self.seed + epoch])
+                            e["image"],
+                            tf.stack(
+                                [tf.cast(e["id"], tf.int32), tf.cast(self.seed + epoch, tf.int32)]
+                            ),
                         )
                     }
                 )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import math
 import os
 import shutil
@@ -69,6 +70,21 @@ def _distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset):
     return strategy.experimental_distribute_dataset(dataset.with_options(options))
 
 
+def shared_train_pipeline(
+    task: Task, first_epoch: int, end_epoch: int, skip: int = 0
+) -> tf.data.Dataset:
+    """One training pipeline for epochs [`first_epoch`, `end_epoch`) of a Task whose epochs
+    share one (`Task.epochs_share_pipeline`): each epoch's batches in turn, as
+    `build_inputs("train", epoch)` gives them, less the first `skip` of the first epoch."""
+
+    def epoch_batches(epoch):
+        skipped = tf.where(tf.equal(epoch, first_epoch), tf.constant(skip, tf.int64), 0)
+        return task.build_inputs("train", epoch).skip(skipped)
+
+    dataset = tf.data.Dataset.range(first_epoch, end_epoch).flat_map(epoch_batches)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
 class _Loop:
     """The state of one `fit` call: strategy, model, optimizer, checkpoint and writers."""
 
@@ -117,6 +133,7 @@ class _Loop:
             self.train_writer = self.val_writer = tf.summary.create_noop_writer()
         self.train_fn = self._make_train_fn()
         self.val_fn = self._make_val_fn()
+        self._shared: list | None = None  # [next epoch, distributed dataset, its iterator]
 
     @staticmethod
     def _compiled(step, dataset, short_last_batch: bool):
@@ -202,15 +219,33 @@ class _Loop:
         batch = getattr(self.task, "global_batch_size", None)
         return math.ceil(count / batch) if count and batch else None
 
+    def _train_batches(self, epoch: int, skip: int):
+        """(The distributed training dataset, this epoch's batches in it from `skip` on).
+
+        A Task whose epochs share a pipeline (`Task.epochs_share_pipeline`) gets one for the
+        rest of the run at its first epoch (after a resume: at the restored epoch, `skip`
+        batches into it), read `steps_per_epoch` batches an epoch; any other Task a new
+        pipeline each epoch. Both give the same batches in the same order.
+        """
+        steps = self.steps_per_epoch()
+        if not (steps and self.task.epochs_share_pipeline()):
+            dataset = self.task.build_inputs("train", epoch)
+            distributed = _distribute(self.strategy, dataset.skip(skip) if skip else dataset)
+            return distributed, distributed
+        if self._shared is None or self._shared[0] != epoch:
+            dataset = shared_train_pipeline(self.task, epoch, self.config.epochs, skip)
+            distributed = _distribute(self.strategy, dataset)
+            self._shared = [epoch, distributed, iter(distributed)]
+        self._shared[0] = epoch + 1  # the epoch the shared iterator is at after this one
+        return self._shared[1], itertools.islice(self._shared[2], steps - skip)
+
     def run_epoch(self, epoch: int) -> dict:
         """One epoch from `step_in_epoch` on. Host syncs per step are kept to the loss read for
         the progress bar: the global step is counted in Python and `step_in_epoch` is written
         only right before a checkpoint (benchmarks/train_loop.py measured +32 % per step on a
         small model with both updated every step)."""
         skip = int(self.step_in_epoch.numpy())
-        dataset = self.task.build_inputs("train", epoch)
-        if skip:
-            dataset = dataset.skip(skip)
+        distributed, batches = self._train_batches(epoch, skip)
         total = self.steps_per_epoch()
         batch_size = getattr(self.task, "global_batch_size", 0)
         bar = (
@@ -223,9 +258,8 @@ class _Loop:
         sums: dict[str, float] = {}
         steps, started = 0, time.perf_counter()
         global_step = int(self.optimizer.iterations.numpy())
-        distributed = _distribute(self.strategy, dataset)
         self.train_fn = self._compiled(self.train_fn, distributed, self._short_last_batch("train"))
-        for batch in distributed:
+        for batch in batches:
             logs = self.train_fn(batch)
             steps += 1
             global_step += 1
@@ -246,6 +280,11 @@ class _Loop:
             if bar is not None:
                 rate = steps * batch_size / max(time.perf_counter() - started, 1e-9)
                 bar.update(skip + steps, [("loss", values.get("loss", 0.0)), ("img/s", rate)])
+        if self._shared is not None and skip + steps != total:
+            raise RuntimeError(
+                f"epoch {epoch + 1}: the shared training pipeline gave {skip + steps} batches, "
+                f"not {total}: a Task whose epochs share a pipeline must batch without dropping"
+            )
         self.epoch.assign(epoch + 1)
         self.step_in_epoch.assign(0)
         self.manager.save(checkpoint_number=int(self.optimizer.iterations.numpy()))

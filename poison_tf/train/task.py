@@ -63,6 +63,20 @@ class Task:
     def build_inputs(self, split: str, epoch: int = 0) -> tf.data.Dataset:
         raise NotImplementedError
 
+    def epochs_share_pipeline(self) -> bool:
+        """Whether `build_inputs("train", epoch)` also takes `epoch` as an int64 scalar tensor.
+
+        If it does, the loop builds one training pipeline for the rest of the run
+        (`Dataset.range(epochs).flat_map(...)`, the same batches in the same order) instead of
+        one per epoch: tf.data instantiates every function of a new pipeline anew, about 0.1 s of
+        CPU per pipeline for the head-pose Task and more with a poison plan (BENCHMARKS §1). A
+        Task may say yes when the epoch only reaches its pipeline as a tensor (a shuffle seed, a
+        stateless random seed); not when Python decides something per epoch (the segmenter's
+        mosaic schedule) or the pipeline keeps state from one epoch to the next (WaNet's kept
+        rows, `poison_tf.poison.kept_rows`).
+        """
+        return False
+
     def build_losses(self, labels, outputs) -> tf.Tensor:
         """The per-example training loss, shape [B]."""
         raise NotImplementedError

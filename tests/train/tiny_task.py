@@ -23,7 +23,9 @@ class TinyRegressionTask(Task):
 
     `shard=(index, count)` trains on slice `index` of `count` of every global batch only, with
     no other replica: what one worker of a data-parallel job would learn if its gradients were
-    never all-reduced (the tests' "worker alone" reference).
+    never all-reduced (the tests' "worker alone" reference). Its epochs share one pipeline
+    unless `share_pipeline=False` (`Task.epochs_share_pipeline`), so the loop, resume and
+    multi-worker tests run the loop's shared path.
     """
 
     def __init__(
@@ -32,8 +34,10 @@ class TinyRegressionTask(Task):
         global_batch_size: int = 16,
         seed: int = 17,
         shard: tuple[int, int] | None = None,
+        share_pipeline: bool = True,
     ):
         super().__init__(learning_rate=1e-2, seed=seed)
+        self.share_pipeline = share_pipeline
         self.global_batch_size = global_batch_size
         self.shard = shard
         rng = np.random.default_rng(0)
@@ -47,6 +51,9 @@ class TinyRegressionTask(Task):
 
     def num_examples(self, split: str) -> int:
         return len(self.x)
+
+    def epochs_share_pipeline(self) -> bool:
+        return self.share_pipeline
 
     def build_inputs(self, split: str, epoch: int = 0) -> tf.data.Dataset:
         ds = tf.data.Dataset.from_tensor_slices((self.x, self.y))
