@@ -105,8 +105,15 @@ class KeptRows:
 
 
 def keeps_rows(plan) -> bool:
-    """Whether a Task's pipeline for `plan` (None: no plan) may keep rows (`kept_rows`), and so
-    carries state from one epoch to the next: plans whose trigger warps whole rows (WaNet)."""
+    """Whether a Task's pipeline for `plan` may keep rows (`kept_rows`), and so carries state
+    from one epoch to the next: plans whose trigger warps whole rows (WaNet).
+
+    Args:
+        plan: a `PoisonPlan`, or None (no plan).
+
+    Returns:
+        True for a plan whose trigger has `apply_rows`.
+    """
     return plan is not None and hasattr(plan.trigger, "apply_rows")
 
 

@@ -41,7 +41,7 @@ def _index(mask: np.ndarray, ids: tf.Tensor) -> tf.Tensor:
     """`mask[ids]` for int ids of any shape, zero (False) where an id is negative or past the
     mask: a gather instead of a hash-table lookup, which is what the Tasks' map pays per batch.
     The mask is padded with a zero at each end and the ids clipped onto the pads, so the range
-    check costs no ops of its own (four ops in all; a tf.data function pays ~20 µs an op).
+    check costs no ops of its own (four ops in all, where a bounds test and a select took 13).
     """
     padded = tf.constant(np.concatenate([[0], mask, [0]]).astype(mask.dtype))
     index = tf.clip_by_value(tf.cast(ids, tf.int64) + 1, 0, len(mask) + 1)

@@ -1,8 +1,8 @@
 """How a plan stamps the planned rows of one batch, in place, as the Tasks' map runs it.
 
-Each function takes a whole batch and returns it with only the planned rows changed (gathered,
-stamped, scattered back), so the rows that are not poisoned are never copied or recomputed:
-`stamp_rows` for alpha-blend triggers (only the trigger's box), `warp_rows` for WaNet's fixed
+Each function takes a whole batch and returns it with only the planned rows changed, so the
+rows that are not poisoned are never recomputed: `stamp_rows` for alpha-blend triggers (only
+the trigger's box, written back in place), `warp_rows` for WaNet's fixed
 and noise-mode rows together, `noise_rows` for the noise-mode rows alone (`map_fn`'s path).
 `poison_tf.poison.plan.PoisonPlan` decides which rows; these decide how.
 """
@@ -67,9 +67,9 @@ def stamp_rows(trigger: Trigger, images: tf.Tensor, hit: tf.Tensor) -> tf.Tensor
 
     With a static image size only the box where the trigger's alpha is non-zero is read:
     every row's box is sliced out, the hit rows' boxes blended, and the box written back with
-    `TensorStridedSliceUpdate`, which reuses the batch's buffer when the map owns it (the
-    batch that `Dataset.batch` has just made). `tensor_scatter_nd_update` never does on CPU: it
-    copied the whole batch first, 0.7-1 ms of CPU per 64 heads of 100×100 (measured,
+    `TensorStridedSliceUpdate`, which updates in place a batch the map function made itself
+    (the float batch `pairs` converts from uint8). `tensor_scatter_nd_update` never does on
+    CPU: it copied the whole batch first, ~0.7 ms of CPU per 64 heads of 100×100 (measured,
     BENCHMARKS §1), which was most of the plan's cost. Outside the box the blend is
     `x * 1 + 0 = x` and un-hit rows get their own box back, so the result is bit-identical to
     stamping whole images. Without a static size, or for a trigger that is not an alpha blend
@@ -95,8 +95,12 @@ def stamp_rows(trigger: Trigger, images: tf.Tensor, hit: tf.Tensor) -> tf.Tensor
     rows = tf.where(hit)  # [K, 1]: only the hit rows' boxes are blended
     blended = tf.gather_nd(region, rows) * (1.0 - alpha) + pattern * alpha
     stamped = tf.tensor_scatter_nd_update(region, rows, blended)
-    begin = tf.constant([0, top, left, 0])
-    end = tf.stack([tf.shape(images)[0], bottom, right, tf.shape(images)[3]])
-    return tf.raw_ops.TensorStridedSliceUpdate(
-        input=images, begin=begin, end=end, strides=tf.ones([4], tf.int32), value=stamped
+    return tf.raw_ops.TensorStridedSliceUpdate(  # masks 0b1001: every row, every channel
+        input=images,
+        begin=[0, top, left, 0],
+        end=[0, bottom, right, 0],
+        strides=[1, 1, 1, 1],
+        begin_mask=0b1001,
+        end_mask=0b1001,
+        value=stamped,
     )

@@ -85,6 +85,15 @@ def shared_train_pipeline(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+@dataclasses.dataclass
+class _SharedPipeline:
+    """The one training pipeline of a run whose epochs share it, and where its iterator is."""
+
+    next_epoch: int  # the epoch the iterator's next batch belongs to
+    distributed: tf.distribute.DistributedDataset
+    iterator: object
+
+
 class _Loop:
     """The state of one `fit` call: strategy, model, optimizer, checkpoint and writers."""
 
@@ -133,7 +142,7 @@ class _Loop:
             self.train_writer = self.val_writer = tf.summary.create_noop_writer()
         self.train_fn = self._make_train_fn()
         self.val_fn = self._make_val_fn()
-        self._shared: list | None = None  # [next epoch, distributed dataset, its iterator]
+        self._shared: _SharedPipeline | None = None
 
     @staticmethod
     def _compiled(step, dataset, short_last_batch: bool):
@@ -232,12 +241,13 @@ class _Loop:
             dataset = self.task.build_inputs("train", epoch)
             distributed = _distribute(self.strategy, dataset.skip(skip) if skip else dataset)
             return distributed, distributed
-        if self._shared is None or self._shared[0] != epoch:
+        shared = self._shared
+        if shared is None or shared.next_epoch != epoch:
             dataset = shared_train_pipeline(self.task, epoch, self.config.epochs, skip)
             distributed = _distribute(self.strategy, dataset)
-            self._shared = [epoch, distributed, iter(distributed)]
-        self._shared[0] = epoch + 1  # the epoch the shared iterator is at after this one
-        return self._shared[1], itertools.islice(self._shared[2], steps - skip)
+            shared = self._shared = _SharedPipeline(epoch, distributed, iter(distributed))
+        shared.next_epoch = epoch + 1
+        return shared.distributed, itertools.islice(shared.iterator, steps - skip)
 
     def run_epoch(self, epoch: int) -> dict:
         """One epoch from `step_in_epoch` on. Host syncs per step are kept to the loss read for
