@@ -85,6 +85,16 @@ def shared_train_pipeline(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+def _tensor_shuffle_seeds_work() -> bool:
+    """Whether tf.data takes a tensor op seed (a shared pipeline's per-epoch shuffle seed) now.
+
+    TF's `get_seed` compares the (global, op) seed pair with (0, 0) in Python, which fails on a
+    tensor op seed when the global seed is 0 (a run with `seed=0`); such runs build a pipeline
+    per epoch instead, with the same batches.
+    """
+    return tf.compat.v1.random.get_seed(1)[0] != 0
+
+
 @dataclasses.dataclass
 class _SharedPipeline:
     """The one training pipeline of a run whose epochs share it, and where its iterator is."""
@@ -237,7 +247,7 @@ class _Loop:
         pipeline each epoch. Both give the same batches in the same order.
         """
         steps = self.steps_per_epoch()
-        if not (steps and self.task.epochs_share_pipeline()):
+        if not (steps and self.task.epochs_share_pipeline() and _tensor_shuffle_seeds_work()):
             dataset = self.task.build_inputs("train", epoch)
             distributed = _distribute(self.strategy, dataset.skip(skip) if skip else dataset)
             return distributed, distributed

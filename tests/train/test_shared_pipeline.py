@@ -28,7 +28,7 @@ from poison_tf.tasks.image_classification import ImageClassificationTask
 from poison_tf.train.loop import TrainerConfig, fit
 
 
-def _weights_and_builds(tmp_path, share: bool, epochs: int = 3) -> tuple[list, int]:
+def _weights_and_builds(tmp_path, share: bool, epochs: int = 3, seed: int = 17) -> tuple:
     task = TinyRegressionTask(num_examples=250, share_pipeline=share)  # batch 16: a short last
     builds = []
     build = task.build_inputs
@@ -39,6 +39,7 @@ def _weights_and_builds(tmp_path, share: bool, epochs: int = 3) -> tuple[list, i
         progress=False,
         deterministic=True,
         validate=False,
+        seed=seed,
     )
     return fit(task, config).get_weights(), builds.count("train")
 
@@ -49,6 +50,12 @@ def test_shared_pipeline_is_built_once_and_trains_bit_identically(tmp_path):
     assert (shared_builds, separate_builds) == (1, 3)
     for a, b in zip(shared, separate, strict=True):
         np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
+
+
+def test_a_run_with_global_seed_zero_builds_a_pipeline_per_epoch(tmp_path):
+    # TF's get_seed cannot take a tensor shuffle seed when the global seed is 0
+    weights, builds = _weights_and_builds(tmp_path, share=True, seed=0)
+    assert builds == 3 and len(weights) == 4
 
 
 def test_shared_pipeline_resumes_at_the_restored_epoch(tmp_path):
