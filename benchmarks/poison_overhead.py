@@ -31,9 +31,10 @@ and instantiating the map functions are part of the cost):
 Each poisoned path is first checked to give bit-identical batches to the old one.
 
 After one warm-up epoch of each, the pipelines take turns repeat by repeat (order rotating) on
-the same epochs (same shuffles), so drift on a shared machine hits them alike; all but the
-first three and the control are rebuilt every epoch. The headline
-RATIO of a pipeline is its total images over total wall time divided by the clean pipeline's;
+the same epochs (same shuffles), so drift on a shared machine hits them alike. The control
+shares its pipeline across the epochs as `clean` does; `old`, the steps and `alt` are rebuilt
+every epoch, as they were measured when they were the Tasks' path. The headline RATIO of a
+pipeline is its total images over total wall time divided by the clean pipeline's;
 beside it the median of the per-repeat ratios and the same on CPU seconds (all threads of the
 process, less sensitive to other programs on the cores). Goal: >= 0.95.
 
