@@ -8,7 +8,7 @@ Each writes a synthetic examples artefact to a temporary folder and a 10 % plan.
 Pipelines timed per study, each over `--epochs` epochs per repeat, building included (tracing
 and instantiating the map functions are part of the cost):
 - `clean`: the Task without a plan, one pipeline for all the epochs, as the loop runs a Task
-  whose epochs share one (`poison_tf.train.loop.shared_train_pipeline`: the head-pose and
+  whose epochs share one (`poison_tf.train.shared_pipeline.shared_train_pipeline`: the head-pose and
   classification Tasks).
 - `poisoned (now)`: the same with the plan: poisoned per batch inside the (image, label) map
   every Task has anyway, mask lookup by id, trigger layers as constants, the poison function a
@@ -207,8 +207,8 @@ def drain(dataset) -> int:
 
 def one_pipeline(task):
     """Runs `epochs` epochs from `first` through one pipeline, as the loop runs a Task whose
-    epochs share one (`poison_tf.train.loop.shared_train_pipeline`)."""
-    from poison_tf.train.loop import shared_train_pipeline
+    epochs share one (`poison_tf.train.shared_pipeline.shared_train_pipeline`)."""
+    from poison_tf.train.shared_pipeline import shared_train_pipeline
 
     return lambda first, epochs: drain(shared_train_pipeline(task, first, first + epochs))
 

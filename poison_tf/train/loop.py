@@ -33,6 +33,11 @@ from absl import logging
 from poison_tf.io.atomic import read_json, write_json
 from poison_tf.train.determinism import enable_determinism
 from poison_tf.train.ema import ModelEMA
+from poison_tf.train.shared_pipeline import (
+    SharedPipeline,
+    shared_train_pipeline,
+    tensor_shuffle_seeds_work,
+)
 from poison_tf.train.strategy import is_chief, resolve_strategy, worker_dir
 from poison_tf.train.sync_batch_norm import synchronized_batch_norm
 from poison_tf.train.task import Task
@@ -68,40 +73,6 @@ def _distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset):
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return strategy.experimental_distribute_dataset(dataset.with_options(options))
-
-
-def shared_train_pipeline(
-    task: Task, first_epoch: int, end_epoch: int, skip: int = 0
-) -> tf.data.Dataset:
-    """One training pipeline for epochs [`first_epoch`, `end_epoch`) of a Task whose epochs
-    share one (`Task.epochs_share_pipeline`): each epoch's batches in turn, as
-    `build_inputs("train", epoch)` gives them, less the first `skip` of the first epoch."""
-
-    def epoch_batches(epoch):
-        skipped = tf.where(tf.equal(epoch, first_epoch), tf.constant(skip, tf.int64), 0)
-        return task.build_inputs("train", epoch).skip(skipped)
-
-    dataset = tf.data.Dataset.range(first_epoch, end_epoch).flat_map(epoch_batches)
-    return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def _tensor_shuffle_seeds_work() -> bool:
-    """Whether tf.data takes a tensor op seed (a shared pipeline's per-epoch shuffle seed) now.
-
-    TF's `get_seed` compares the (global, op) seed pair with (0, 0) in Python, which fails on a
-    tensor op seed when the global seed is 0 (a run with `seed=0`); such runs build a pipeline
-    per epoch instead, with the same batches.
-    """
-    return tf.compat.v1.random.get_seed(1)[0] != 0
-
-
-@dataclasses.dataclass
-class _SharedPipeline:
-    """The one training pipeline of a run whose epochs share it, and where its iterator is."""
-
-    next_epoch: int  # the epoch the iterator's next batch belongs to
-    distributed: tf.distribute.DistributedDataset
-    iterator: object
 
 
 class _Loop:
@@ -152,7 +123,7 @@ class _Loop:
             self.train_writer = self.val_writer = tf.summary.create_noop_writer()
         self.train_fn = self._make_train_fn()
         self.val_fn = self._make_val_fn()
-        self._shared: _SharedPipeline | None = None
+        self._shared: SharedPipeline | None = None
 
     @staticmethod
     def _compiled(step, dataset, short_last_batch: bool):
@@ -247,7 +218,7 @@ class _Loop:
         pipeline each epoch. Both give the same batches in the same order.
         """
         steps = self.steps_per_epoch()
-        if not (steps and self.task.epochs_share_pipeline() and _tensor_shuffle_seeds_work()):
+        if not (steps and self.task.epochs_share_pipeline() and tensor_shuffle_seeds_work()):
             dataset = self.task.build_inputs("train", epoch)
             distributed = _distribute(self.strategy, dataset.skip(skip) if skip else dataset)
             return distributed, distributed
@@ -255,7 +226,7 @@ class _Loop:
         if shared is None or shared.next_epoch != epoch:
             dataset = shared_train_pipeline(self.task, epoch, self.config.epochs, skip)
             distributed = _distribute(self.strategy, dataset)
-            shared = self._shared = _SharedPipeline(epoch, distributed, iter(distributed))
+            shared = self._shared = SharedPipeline(epoch, distributed, iter(distributed))
         shared.next_epoch = epoch + 1
         return shared.distributed, itertools.islice(shared.iterator, steps - skip)
 
