@@ -252,9 +252,8 @@ class PoisonPlan:
                     rows = tf.where(tf.equal(roles, 1))  # [K, 1] batch positions
                     example[image_key] = warp_rows(trigger, image, ids, roles, kept)
                 else:
-                    hit = self.is_poisoned(ids)
-                    rows = tf.where(hit)  # [K, 1] batch positions
-                    example[image_key] = stamp_rows(trigger, image, hit)
+                    rows = tf.where(self.is_poisoned(ids))  # [K, 1] batch positions
+                    example[image_key] = stamp_rows(trigger, image, rows)
                 example[label_key] = tf.tensor_scatter_nd_update(
                     label, rows, rule.apply(tf.gather_nd(label, rows))
                 )

@@ -62,37 +62,35 @@ def warp_rows(
     return tf.tensor_scatter_nd_update(images, rows, warped)
 
 
-def stamp_rows(trigger: Trigger, images: tf.Tensor, hit: tf.Tensor) -> tf.Tensor:
-    """`images` [B, H, W, C] with `trigger` stamped where `hit` [B] is true, touching only its box.
+def stamp_rows(trigger: Trigger, images: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
+    """`images` [B, H, W, C] with `trigger` stamped on `rows` [K, 1], touching only its box.
 
     With a static image size only the box where the trigger's alpha is non-zero is read:
-    every row's box is sliced out, the hit rows' boxes blended, and the box written back with
+    every row's box is sliced out, the planned rows' boxes blended, and the box written back with
     `TensorStridedSliceUpdate`, which updates in place a batch the map function made itself
     (the float batch `pairs` converts from uint8). `tensor_scatter_nd_update` never does on
     CPU: it copied the whole batch first, ~0.7 ms of CPU per 64 heads of 100×100 (measured,
     BENCHMARKS §1), which was most of the plan's cost. Outside the box the blend is
-    `x * 1 + 0 = x` and un-hit rows get their own box back, so the result is bit-identical to
+    `x * 1 + 0 = x` and the other rows get their own box back, so the result is bit-identical to
     stamping whole images. Without a static size, or for a trigger that is not an alpha blend
-    (WaNet's warp, SIG's signal), the hit rows are stamped whole.
+    (WaNet's warp, SIG's signal), the planned rows are stamped whole.
 
     Args:
         trigger: the trigger.
         images: [B, H, W, C].
-        hit: [B] bool, the rows to stamp.
+        rows: [K, 1] int indices of the rows to stamp.
 
     Returns:
         [B, H, W, C].
     """
     height, width = images.shape[1], images.shape[2]
     if height is None or width is None or not isinstance(trigger, Trigger):
-        rows = tf.where(hit)
         return tf.tensor_scatter_nd_update(images, rows, trigger.apply(tf.gather_nd(images, rows)))
     top, bottom, left, right = trigger.box(height, width)
     pattern, alpha = (t[top:bottom, left:right] for t in trigger.placed(height, width))
     pattern = tf.cast(tf.constant(pattern), images.dtype)
     alpha = tf.cast(tf.constant(alpha), images.dtype)
     region = images[:, top:bottom, left:right]  # [B, h, w, C]
-    rows = tf.where(hit)  # [K, 1]: only the hit rows' boxes are blended
     blended = tf.gather_nd(region, rows) * (1.0 - alpha) + pattern * alpha
     stamped = tf.tensor_scatter_nd_update(region, rows, blended)
     return tf.raw_ops.TensorStridedSliceUpdate(  # masks 0b1001: every row, every channel
