@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from poison_tf.poison.id_lookup import look_up, padded_table
+
 KEEP_LIMIT_BYTES = 2**30
 
 
@@ -44,7 +46,7 @@ class KeptRows:
         self.count, self.poisoned = len(planned), len(plan.poisoned_ids)
         slots = np.full(len(plan.role_mask()), -1, np.int32)
         slots[planned] = np.arange(self.count, dtype=np.int32)
-        self.slots = tf.Variable(slots, trainable=False, name="kept_slots")
+        self.slots = tf.Variable(padded_table(slots, -1), trainable=False, name="kept_slots")
         self.rows = tf.Variable(
             tf.zeros([self.count, *row_shape], tf.float32), trainable=False, name="kept_rows"
         )
@@ -68,10 +70,7 @@ class KeptRows:
         Returns:
             int32, the shape of `ids`.
         """
-        size = int(self.slots.shape[0])
-        inside = (ids >= 0) & (ids < size)
-        slots = tf.gather(self.slots, tf.clip_by_value(ids, 0, size - 1))
-        return tf.where(inside, slots, -1)
+        return look_up(self.slots, ids)
 
     def keep(self, ids: tf.Tensor, rows: tf.Tensor) -> tf.Operation:
         """Keeps `rows` [K, H, W, C] of the planned `ids` [K] (in the filling epoch).

@@ -31,21 +31,11 @@ import tensorflow as tf
 from poison_tf.data.image_examples import float_images
 from poison_tf.errors import UserInputError
 from poison_tf.io.atomic import read_json, write_json
+from poison_tf.poison.id_lookup import look_up, padded_table
 from poison_tf.poison.kept_rows import KeptRows
 from poison_tf.poison.label_rules import LabelRule, label_rule_from_config
 from poison_tf.poison.plan_rows import noise_rows, stamp_rows, warp_rows
 from poison_tf.poison.triggers import Trigger, trigger_from_config
-
-
-def _index(mask: np.ndarray, ids: tf.Tensor) -> tf.Tensor:
-    """`mask[ids]` for int ids of any shape, zero (False) where an id is negative or past the
-    mask: a gather instead of a hash-table lookup, which is what the Tasks' map pays per batch.
-    The mask is padded with a zero at each end and the ids clipped onto the pads, so the range
-    check costs no ops of its own (four ops in all, where a bounds test and a select took 13).
-    """
-    padded = tf.constant(np.concatenate([[0], mask, [0]]).astype(mask.dtype))
-    index = tf.clip_by_value(tf.cast(ids, tf.int64) + 1, 0, len(mask) + 1)
-    return tf.gather(padded, index)
 
 
 @dataclasses.dataclass
@@ -172,7 +162,7 @@ class PoisonPlan:
         Returns:
             bool, the shape of `ids`.
         """
-        return _index(self.membership_mask(), ids)
+        return look_up(tf.constant(padded_table(self.membership_mask(), False)), ids)
 
     def role_mask(self) -> np.ndarray:
         """int8 [M]: 1 at every poisoned id, 2 at every noise-mode id, 0 elsewhere; M covers
@@ -198,7 +188,7 @@ class PoisonPlan:
         Returns:
             int8, the shape of `ids`.
         """
-        return _index(self.role_mask(), ids)
+        return look_up(tf.constant(padded_table(self.role_mask(), 0)), ids)
 
     def batch_fn(
         self,
@@ -236,14 +226,14 @@ class PoisonPlan:
         if key not in cache:
             trigger, rule = self.trigger, self.label_rule
             warps = hasattr(trigger, "apply_rows")  # WaNet
-            look_up = warps and kept is not None and kept.complete()
+            rows_kept = warps and kept is not None and kept.complete()
 
             @tf.function(reduce_retracing=True)
             def poison(example: dict) -> dict:
                 example = dict(example)
                 ids = tf.cast(example[id_key], tf.int64)
                 image, label = example[image_key], example[label_key]
-                if look_up:  # WaNet, rows kept: look them up by slot
+                if rows_kept:  # WaNet, rows kept: look them up by slot
                     slots = kept.slots_of(ids)
                     rows = tf.where((slots >= 0) & (slots < kept.poisoned))  # [K, 1] positions
                     example[image_key] = kept.stamp(image, slots)

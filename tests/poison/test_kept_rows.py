@@ -114,3 +114,17 @@ def test_kept_rows_stamp_what_warping_stamps(batch):
     np.testing.assert_array_equal(run(kept).view(np.uint32), warped.view(np.uint32))  # fills
     assert kept.complete()
     np.testing.assert_array_equal(run(kept).view(np.uint32), warped.view(np.uint32))  # looks up
+
+
+def test_slots_of_planned_ids_and_minus_one_for_every_other_id():
+    labels = np.arange(40) % 4
+    plan = attack_plan("wanet", labels, 0.1, target=0, image_size=SIZE)
+    kept = kept_rows(plan, [SIZE, SIZE, 3])
+    planned = np.concatenate([plan.poisoned_ids, plan.noise_ids])
+    np.testing.assert_array_equal(
+        kept.slots_of(tf.constant(planned, tf.int64)), np.arange(len(planned))
+    )
+    size = len(plan.role_mask())
+    other = [i for i in range(size) if i not in set(planned.tolist())][:3]
+    outside = [-5, -1, size, size + 7]
+    assert kept.slots_of(tf.constant(other + outside, tf.int64)).numpy().tolist() == [-1] * 7
